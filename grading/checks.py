@@ -1,0 +1,101 @@
+"""Exercises, test cases and the comparison of a student's results with the reference.
+
+One exercise is one graded function. Its checks run in two places that must agree:
+inside the notebook's kernel (the hidden part of a grade cell calls `check_exercise`)
+and outside it, where `grading.isolated_call` runs the student's function in a fresh
+process and `grading.preprocessors.VerifyAnswers` compares what came back.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+Outputs = tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a graded function: its arguments and what a student is told about it."""
+
+    name: str
+    args: tuple[np.ndarray, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A graded function and how to judge it.
+
+    `compare(case, outputs)` returns the problems found (empty when the outputs are right);
+    `n_outputs` is how many values the function returns.
+    """
+
+    grade_id: str
+    function: str
+    n_outputs: int
+    cases: Callable[[], list[Case]]
+    compare: Callable[[Case, Outputs], list[str]]
+
+
+class ExerciseFailed(AssertionError):
+    """A graded function gave a wrong result or raised; the message says which case and why."""
+
+
+def as_outputs(result: Any, n_outputs: int) -> Outputs:
+    """Turn what a student's function returned into a tuple of float arrays, or raise TypeError."""
+    values = result if isinstance(result, tuple) else (result,)
+    if n_outputs > 1 and not isinstance(result, (tuple, list)):
+        raise TypeError(f"returned a single {type(result).__name__}, expected {n_outputs} values")
+    values = tuple(values)
+    if len(values) != n_outputs:
+        raise TypeError(f"returned {len(values)} values, expected {n_outputs}")
+    try:
+        return tuple(np.array(value, dtype=float) for value in values)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"returned something that is not numbers ({error})") from None
+
+
+def call_quietly(function: Callable[..., Any], args: Sequence[np.ndarray]) -> Any:
+    """Call a student's function on copies of `args`, hiding its warnings and printed output.
+
+    Warnings (a division by zero that the function handles) would be stderr in a grade cell,
+    which nbgrader scores as a failure; copies keep a function that edits its input in place
+    from spoiling the next case.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return function(*(np.array(arg, copy=True) for arg in args))
+
+
+def check_exercise(exercise: Exercise, function: Callable[..., Any]) -> None:
+    """Run every case of `exercise` on `function`; raise ExerciseFailed listing what went wrong."""
+    problems: list[str] = []
+    for case in exercise.cases():
+        try:
+            outputs = as_outputs(call_quietly(function, case.args), exercise.n_outputs)
+        except Exception as error:  # the student's code may raise anything
+            problems.append(f"{case.description}: {type(error).__name__}: {error}")
+            continue
+        problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, outputs)]
+    if problems:
+        raise ExerciseFailed(
+            f"{exercise.function} failed {len(problems)} hidden check(s):\n- " + "\n- ".join(problems)
+        )
+    print(f"{exercise.function}: all hidden checks passed.")
+
+
+def describe_mismatch(label: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str | None:
+    """Say how `got` differs from `expected` (shape first, then values), or None when they agree."""
+    expected = np.asarray(expected, dtype=float)
+    if got.shape != expected.shape:
+        return f"{label} has shape {got.shape}, expected {expected.shape}"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=False):
+        with np.printoptions(precision=6, threshold=8):
+            return f"{label} is {got}, expected {expected}"
+    return None

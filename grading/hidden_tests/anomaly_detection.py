@@ -1,0 +1,142 @@
+"""Hidden tests of the Gaussian anomaly-detection lab.
+
+Besides the real data (which the public tests also use), the cases below are chosen so that
+code which hard-codes the published numbers, or which departs from the specification only
+where the real data cannot tell, gets caught:
+- wide and single-column matrices catch means over the wrong axis and hard-coded results;
+- a case whose smallest p is the only anomaly separates `p < epsilon` from `p <= epsilon`;
+- a plateau of equal F1 separates keeping the first best epsilon from keeping the last;
+- small random cases separate the harmonic mean of precision and recall from other means.
+"""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from grading.checks import Case, Exercise, Outputs, check_exercise, describe_mismatch
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "solutions" / "anomaly_detection" / "data"
+
+
+def reference_estimate_gaussian(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and population variance (divided by m)."""
+    mu = X.mean(axis=0)
+    return mu, ((X - mu) ** 2).mean(axis=0)
+
+
+def reference_select_threshold(y_val: np.ndarray, p_val: np.ndarray) -> tuple[float, float]:
+    """The first epsilon of the lab's 1000-step scan with the best F1, and that F1."""
+    step = (np.max(p_val) - np.min(p_val)) / 1000
+    best_epsilon, best_f1 = 0.0, 0.0
+    anomalous = y_val == 1
+    for epsilon in np.arange(np.min(p_val), np.max(p_val), step):
+        predicted = p_val < epsilon
+        tp = np.sum(predicted & anomalous)
+        fp = np.sum(predicted & ~anomalous)
+        fn = np.sum(~predicted & anomalous)
+        if tp == 0:
+            continue
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        f1 = 2 * precision * recall / (precision + recall)
+        if f1 > best_f1:
+            best_epsilon, best_f1 = float(epsilon), float(f1)
+    return best_epsilon, best_f1
+
+
+def _density(X: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Density of independent normal features, the model the lab fits."""
+    return np.prod(np.exp(-((X - mu) ** 2) / (2 * var)) / np.sqrt(2 * np.pi * var), axis=1)
+
+
+def _real_data(part: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    names = (f"X_part{part}.npy", f"X_val_part{part}.npy", f"y_val_part{part}.npy")
+    return tuple(np.load(DATA_DIR / name, allow_pickle=False) for name in names)  # type: ignore[return-value]
+
+
+@cache
+def estimate_gaussian_cases() -> list[Case]:
+    rng = np.random.default_rng(20260421)
+    columns_apart = rng.normal(loc=[0.0, 50.0, -3.0], scale=[1.0, 10.0, 0.1], size=(7, 3))
+    cases = [
+        Case("real_2d", (_real_data(1)[0],), "the lab's training set (307 x 2)"),
+        Case("real_11d", (_real_data(2)[0],), "the 11-feature training set (1000 x 11)"),
+        Case("columns_apart", (columns_apart,), "a 7 x 3 matrix whose columns have different scales"),
+        Case("wide", (rng.uniform(-5, 5, size=(2, 5)),), "a 2 x 5 matrix (fewer examples than features)"),
+        Case("one_column", (np.array([[2.0], [4.0], [4.0], [6.0], [9.0]]),), "a single feature"),
+    ]
+    return cases
+
+
+def compare_estimate_gaussian(case: Case, outputs: Outputs) -> list[str]:
+    expected = reference_estimate_gaussian(case.args[0])
+    problems = (describe_mismatch(label, want, got, rtol=1e-7, atol=1e-12)
+                for label, want, got in zip(("mu", "var"), expected, outputs))
+    return [problem for problem in problems if problem]
+
+
+@cache
+def select_threshold_cases() -> list[Case]:
+    rng = np.random.default_rng(7)
+    cases = []
+    for part, label in ((1, "the lab's cross-validation set"), (2, "the 11-feature cross-validation set")):
+        X_train, X_val, y_val = _real_data(part)
+        mu, var = reference_estimate_gaussian(X_train)
+        cases.append(Case(f"real_part{part}", (y_val, _density(X_val, mu, var)), label))
+    cases.append(Case(
+        "strict_inequality",
+        (np.array([1, 0, 0, 0], dtype=np.uint8), np.array([0.0, 0.4, 0.7, 1.0])),
+        "4 examples whose only anomaly has the smallest p",
+    ))
+    cases.append(Case(
+        "first_best",
+        (np.array([1, 0, 0], dtype=np.uint8), np.array([0.0, 0.5, 1.0])),
+        "3 examples where many epsilons reach the same best F1",
+    ))
+    for index in range(3):
+        y_val = (rng.uniform(size=30) < 0.3).astype(np.uint8)
+        p_val = np.where(y_val == 1, rng.uniform(0.0, 0.6, 30), rng.uniform(0.2, 1.0, 30))
+        cases.append(Case(f"random_{index}", (y_val, p_val), f"30 random examples (set {index + 1})"))
+    return cases
+
+
+def compare_select_threshold(case: Case, outputs: Outputs) -> list[str]:
+    want_epsilon, want_f1 = reference_select_threshold(*case.args)
+    epsilon, f1 = (np.ravel(value) for value in outputs)
+    if epsilon.size != 1 or f1.size != 1:
+        return ["epsilon and F1 must each be a single number"]
+    problems = (
+        describe_mismatch("epsilon", np.float64(want_epsilon), epsilon.reshape(()), rtol=1e-6, atol=0.0),
+        describe_mismatch("F1", np.float64(want_f1), f1.reshape(()), rtol=0.0, atol=1e-9),
+    )
+    return [problem for problem in problems if problem]
+
+
+EXERCISES = {
+    "test_estimate_gaussian": Exercise(
+        grade_id="test_estimate_gaussian",
+        function="estimate_gaussian",
+        n_outputs=2,
+        cases=estimate_gaussian_cases,
+        compare=compare_estimate_gaussian,
+    ),
+    "test_select_threshold": Exercise(
+        grade_id="test_select_threshold",
+        function="select_threshold",
+        n_outputs=2,
+        cases=select_threshold_cases,
+        compare=compare_select_threshold,
+    ),
+}
+
+
+def check_estimate_gaussian(estimate_gaussian: Callable) -> None:
+    """Hidden checks of Exercise 1."""
+    check_exercise(EXERCISES["test_estimate_gaussian"], estimate_gaussian)
+
+
+def check_select_threshold(select_threshold: Callable) -> None:
+    """Hidden checks of Exercise 2."""
+    check_exercise(EXERCISES["test_select_threshold"], select_threshold)

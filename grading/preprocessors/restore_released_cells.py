@@ -1,0 +1,80 @@
+"""Rebuild a submitted notebook on the released one, keeping only the student's answers.
+
+A student can edit, delete, reorder or add cells and rewrite any metadata (a grade cell's
+points or id, `locked`, `grade`). None of that should count. So the notebook that gets
+graded is the release, cell for cell, with the source of each answer cell taken from the
+submission: the cell with the same grade id, or else the last code cell that defines the
+same top-level functions (for a student who lost the cell's metadata). Cells a student
+added are dropped; an answer that cannot be found stays the release's stub.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+
+def _is_answer(cell: NotebookNode) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def defined_functions(source: str) -> frozenset[str]:
+    """Names of the top-level functions a code cell defines (empty when it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return frozenset()
+    return frozenset(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+def find_answer(released: NotebookNode, submitted: list[NotebookNode]) -> NotebookNode | None:
+    """The submitted cell that answers the released answer cell, or None."""
+    same_id = [cell for cell in submitted if _grade_id(cell) == _grade_id(released) and _is_answer(cell)]
+    if same_id:
+        return same_id[0]
+    wanted = defined_functions(released.source)
+    if not wanted or released.cell_type != "code":
+        return None
+    defining = [cell for cell in submitted
+                if cell.cell_type == "code" and wanted <= defined_functions(cell.source)]
+    return defining[-1] if defining else None
+
+
+class RestoreReleasedCells(NbGraderPreprocessor):
+    """Replace every cell of a submission by the released cell; keep only answers' sources."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        released = self._released_notebook(resources)
+        rebuilt = []
+        for cell in released.cells:
+            cell = copy.deepcopy(cell)
+            if _is_answer(cell):
+                answer = find_answer(cell, nb.cells)
+                if answer is None:
+                    self.log.warning("No answer found for cell '%s'; grading the released stub", _grade_id(cell))
+                else:
+                    cell.source = answer.source
+            rebuilt.append(cell)
+        nb.cells = rebuilt
+        return nb, resources
+
+    def _released_notebook(self, resources: ResourcesDict) -> NotebookNode:
+        coursedir = CourseDirectory(config=self.config)
+        info = resources["nbgrader"]
+        folder = coursedir.format_path(coursedir.release_directory, ".", info["assignment"])
+        path = Path(folder) / f"{info['notebook']}.ipynb"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"Released notebook {path} is missing: run 'make release' (nbgrader generate_assignment) first."
+            )
+        return nbformat.read(path, as_version=nbformat.NO_CONVERT)

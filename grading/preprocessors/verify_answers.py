@@ -1,0 +1,82 @@
+"""Decide each graded function's points outside the student's kernel.
+
+For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the answer
+cells are executed in a fresh Python process (`grading.isolated_call`) and the function's
+results on the hidden cases are compared with the reference here, in the grader. That
+verdict replaces whatever the kernel made of the grade cell: a pass removes error and
+stderr outputs (left by a kernel that another answer crashed, say); a failure keeps the
+kernel's outputs and appends an error output that tells the student what was wrong.
+So a wrong function costs only its own points, and no trick played inside the kernel can
+earn any.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float
+
+from grading.checks import Exercise
+from grading.isolated_call import IsolatedCallError, call_in_fresh_process
+
+
+def hidden_tests_for(assignment: str) -> ModuleType | None:
+    """The lab's hidden-test module, or None for a lab that has none."""
+    try:
+        return importlib.import_module(f"grading.hidden_tests.{assignment}")
+    except ModuleNotFoundError:
+        return None
+
+
+def problems_of(exercise: Exercise, answer_sources: list[str], timeout: float) -> list[str]:
+    """What is wrong with the student's function, judged in a fresh process (empty: nothing)."""
+    cases = exercise.cases()
+    try:
+        results = call_in_fresh_process(answer_sources, exercise.function, cases, exercise.n_outputs, timeout)
+    except IsolatedCallError as error:
+        return [f"{exercise.function} could not be tested: {error}"]
+    problems = []
+    for case, result in zip(cases, results):
+        if isinstance(result, str):
+            problems.append(f"{case.description}: {result}")
+        else:
+            problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, result)]
+    return problems
+
+
+def _is_failure(output: NotebookNode) -> bool:
+    """Outputs that make nbgrader give a grade cell no points."""
+    return output.output_type == "error" or (output.output_type == "stream" and output.name == "stderr")
+
+
+class VerifyAnswers(NbGraderPreprocessor):
+    """Set each listed grade cell's outcome from an isolated run of the student's function."""
+
+    timeout = Float(60.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        module = hidden_tests_for(resources["nbgrader"]["assignment"])
+        if module is None:
+            return nb, resources
+        answers = [cell.source for cell in nb.cells
+                   if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")]
+        for cell in nb.cells:
+            exercise = module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+            if exercise is None or cell.cell_type != "code":
+                continue
+            problems = problems_of(exercise, answers, self.timeout)
+            if problems:
+                message = f"{exercise.function} is not correct yet:\n- " + "\n- ".join(problems)
+                cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,
+                                               traceback=[f"WrongAnswer: {message}"]))
+                self.log.info("%s: %s failed %d check(s)", resources["nbgrader"]["student"],
+                              exercise.function, len(problems))
+            else:
+                cell.outputs = [out for out in cell.outputs if not _is_failure(out)]
+                cell.outputs.append(new_output(
+                    "stream", name="stdout", text=f"{exercise.function}: verified by the grader in a separate process.\n"))
+        return nb, resources

@@ -1,0 +1,52 @@
+"""nbgrader configuration of the course: the repository root is the course directory.
+
+Run nbgrader's commands from here (`nbgrader generate_assignment anomaly_detection`, ...).
+Masters live in `solutions/`, student releases in `assignments/`, and nbgrader's work
+areas and gradebook under `grading/`.
+"""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+)
+
+from grading.preprocessors import ExecuteWithLimits, RestoreReleasedCells, VerifyAnswers
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "anomaly-detection-course"
+c.CourseDirectory.root = HERE
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+
+# Autograding: rebuild each submission on the release, run it with limits, then let an
+# isolated run of each graded function decide its points (see grading/preprocessors).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, RestoreReleasedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    ExecuteWithLimits, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, VerifyAnswers,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+
+# Seconds one cell may run before it is interrupted; kept short because the lab's cells
+# take well under a second. Override per run: `nbgrader autograde ... --Execute.timeout=60`.
+c.Execute.timeout = 30
+# Characters of output kept per cell; lines are capped by nbgrader's LimitOutput.
+c.ExecuteWithLimits.max_output_chars = 100_000
+c.LimitOutput.max_lines = 1000
+c.VerifyAnswers.timeout = 60
+
+# Downloads from a learning platform, one notebook per student named
+# `<student_id>_<notebook>.ipynb` (or zip files of them), go in
+# grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
+c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
+c.FileNameCollector.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.\-]+)_(?P<file_id>[A-Za-z0-9_]+\.ipynb)$"
