@@ -50,3 +50,4 @@ c.VerifyAnswers.timeout = 60
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
 c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
 c.FileNameCollector.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.\-]+)_(?P<file_id>[A-Za-z0-9_]+\.ipynb)$"
+c.CsvExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")

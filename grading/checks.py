@@ -31,11 +31,13 @@ class Case:
 class Exercise:
     """A graded function and how to judge it.
 
+    `answer_cell` is the grade id of the answer cell that must define `function` on its own;
     `compare(case, outputs)` returns the problems found (empty when the outputs are right);
     `n_outputs` is how many values the function returns.
     """
 
     grade_id: str
+    answer_cell: str
     function: str
     n_outputs: int
     cases: Callable[[], list[Case]]

@@ -117,6 +117,7 @@ def compare_select_threshold(case: Case, outputs: Outputs) -> list[str]:
 EXERCISES = {
     "test_estimate_gaussian": Exercise(
         grade_id="test_estimate_gaussian",
+        answer_cell="estimate_gaussian",
         function="estimate_gaussian",
         n_outputs=2,
         cases=estimate_gaussian_cases,
@@ -124,6 +125,7 @@ EXERCISES = {
     ),
     "test_select_threshold": Exercise(
         grade_id="test_select_threshold",
+        answer_cell="select_threshold",
         function="select_threshold",
         n_outputs=2,
         cases=select_threshold_cases,

@@ -1,13 +1,13 @@
 """Decide each graded function's points outside the student's kernel.
 
-For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the answer
-cells are executed in a fresh Python process (`grading.isolated_call`) and the function's
-results on the hidden cases are compared with the reference here, in the grader. That
-verdict replaces whatever the kernel made of the grade cell: a pass removes error and
-stderr outputs (left by a kernel that another answer crashed, say); a failure keeps the
-kernel's outputs and appends an error output that tells the student what was wrong.
-So a wrong function costs only its own points, and no trick played inside the kernel can
-earn any.
+For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the
+exercise's own answer cell is executed in a fresh Python process (`grading.isolated_call`)
+and the function's results on the hidden cases are compared with the reference here, in
+the grader. That verdict replaces whatever the kernel made of the grade cell: a pass
+removes error and stderr outputs (left by a kernel that another answer crashed, say); a
+failure keeps the kernel's outputs and appends an error output that tells the student
+what was wrong. So a wrong function costs only its own points, and no trick played
+inside the kernel can earn any.
 """
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ def hidden_tests_for(assignment: str) -> ModuleType | None:
         return None
 
 
-def problems_of(exercise: Exercise, answer_sources: list[str], timeout: float) -> list[str]:
+def problems_of(exercise: Exercise, answer_source: str, timeout: float) -> list[str]:
     """What is wrong with the student's function, judged in a fresh process (empty: nothing)."""
     cases = exercise.cases()
     try:
-        results = call_in_fresh_process(answer_sources, exercise.function, cases, exercise.n_outputs, timeout)
+        results = call_in_fresh_process([answer_source], exercise.function, cases, exercise.n_outputs, timeout)
     except IsolatedCallError as error:
         return [f"{exercise.function} could not be tested: {error}"]
     problems = []
@@ -62,13 +62,13 @@ class VerifyAnswers(NbGraderPreprocessor):
         module = hidden_tests_for(resources["nbgrader"]["assignment"])
         if module is None:
             return nb, resources
-        answers = [cell.source for cell in nb.cells
-                   if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")]
+        answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
+                   if cell.metadata.get("nbgrader", {}).get("solution")}
         for cell in nb.cells:
             exercise = module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
             if exercise is None or cell.cell_type != "code":
                 continue
-            problems = problems_of(exercise, answers, self.timeout)
+            problems = problems_of(exercise, answers.get(exercise.answer_cell, ""), self.timeout)
             if problems:
                 message = f"{exercise.function} is not correct yet:\n- " + "\n- ".join(problems)
                 cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,

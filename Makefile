@@ -1,0 +1,46 @@
+# The course kit's commands. `make setup` is shared by all the others.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# nbgrader calls `alembic` by name when it creates a gradebook: the environment's bin goes first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export MPLBACKEND ?= Agg
+
+LAB ?= anomaly_detection
+
+.PHONY: setup data release demo test grade clean help
+
+help:
+	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
+	@echo "make test     set up, then run the test suite"
+	@echo "make demo     set up, then grade a sample class of every lab (in build/demo)"
+	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
+	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
+
+setup: $(VENV)/.installed data
+
+$(VENV)/.installed: pyproject.toml
+	@echo "setup: creating $(VENV) and installing the kit"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+data: $(VENV)/.installed
+	$(PY) data/fetch.py
+
+release: setup
+	$(PY) -m grading release
+
+demo: setup
+	$(PY) -m grading demo
+
+test: setup
+	$(PY) -m pytest
+
+grade: setup
+	$(PY) -m grading autograde $(LAB)
+	$(PY) -m grading feedback $(LAB)
+	$(PY) -m grading export
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,124 @@
+"""`python -m grading ...`: the instructor's commands around nbgrader, for every lab.
+
+    release [LAB...]          build the student releases from the masters (nbgrader generate_assignment)
+    autograde LAB [STUDENT...] autograde a class, each student isolated, and write the lab's report
+    feedback LAB              write feedback HTML (nbgrader generate_feedback)
+    export                    write grading/grades.csv (nbgrader export)
+    report LAB                print the class table of the last autograde
+    demo                      grade a sample class of every lab in a scratch course (build/demo)
+
+Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grading.autograde_class import autograde_class
+from grading.course import KIT_ROOT, Course, put_environment_on_path
+from grading.report import format_table, load_results
+from grading.sample_class import write_sample_class
+
+DEMO_ROOT = KIT_ROOT / "build" / "demo"
+
+
+class CommandError(Exception):
+    """A command could not do its job; the message is one line for the instructor."""
+
+
+def release(course: Course, labs: list[str]) -> None:
+    api = course.nbgrader_api()
+    for lab in labs or course.labs():
+        print(f"release: {lab} -> {course.releases / lab}", flush=True)
+        outcome = api.generate_assignment(lab, force=True, create=True)
+        if not outcome["success"]:
+            raise CommandError(f"nbgrader generate_assignment {lab} failed:\n{outcome.get('log', '')}")
+
+
+def feedback(course: Course, lab: str) -> None:
+    outcome = course.nbgrader_api().generate_feedback(lab)
+    if not outcome["success"]:
+        raise CommandError(f"nbgrader generate_feedback {lab} failed:\n{outcome.get('log', '')}")
+    print(f"feedback: {lab} -> {course.feedback}/<student>/{lab}/{lab}.html", flush=True)
+
+
+def export(course: Course) -> None:
+    put_environment_on_path()
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    done = subprocess.run([str(nbgrader), "export", f"--CsvExportPlugin.to={course.grades_csv}"],
+                          cwd=course.root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CommandError(f"nbgrader export failed:\n{done.stderr.strip()}")
+    print(f"export: {course.grades_csv}", flush=True)
+
+
+def copy_course(source: Course, destination: Path) -> Course:
+    """A fresh course at `destination` with the masters, releases and configuration of `source`."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    shutil.copy(source.root / "nbgrader_config.py", destination)
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    for folder in ("solutions", "assignments"):
+        shutil.copytree(source.root / folder, destination / folder, symlinks=False, ignore=ignore)
+    return Course(destination)
+
+
+def demo(timeout: float | None) -> None:
+    started = time.monotonic()
+    course = copy_course(Course(), DEMO_ROOT)
+    print(f"demo: scratch course in {course.root}", flush=True)
+    release(course, [])
+    tables = []
+    for lab in course.labs():
+        students = write_sample_class(course, lab)
+        print(f"demo: {lab}: sample class of {len(students)} submissions; autograding", flush=True)
+        results = autograde_class(course, lab, **_timeouts(timeout))
+        feedback(course, lab)
+        tables.append(format_table(lab, results))
+    export(course)
+    print("\n" + "\n\n".join(tables))
+    print(f"\ndemo: done in {time.monotonic() - started:.0f} s; grades in {course.grades_csv},"
+          f" feedback in {course.feedback}")
+
+
+def _timeouts(timeout: float | None) -> dict[str, object]:
+    return {"Execute.timeout": int(timeout)} if timeout else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "demo"])
+    parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
+    parser.add_argument("--course", type=Path, default=KIT_ROOT, help="the course directory")
+    parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
+    args = parser.parse_args(argv)
+    course = Course(args.course.resolve())
+    try:
+        if args.command == "release":
+            release(course, args.names)
+        elif args.command == "demo":
+            demo(args.timeout)
+        elif args.command == "export":
+            export(course)
+        else:
+            if not args.names:
+                raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
+            lab, students = args.names[0], args.names[1:] or None
+            if lab not in course.labs():
+                raise CommandError(f"no lab '{lab}' in {course.solutions}: choose one of {', '.join(course.labs())}")
+            if args.command == "autograde":
+                print(format_table(lab, autograde_class(course, lab, students, **_timeouts(args.timeout))))
+            elif args.command == "feedback":
+                feedback(course, lab)
+            else:
+                print(format_table(lab, load_results(course, lab)))
+    except (CommandError, FileNotFoundError) as error:
+        print(f"grading: {error}", file=sys.stderr)
+        return 1
+    return 0

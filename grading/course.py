@@ -1,0 +1,81 @@
+"""A course directory (the repository root, or a copy of it) and nbgrader configured for it."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Course:
+    """The folders of an nbgrader course laid out as in this kit (see `nbgrader_config.py`)."""
+
+    root: Path = KIT_ROOT
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "assignments"
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / "grading" / "submitted"
+
+    @property
+    def autograded(self) -> Path:
+        return self.root / "grading" / "autograded"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "grading" / "feedback"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "grading" / "reports"
+
+    @property
+    def grades_csv(self) -> Path:
+        return self.root / "grading" / "grades.csv"
+
+    def labs(self) -> list[str]:
+        """Assignment ids: every folder of `solutions/` holding a notebook of the same name."""
+        return sorted(folder.name for folder in self.solutions.iterdir()
+                      if (folder / f"{folder.name}.ipynb").is_file())
+
+    def students(self, lab: str) -> list[str]:
+        """Ids of the students with a submission folder for `lab`."""
+        if not self.submitted.is_dir():
+            return []
+        return sorted(folder.name for folder in self.submitted.iterdir() if (folder / lab).is_dir())
+
+    def submission(self, lab: str, student: str) -> Path:
+        return self.submitted / student / lab / f"{lab}.ipynb"
+
+    def autograded_notebook(self, lab: str, student: str) -> Path:
+        return self.autograded / student / lab / f"{lab}.ipynb"
+
+    def nbgrader_api(self, **overrides: object):
+        """An `NbGraderAPI` with this course's configuration plus `overrides` ({"Class.trait": value})."""
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        from traitlets.config.loader import PyFileConfigLoader
+
+        put_environment_on_path()
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+        for key, value in overrides.items():
+            section, trait = key.split(".")
+            setattr(config[section], trait, value)
+        return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def put_environment_on_path() -> None:
+    """nbgrader runs `alembic` by name when it creates a gradebook: it must be on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
