@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -51,7 +52,9 @@ def record_zero(course: Course, lab: str, student: str) -> None:
     from nbgrader.api import Gradebook
 
     api = course.nbgrader_api()
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, warnings.catch_warnings():
+        # nbgrader's own way of creating a submission trips SQLAlchemy's autoflush warnings.
+        warnings.simplefilter("ignore")
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(lab, student)
         for notebook in submission.notebooks:

@@ -67,6 +67,7 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         put_environment_on_path()
+        (self.root / "grading").mkdir(exist_ok=True)  # where the gradebook lives
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         for key, value in overrides.items():
             section, trait = key.split(".")

@@ -7,7 +7,8 @@ class of submissions needs on top:
   later code cell get an error output saying what happened, and grading goes on;
 - a kernel still busy after an interrupt (code that ignores KeyboardInterrupt) is stopped
   instead of timing out once per remaining cell;
-- output is capped per cell while it arrives, so a flood cannot fill the grader's memory.
+- text output is capped per cell while it arrives, so a flood cannot fill the grader's
+  memory (figures are not counted).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.client import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -26,6 +27,7 @@ from traitlets import Integer
 KERNEL_DIED = "The kernel died while running this cell (did the code exit Python or use up the memory?)."
 KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds} s after the time limit and an interrupt."
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
+
 
 
 def _error(name: str, message: str) -> NotebookNode:
@@ -57,7 +59,7 @@ class ExecuteWithLimits(Execute):
                 if cell.cell_type != "code":
                     continue
                 if stopped_because:
-                    cell.outputs = [_error("KernelStopped", NOT_RUN)]
+                    cell.outputs = [_error("NotRun", NOT_RUN)]
                     continue
                 try:
                     self.preprocess_cell(cell, resources, index)
@@ -65,6 +67,8 @@ class ExecuteWithLimits(Execute):
                     cell.outputs.append(_error("DeadKernelError", KERNEL_DIED))
                     stopped_because = KERNEL_DIED
                     continue
+                except CellTimeoutError:  # no reply and no output even after the interrupt
+                    cell.outputs.append(_error("CellTimeoutError", f"No reply within {self.timeout} s."))
                 if self._timed_out(cell) and not self._kernel_responds():
                     message = KERNEL_STOPPED.format(seconds=self.responsive_wait)
                     cell.outputs.append(_error("KernelStopped", message))
@@ -81,8 +85,9 @@ class ExecuteWithLimits(Execute):
         return run_sync(self._async_kernel_responds)()
 
     async def _async_kernel_responds(self) -> bool:
+        """Whether the kernel runs a trivial request within `responsive_wait` seconds."""
         assert self.kc is not None
-        msg_id = self.kc.kernel_info()
+        msg_id = self.kc.execute("", silent=True, store_history=False)
         deadline = time.monotonic() + self.responsive_wait
         while (remaining := deadline - time.monotonic()) > 0:
             try:
@@ -95,7 +100,8 @@ class ExecuteWithLimits(Execute):
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(str(value)) for value in content.get("data", {}).values())
+        size = len(content.get("text", "")) + sum(
+            len(str(value)) for kind, value in content.get("data", {}).items() if not kind.startswith("image/"))
         used = self._output_chars.get(cell_index, 0)
         self._output_chars[cell_index] = used + size
         if used > self.max_output_chars:
