@@ -1,0 +1,1 @@
+../../utils/anomaly_detection.py
