@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+
+from grading.autograde_class import StudentResult, autograde_class
+from grading.cli import copy_course, export, feedback, release
+from grading.course import Course
+from grading.sample_class import released_notebook, write_sample_class, write_submission
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +64,46 @@ def anomaly_lab() -> SimpleNamespace:
         utils=import_lab_module("anomaly_detection", "utils"),
         public_tests=import_lab_module("anomaly_detection", "public_tests"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A scratch course and a whole class autograded in it (real nbgrader, real gradebook)
+# ---------------------------------------------------------------------------------------------
+
+# Short limits keep the deliberately stuck submissions quick; real classes use the defaults.
+TEST_LIMITS = {"Execute.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteWithLimits.responsive_wait": 3}
+
+
+@dataclass
+class GradedClass:
+    course: Course
+    points: dict[str, float]
+    expected_fails: dict[str, frozenset[str]]
+    results: dict[str, StudentResult]
+
+
+@pytest.fixture(scope="session")
+def kit_course(tmp_path_factory) -> Course:
+    """A copy of the kit's course with its release rebuilt from the master by nbgrader."""
+    course = copy_course(Course(), tmp_path_factory.mktemp("kit") / "course")
+    release(course, [])
+    return course
+
+
+@pytest.fixture(scope="session")
+def graded_class(kit_course) -> GradedClass:
+    """The corpus, the unmodified release, a broken file and every known trick, autograded once."""
+    from exploits import EXPLOITS
+
+    lab = "anomaly_detection"
+    expected = write_sample_class(kit_course, lab)
+    release_notebook = released_notebook(kit_course, lab)
+    for student, (build, fails) in EXPLOITS.items():
+        write_submission(kit_course, lab, student, build(release_notebook))
+        expected[student] = frozenset(fails)
+    results = autograde_class(kit_course, lab, **TEST_LIMITS)
+    feedback(kit_course, lab)
+    export(kit_course)
+    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+              for cell in release_notebook.cells if cell.metadata["nbgrader"].get("grade")}
+    return GradedClass(kit_course, points, expected, {result.student: result for result in results})
