@@ -170,13 +170,17 @@ def plot_threshold_metrics(
     """Precision, recall and F1 against epsilon, with a dashed line at best_epsilon if given."""
     epsilons, precision, recall, f1 = threshold_metrics(y_val, p_val)
     ax = _new_axes_if_none(ax)
-    ax.plot(epsilons, precision, label="Precision")
-    ax.plot(epsilons, recall, label="Recall")
-    ax.plot(epsilons, f1, label="F1")
+    # On a log axis the small thresholds, where the choice is made, get room. The scan's first
+    # epsilon, min(p_val), lies many decades below the others and flags nothing: it is left out.
+    shown = slice(1, None)
+    ax.plot(epsilons[shown], precision[shown], label="Precision")
+    ax.plot(epsilons[shown], recall[shown], label="Recall")
+    ax.plot(epsilons[shown], f1[shown], label="F1")
+    ax.set_xscale("log")
     if best_epsilon is not None:
         ax.axvline(best_epsilon, color="k", linestyle="--", label=f"Best epsilon = {best_epsilon:.3g}")
     ax.set_title("Scores of p < epsilon on the validation set")
-    ax.set_xlabel("epsilon")
+    ax.set_xlabel("epsilon (log scale)")
     ax.set_ylabel("Score")
     ax.legend()
     return ax
