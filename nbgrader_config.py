@@ -37,6 +37,9 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
+# Grading kernels log only errors to the grader's terminal (not to the notebooks).
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+
 # Seconds one cell may run before it is interrupted; kept short because the lab's cells
 # take well under a second. Override per run: `nbgrader autograde ... --Execute.timeout=60`.
 c.Execute.timeout = 30

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import nbformat
 
@@ -35,16 +37,33 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)
 
 
-def unreadable_reason(path) -> str | None:
+def unreadable_reason(path: Path) -> str | None:
     """Why a submitted file is not a notebook nbgrader can read, or None when it is one."""
     if not path.is_file():
         return f"no {path.name} in the submission"
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
-    except Exception as error:  # JSON errors, schema errors, bad encodings
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except UnicodeDecodeError:
+        return f"{path.name} is not text (not UTF-8): it is not a notebook"
+    except json.JSONDecodeError as error:
+        return f"{path.name} is not valid notebook JSON ({error.msg}: line {error.lineno}, column {error.colno})"
+    try:
+        nbformat.validate(nbformat.reads(text, as_version=4))
+    except Exception as error:  # schema errors of every kind
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         return f"{path.name} is not a valid notebook ({first_line[:160]})"
     return None
+
+
+@contextmanager
+def quiet_gradebook() -> Iterator[None]:
+    """Hide the SQLAlchemy autoflush warnings that nbgrader's own code trips on a new submission."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
 
 
 def record_zero(course: Course, lab: str, student: str) -> None:
@@ -52,9 +71,7 @@ def record_zero(course: Course, lab: str, student: str) -> None:
     from nbgrader.api import Gradebook
 
     api = course.nbgrader_api()
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, warnings.catch_warnings():
-        # nbgrader's own way of creating a submission trips SQLAlchemy's autoflush warnings.
-        warnings.simplefilter("ignore")
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, quiet_gradebook():
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(lab, student)
         for notebook in submission.notebooks:
@@ -110,7 +127,8 @@ def autograde_class(
         notes = []
         reason = unreadable_reason(course.submission(lab, student))
         if reason is None:
-            outcome = api.autograde(lab, student, force=True, create=True)
+            with quiet_gradebook():
+                outcome = api.autograde(lab, student, force=True, create=True)
             if not outcome["success"]:
                 errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
                 reason = "autograding failed: " + (errors[0][8:] if errors else "see nbgrader's log")
