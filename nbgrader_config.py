@@ -46,11 +46,14 @@ c.Execute.timeout = 30
 # Characters of output kept per cell; lines are capped by nbgrader's LimitOutput.
 c.ExecuteWithLimits.max_output_chars = 100_000
 c.LimitOutput.max_lines = 1000
-c.VerifyAnswers.timeout = 60
+# Seconds an exercise's isolated run may take (the lab's take about half a second).
+c.VerifyAnswers.timeout = 20
 
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<notebook>.ipynb` (or zip files of them), go in
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
 c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
 c.FileNameCollector.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.\-]+)_(?P<file_id>[A-Za-z0-9_]+\.ipynb)$"
+
+# `nbgrader export` writes the class's grades here.
 c.CsvExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")

@@ -93,6 +93,8 @@ def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
                 notes.append(OUTCOME_NOTES[output.ename])
             if output.output_type == "stream" and TRUNCATED_MARK in output.text:
                 notes.append("output was truncated (a cell printed too much)")
+    if OUTCOME_NOTES["KernelStopped"] in notes:  # says more than the interrupt before it
+        notes = [note for note in notes if note != OUTCOME_NOTES["CellTimeoutError"]]
     return list(dict.fromkeys(notes))
 
 

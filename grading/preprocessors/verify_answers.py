@@ -56,7 +56,7 @@ def _is_failure(output: NotebookNode) -> bool:
 class VerifyAnswers(NbGraderPreprocessor):
     """Set each listed grade cell's outcome from an isolated run of the student's function."""
 
-    timeout = Float(60.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
+    timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         module = hidden_tests_for(resources["nbgrader"]["assignment"])
