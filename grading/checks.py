@@ -7,13 +7,12 @@ process and `grading.preprocessors.VerifyAnswers` compares what came back.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
+
+from grading.isolated_child import as_outputs, call_quietly
 
 Outputs = tuple[np.ndarray, ...]
 
@@ -46,33 +45,6 @@ class Exercise:
 
 class ExerciseFailed(AssertionError):
     """A graded function gave a wrong result or raised; the message says which case and why."""
-
-
-def as_outputs(result: Any, n_outputs: int) -> Outputs:
-    """Turn what a student's function returned into a tuple of float arrays, or raise TypeError."""
-    values = result if isinstance(result, tuple) else (result,)
-    if n_outputs > 1 and not isinstance(result, (tuple, list)):
-        raise TypeError(f"returned a single {type(result).__name__}, expected {n_outputs} values")
-    values = tuple(values)
-    if len(values) != n_outputs:
-        raise TypeError(f"returned {len(values)} values, expected {n_outputs}")
-    try:
-        return tuple(np.array(value, dtype=float) for value in values)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"returned something that is not numbers ({error})") from None
-
-
-def call_quietly(function: Callable[..., Any], args: Sequence[np.ndarray]) -> Any:
-    """Call a student's function on copies of `args`, hiding its warnings and printed output.
-
-    Warnings (a division by zero that the function handles) would be stderr in a grade cell,
-    which nbgrader scores as a failure; copies keep a function that edits its input in place
-    from spoiling the next case.
-    """
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return function(*(np.array(arg, copy=True) for arg in args))
 
 
 def check_exercise(exercise: Exercise, function: Callable[..., Any]) -> None:

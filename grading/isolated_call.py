@@ -7,7 +7,9 @@ the parent writes the test inputs as `.npz`, the child executes the answer cells
 the function and writes its results as `.npz`, and the parent loads them with
 `allow_pickle=False`. No object made by student code ever reaches the grader.
 
-Run as a child: ``python -m grading.isolated_call WORKDIR``.
+The child is `grading/isolated_child.py`, run from its text as read when this module was
+imported (before any student's code ran) with ``python -I -S``: student code can import
+numpy but not the kit, so it cannot borrow the grader's reference implementation.
 """
 from __future__ import annotations
 
@@ -23,7 +25,13 @@ from typing import Sequence
 
 import numpy as np
 
-from grading.checks import Case, Outputs, as_outputs, call_quietly
+from grading.checks import Case, Outputs
+from grading.reaping import become_subreaper, descendants, kill_descendants
+
+CHILD_PROGRAM = (Path(__file__).parent / "isolated_child.py").read_text()
+# The environment's packages (numpy, IPython), but not the kit, which an editable install
+# exposes through a .pth file that `python -S` does not read.
+CHILD_PATH = json.dumps([entry for entry in sys.path if entry.rstrip("/").endswith("site-packages")])
 
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 ERROR_TEXT_LIMIT = 300
@@ -54,9 +62,11 @@ def call_in_fresh_process(
 
 def _run_child(work: Path, timeout: float) -> None:
     stderr_path = work / "stderr.txt"
+    become_subreaper()
+    already_running = descendants()
     with open(stderr_path, "wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "grading.isolated_call", str(work)],
+            [sys.executable, "-I", "-S", "-c", CHILD_PROGRAM, str(work), CHILD_PATH],
             cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
             env=_child_environment(), start_new_session=True, preexec_fn=_limit_memory,
         )
@@ -66,6 +76,8 @@ def _run_child(work: Path, timeout: float) -> None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             raise IsolatedCallError(f"did not finish within {timeout:g} seconds (an endless loop?)") from None
+        finally:
+            kill_descendants(keep=already_running)  # anything the student's code left running
     if child.returncode != 0:
         tail = stderr_path.read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
         detail = tail[-1][:ERROR_TEXT_LIMIT] if tail else f"exit code {child.returncode}"
@@ -73,9 +85,8 @@ def _run_child(work: Path, timeout: float) -> None:
 
 
 def _child_environment() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[1])
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env.update(PYTHONPATH=root, MPLBACKEND="Agg", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -104,57 +115,3 @@ def _read_results(work: Path, n_cases: int, n_outputs: int) -> list[Outputs | st
         raise
     except Exception as error:
         raise IsolatedCallError(f"its results could not be read back ({type(error).__name__})") from None
-
-
-# ---------------------------------------------------------------- the child's side
-
-
-def _ipython_to_python(source: str) -> str:
-    """Answer cells may hold IPython syntax (magics); turn it into plain Python."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
-class _NoShell:
-    """Stands in for `get_ipython()`: magics in answer cells do nothing here."""
-
-    def __getattr__(self, name: str):
-        return lambda *args, **kwargs: None
-
-
-def _child_main(work: Path) -> int:
-    request = json.loads((work / "request.json").read_text())
-    namespace: dict = {"__name__": "__main__", "get_ipython": _NoShell}
-    exec("import numpy as np", namespace)
-    definition_errors = []
-    for source in request["sources"]:
-        try:
-            exec(compile(_ipython_to_python(source), "<answer cell>", "exec"), namespace)
-        except BaseException as error:  # one broken answer cell must not hide another
-            definition_errors.append(f"{type(error).__name__}: {error}")
-    report: dict = {"errors": {}, "missing": None}
-    outputs: dict[str, np.ndarray] = {}
-    function = namespace.get(request["function"])
-    if not callable(function):
-        reason = f"{request['function']} is not defined"
-        if definition_errors:
-            reason += f" (its cell raised {definition_errors[-1]})"
-        report["missing"] = reason
-    else:
-        with np.load(work / "inputs.npz", allow_pickle=False) as inputs:
-            for i, n_args in enumerate(request["n_args"]):
-                args = [inputs[f"case{i}_arg{j}"] for j in range(n_args)]
-                try:
-                    values = as_outputs(call_quietly(function, args), request["n_outputs"])
-                except BaseException as error:
-                    report["errors"][i] = f"{type(error).__name__}: {error}"
-                    continue
-                outputs.update({f"case{i}_out{j}": value for j, value in enumerate(values)})
-    np.savez(work / "outputs.npz", **outputs)
-    (work / "result.json").write_text(json.dumps(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(Path(sys.argv[1])))

@@ -69,3 +69,9 @@ def test_returned_objects_cannot_smuggle_code_into_the_grader():
     small, _ = call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
     assert [type(value) for value in small] == [np.ndarray, np.ndarray]
     assert small[0] != 2.0
+
+
+def test_student_code_cannot_import_the_graders_reference():
+    source = "from grading.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
+    with pytest.raises(IsolatedCallError, match="summarise is not defined .*ModuleNotFoundError"):
+        call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)

@@ -8,7 +8,9 @@ class of submissions needs on top:
 - a kernel still busy after an interrupt (code that ignores KeyboardInterrupt) is stopped
   instead of timing out once per remaining cell;
 - text output is capped per cell while it arrives, so a flood cannot fill the grader's
-  memory (figures are not counted).
+  memory (figures are not counted);
+- processes the code leaves running after the kernel shut down are stopped, so nothing
+  of the submission acts after its grades are saved.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
+
+from grading.reaping import become_subreaper, descendants, kill_descendants
 
 KERNEL_DIED = "The kernel died while running this cell (did the code exit Python or use up the memory?)."
 KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds} s after the time limit and an interrupt."
@@ -50,6 +54,18 @@ class ExecuteWithLimits(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._output_chars: dict[int, int] = {}
+        become_subreaper()
+        already_running = descendants()
+        try:
+            self._execute_cells(resources)
+        finally:
+            left_behind = kill_descendants(keep=already_running)
+            if left_behind:
+                self.log.warning("Stopped %d process(es) the submission left running", len(left_behind))
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _execute_cells(self, resources: Any) -> None:
         stopped_because: str | None = None
         with self.setup_kernel():
             assert self.kc is not None
@@ -74,8 +90,6 @@ class ExecuteWithLimits(Execute):
                     cell.outputs.append(_error("KernelStopped", message))
                     stopped_because = message
                     run_sync(self.km.shutdown_kernel)(now=True)
-        self.set_widgets_metadata()
-        return self.nb, self.resources
 
     def _timed_out(self, cell: NotebookNode) -> bool:
         name = self.error_on_timeout.get("ename") if self.error_on_timeout else None

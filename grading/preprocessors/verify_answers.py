@@ -12,6 +12,7 @@ inside the kernel can earn any.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from types import ModuleType
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -20,16 +21,30 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
+import grading.hidden_tests
 from grading.checks import Exercise
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
 
 
-def hidden_tests_for(assignment: str) -> ModuleType | None:
-    """The lab's hidden-test module, or None for a lab that has none."""
-    try:
-        return importlib.import_module(f"grading.hidden_tests.{assignment}")
-    except ModuleNotFoundError:
-        return None
+def load_hidden_tests() -> dict[str, ModuleType]:
+    """Every lab's hidden-test module, with its cases built.
+
+    Called when nbgrader loads its configuration, before any student's code runs, so that
+    what a submission might write to disk cannot change the references it is judged by.
+    """
+    modules = {}
+    for info in pkgutil.iter_modules(grading.hidden_tests.__path__):
+        module = importlib.import_module(f"grading.hidden_tests.{info.name}")
+        try:
+            for exercise in module.EXERCISES.values():
+                exercise.cases()
+        except FileNotFoundError as error:
+            raise RuntimeError(f"The hidden tests of {info.name} need {error.filename}: run 'make setup'.") from None
+        modules[info.name] = module
+    return modules
+
+
+HIDDEN_TESTS = load_hidden_tests()
 
 
 def problems_of(exercise: Exercise, answer_source: str, timeout: float) -> list[str]:
@@ -59,7 +74,7 @@ class VerifyAnswers(NbGraderPreprocessor):
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        module = hidden_tests_for(resources["nbgrader"]["assignment"])
+        module = HIDDEN_TESTS.get(resources["nbgrader"]["assignment"])
         if module is None:
             return nb, resources
         answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
