@@ -8,7 +8,7 @@ export MPLBACKEND ?= Agg
 
 LAB ?= anomaly_detection
 
-.PHONY: setup data release demo test grade clean help
+.PHONY: setup data release demo test grade bench clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
@@ -16,6 +16,7 @@ help:
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
+	@echo "make bench    print how fast a class is graded (seconds per student)"
 
 setup: $(VENV)/.installed data
 
@@ -41,6 +42,9 @@ grade: setup
 	$(PY) -m grading autograde $(LAB)
 	$(PY) -m grading feedback $(LAB)
 	$(PY) -m grading export
+
+bench: setup
+	$(PY) benchmarks/autograde_speed.py
 
 clean:
 	rm -rf build .pytest_cache
