@@ -46,10 +46,11 @@ def _call(target: Callable[..., Any], args: tuple[np.ndarray, ...], call: str) -
         try:
             return target(*(np.array(arg, copy=True) for arg in args))
         except Exception as error:  # whatever the student's code raises is reported as a failure
+            raised = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             hint = ""
             if isinstance(error, NotImplementedError):
                 hint = " Replace `raise NotImplementedError()` with your code."
-            raise AssertionError(f"{call}: your function raised {type(error).__name__}: {error}.{hint}") from error
+            raise AssertionError(f"{call}: your function raised {raised}.{hint}") from error
 
 
 def _pair(result: Any, call: str, names: str) -> tuple[Any, Any]:
