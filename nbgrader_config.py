@@ -50,10 +50,17 @@ c.LimitOutput.max_lines = 1000
 c.VerifyAnswers.timeout = 20
 
 # Downloads from a learning platform, one notebook per student named
-# `<student_id>_<notebook>.ipynb` (or zip files of them), go in
+# `<student_id>_<assignment>.ipynb` (or zip files of them), go in
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
 c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
-c.FileNameCollector.named_regexp = r".*?(?P<student_id>[A-Za-z0-9.\-]+)_(?P<file_id>[A-Za-z0-9_]+\.ipynb)$"
+# nbgrader matches this against each file's path in .../<assignment>/extracted/. The
+# notebook must be named after the assignment (taken from that path), so the student id
+# is all before it, underscores included; an id starts with a letter or digit and holds
+# only letters, digits, '.', '_' and '-'. Other files are skipped with a warning.
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<assignment>[^/]+)/extracted/(?:.*/)?"
+    r"(?P<student_id>[A-Za-z0-9][A-Za-z0-9._\-]*)_(?P<file_id>(?P=assignment)\.ipynb)$"
+)
 
 # `nbgrader export` writes the class's grades here.
 c.CsvExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")

@@ -31,9 +31,17 @@ class CommandError(Exception):
     """A command could not do its job; the message is one line for the instructor."""
 
 
+def known_lab(course: Course, lab: str) -> str:
+    """`lab` if the course has it; otherwise a one-line error listing the labs it has."""
+    if lab not in course.labs():
+        raise CommandError(f"no lab '{lab}' in {course.solutions}: choose one of {', '.join(course.labs())}")
+    return lab
+
+
 def release(course: Course, labs: list[str]) -> None:
+    labs = [known_lab(course, lab) for lab in labs] or course.labs()
     api = course.nbgrader_api()
-    for lab in labs or course.labs():
+    for lab in labs:
         print(f"release: {lab} -> {course.releases / lab}", flush=True)
         outcome = api.generate_assignment(lab, force=True, create=True)
         if not outcome["success"]:
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
     args = parser.parse_args(argv)
     course = Course(args.course.resolve())
+    if not (course.root / "nbgrader_config.py").is_file():
+        print(f"grading: {course.root} is not a course folder (no nbgrader_config.py): pass --course DIR",
+              file=sys.stderr)
+        return 1
     try:
         if args.command == "release":
             release(course, args.names)
@@ -110,16 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if not args.names:
                 raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
-            lab, students = args.names[0], args.names[1:] or None
-            if lab not in course.labs():
-                raise CommandError(f"no lab '{lab}' in {course.solutions}: choose one of {', '.join(course.labs())}")
+            lab, students = known_lab(course, args.names[0]), args.names[1:] or None
             if args.command == "autograde":
                 print(format_table(lab, autograde_class(course, lab, students, **_timeouts(args.timeout))))
             elif args.command == "feedback":
                 feedback(course, lab)
             else:
                 print(format_table(lab, load_results(course, lab)))
-    except (CommandError, FileNotFoundError) as error:
+    except (CommandError, FileNotFoundError, ValueError) as error:
         print(f"grading: {error}", file=sys.stderr)
         return 1
     return 0

@@ -11,8 +11,12 @@ def load_results(course: Course, lab: str) -> list[StudentResult]:
     """The results of the last class autograde of `lab`."""
     path = course.reports / f"{lab}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"No report for {lab} at {path}: autograde the class first (make grade LAB={lab}).")
-    return [StudentResult(**row) for row in json.loads(path.read_text())]
+        raise FileNotFoundError(f"No report for {lab} at {path}: autograde the class first"
+                                f" (python -m grading autograde {lab}).")
+    try:
+        return [StudentResult(**row) for row in json.loads(path.read_text())]
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"The report {path} is damaged ({error}): autograde the class again.") from None
 
 
 def format_table(lab: str, results: list[StudentResult]) -> str:
