@@ -47,16 +47,31 @@ class ExerciseFailed(AssertionError):
     """A graded function gave a wrong result or raised; the message says which case and why."""
 
 
-def check_exercise(exercise: Exercise, function: Callable[..., Any]) -> None:
-    """Run every case of `exercise` on `function`; raise ExerciseFailed listing what went wrong."""
-    problems: list[str] = []
+def problems_with(exercise: Exercise, results: list[Outputs | str]) -> list[str]:
+    """What is wrong, case by case, given each case's outputs or the error it raised."""
+    problems = []
+    for case, result in zip(exercise.cases(), results):
+        if isinstance(result, str):
+            problems.append(f"{case.description}: {result}")
+        else:
+            problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, result)]
+    return problems
+
+
+def run_in_process(exercise: Exercise, function: Callable[..., Any]) -> list[Outputs | str]:
+    """Each case's outputs, or the error the function raised on it."""
+    results: list[Outputs | str] = []
     for case in exercise.cases():
         try:
-            outputs = as_outputs(call_quietly(function, case.args), exercise.n_outputs)
+            results.append(as_outputs(call_quietly(function, case.args), exercise.n_outputs))
         except Exception as error:  # the student's code may raise anything
-            problems.append(f"{case.description}: {type(error).__name__}: {error}")
-            continue
-        problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, outputs)]
+            results.append(f"{type(error).__name__}: {error}")
+    return results
+
+
+def check_exercise(exercise: Exercise, function: Callable[..., Any]) -> None:
+    """Run every case of `exercise` on `function`; raise ExerciseFailed listing what went wrong."""
+    problems = problems_with(exercise, run_in_process(exercise, function))
     if problems:
         raise ExerciseFailed(
             f"{exercise.function} failed {len(problems)} hidden check(s):\n- " + "\n- ".join(problems)

@@ -22,7 +22,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
 import grading.hidden_tests
-from grading.checks import Exercise
+from grading.checks import Exercise, problems_with
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
 
 
@@ -49,18 +49,12 @@ HIDDEN_TESTS = load_hidden_tests()
 
 def problems_of(exercise: Exercise, answer_source: str, timeout: float) -> list[str]:
     """What is wrong with the student's function, judged in a fresh process (empty: nothing)."""
-    cases = exercise.cases()
     try:
-        results = call_in_fresh_process([answer_source], exercise.function, cases, exercise.n_outputs, timeout)
+        results = call_in_fresh_process([answer_source], exercise.function, exercise.cases(),
+                                        exercise.n_outputs, timeout)
     except IsolatedCallError as error:
         return [f"{exercise.function} could not be tested: {error}"]
-    problems = []
-    for case, result in zip(cases, results):
-        if isinstance(result, str):
-            problems.append(f"{case.description}: {result}")
-        else:
-            problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, result)]
-    return problems
+    return problems_with(exercise, results)
 
 
 def _is_failure(output: NotebookNode) -> bool:
