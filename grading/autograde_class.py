@@ -14,11 +14,14 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import nbformat
 
 from grading.course import Course
+
+if TYPE_CHECKING:
+    from nbgrader.coursedir import CourseDirectory
 
 OUTCOME_NOTES = {  # error names in grade and answer cells -> what an instructor reads
     "DeadKernelError": "the kernel died (the code exited Python or used up the memory)",
@@ -66,12 +69,11 @@ def quiet_gradebook() -> Iterator[None]:
         yield
 
 
-def record_zero(course: Course, lab: str, student: str) -> None:
+def record_zero(coursedir: CourseDirectory, lab: str, student: str) -> None:
     """Give every grade cell of the student's submission zero points in the gradebook."""
     from nbgrader.api import Gradebook
 
-    api = course.nbgrader_api()
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, quiet_gradebook():
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook, quiet_gradebook():
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(lab, student)
         for notebook in submission.notebooks:
@@ -98,12 +100,11 @@ def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-def scores(course: Course, lab: str, student: str) -> tuple[float, float, list[str]]:
+def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, float, list[str]]:
     """Score, maximum and the grade ids that lost points, from the gradebook."""
     from nbgrader.api import Gradebook
 
-    api = course.nbgrader_api()
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         submission = gradebook.find_submission(lab, student)
         failed = [grade.name for notebook in submission.notebooks for grade in notebook.grades
                   if (grade.score or 0) < grade.max_score]
@@ -135,10 +136,10 @@ def autograde_class(
                 errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
                 reason = "autograding failed: " + (errors[0][8:] if errors else "see nbgrader's log")
         if reason is not None:
-            record_zero(course, lab, student)
+            record_zero(api.coursedir, lab, student)
             notes.append(reason)
         notes += notes_from_notebook(course, lab, student)
-        score, max_score, failed = scores(course, lab, student)
+        score, max_score, failed = scores(api.coursedir, lab, student)
         results.append(StudentResult(student, score, max_score, failed, notes))
         progress(f"[{number}/{len(students)}] {student}: {score:g}/{max_score:g}"
                  f" ({time.monotonic() - started:.1f} s){' - ' + '; '.join(notes) if notes else ''}")
