@@ -15,15 +15,27 @@ import numpy as np
 from grading.isolated_child import as_outputs, call_quietly
 
 Outputs = tuple[np.ndarray, ...]
+# One argument of a graded function: an array, a Python scalar, or a list of arrays (which may
+# differ in shape, like a network's weight matrices). Only these survive the trip to the
+# isolated process (see `grading.isolated_call`) unchanged.
+Arg = np.ndarray | int | float | bool | list[np.ndarray]
+
+
+Argument = Any  # an np.ndarray, a Python int, float or bool, or a list of np.ndarray
 
 
 @dataclass(frozen=True)
 class Case:
-    """One call of a graded function: its arguments and what a student is told about it."""
+    """One call of a graded function: its arguments and what a student is told about it.
+
+    `raises` names the exception the function must raise on these arguments (a constant
+    series that cannot be normalised, say) instead of returning.
+    """
 
     name: str
-    args: tuple[np.ndarray, ...]
+    args: tuple[Argument, ...]
     description: str
+    raises: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,11 @@ def problems_with(exercise: Exercise, results: list[Outputs | str]) -> list[str]
     """What is wrong, case by case, given each case's outputs or the error it raised."""
     problems = []
     for case, result in zip(exercise.cases(), results):
-        if isinstance(result, str):
+        if case.raises:
+            if not (isinstance(result, str) and result.startswith(f"{case.raises}:")):
+                got = f"raised {result}" if isinstance(result, str) else "returned a result"
+                problems.append(f"{case.description}: should raise {case.raises}, but {got}")
+        elif isinstance(result, str):
             problems.append(f"{case.description}: {result}")
         else:
             problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, result)]

@@ -51,10 +51,18 @@ def call_in_fresh_process(
     """
     with tempfile.TemporaryDirectory(prefix="isolated-call-") as workdir:
         work = Path(workdir)
+        # Per case and argument: None for an array (or scalar), the item count for a list of arrays.
+        arg_items = [[len(arg) if isinstance(arg, list) else None for arg in case.args] for case in cases]
         request = {"sources": list(sources), "function": function, "n_outputs": n_outputs,
-                   "n_args": [len(case.args) for case in cases]}
+                   "arg_items": arg_items}
         (work / "request.json").write_text(json.dumps(request))
-        arrays = {f"case{i}_arg{j}": arg for i, case in enumerate(cases) for j, arg in enumerate(case.args)}
+        arrays = {}
+        for i, case in enumerate(cases):
+            for j, arg in enumerate(case.args):
+                if isinstance(arg, list):
+                    arrays.update({f"case{i}_arg{j}_item{k}": np.asarray(item) for k, item in enumerate(arg)})
+                else:
+                    arrays[f"case{i}_arg{j}"] = np.asarray(arg)
         np.savez(work / "inputs.npz", **arrays)
         _run_child(work, timeout)
         return _read_results(work, len(cases), n_outputs)

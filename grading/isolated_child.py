@@ -38,14 +38,25 @@ def call_quietly(function: Callable[..., Any], args: Sequence[Any]) -> Any:
 
     Warnings (a division by zero that the function handles) would be stderr in a grade cell,
     which nbgrader scores as a failure; copies keep a function that edits its input in place
-    from spoiling the next case.
+    from spoiling the next case. Scalars arrive as Python numbers and lists as lists, on both
+    sides of the isolation alike.
     """
     import numpy as np
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return function(*(np.array(arg, copy=True) for arg in args))
+            return function(*(_fresh_copy(arg) for arg in args))
+
+
+def _fresh_copy(arg: Any) -> Any:
+    """An array copied, a 0-d array as the Python scalar it holds, a list of arrays item by item."""
+    import numpy as np
+
+    if isinstance(arg, list):
+        return [np.array(item, copy=True) for item in arg]
+    array = np.array(arg, copy=True)
+    return array.item() if array.ndim == 0 else array
 
 
 class _NoShell:
@@ -85,8 +96,10 @@ def run(work: Path) -> None:
         report["missing"] = reason
     else:
         with np.load(work / "inputs.npz", allow_pickle=False) as inputs:
-            for i, n_args in enumerate(request["n_args"]):
-                args = [inputs[f"case{i}_arg{j}"] for j in range(n_args)]
+            for i, items in enumerate(request["arg_items"]):
+                args = [inputs[f"case{i}_arg{j}"] if n_items is None
+                        else [inputs[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
+                        for j, n_items in enumerate(items)]
                 try:
                     values = as_outputs(call_quietly(function, args), request["n_outputs"])
                 except BaseException as error:
