@@ -18,6 +18,10 @@ from grading.preprocessors import ExecuteWithLimits, RestoreReleasedCells, Verif
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
+# Labs may cache costly results (a trained network) that every submission's notebook would
+# otherwise recompute; the kernels nbgrader starts inherit this folder of the course.
+os.environ["COURSE_KIT_CACHE_DIR"] = os.path.join(HERE, "grading", "cache")
+
 c.CourseDirectory.course_id = "anomaly-detection-course"
 c.CourseDirectory.root = HERE
 c.CourseDirectory.source_directory = "solutions"
@@ -26,6 +30,8 @@ c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+# Never released, collected or graded: nbgrader's own defaults plus the labs' local caches.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".autoencoder_cache"]
 
 # Autograding: rebuild each submission on the release, run it with limits, then let an
 # isolated run of each graded function decide its points (see grading/preprocessors).

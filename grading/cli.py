@@ -71,7 +71,7 @@ def copy_course(source: Course, destination: Path) -> Course:
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
     shutil.copy(source.root / "nbgrader_config.py", destination)
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache")
     for folder in ("solutions", "assignments"):
         shutil.copytree(source.root / folder, destination / folder, symlinks=False, ignore=ignore)
     return Course(destination)

@@ -1,0 +1,10 @@
+"""Flags samples by their own error instead of the rolling mean."""
+# fails: test_score_reconstruction
+# %% score_reconstruction
+# GRADED FUNCTION: score_reconstruction
+import numpy as np
+
+def score_reconstruction(target, reconstruction, window, threshold):
+    error = np.abs(target - reconstruction)
+    rolling_mean = np.array([error[max(0, t - window + 1):t + 1].mean() for t in range(len(error))])
+    return error, rolling_mean, error > threshold

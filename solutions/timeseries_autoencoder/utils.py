@@ -1,0 +1,1 @@
+../../utils/timeseries_autoencoder.py
