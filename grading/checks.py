@@ -18,10 +18,7 @@ Outputs = tuple[np.ndarray, ...]
 # One argument of a graded function: an array, a Python scalar, or a list of arrays (which may
 # differ in shape, like a network's weight matrices). Only these survive the trip to the
 # isolated process (see `grading.isolated_call`) unchanged.
-Arg = np.ndarray | int | float | bool | list[np.ndarray]
-
-
-Argument = Any  # an np.ndarray, a Python int, float or bool, or a list of np.ndarray
+Argument = np.ndarray | int | float | bool | list[np.ndarray]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from grading.checks import Case
+from grading.checks import Case, Exercise, run_in_process
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
 
 CASES = [Case("small", (np.array([[1.0, 2.0], [3.0, 4.0]]),), "a 2 x 2 matrix"),
@@ -75,3 +75,75 @@ def test_student_code_cannot_import_the_graders_reference():
     source = "from grading.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*ModuleNotFoundError"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
+
+
+# Arguments other than one array: a neural network's weights (lists of arrays of different
+# shapes) and window sizes or fractions (Python scalars), in both places that run a function.
+
+NETWORK = Case("network", (np.ones((2, 3)), [np.arange(6.0).reshape(3, 2), np.full((2, 4), 0.5)],
+                           [np.array([1.0, -1.0]), np.zeros(4)]), "a 3-2-4 network")
+LAYERS = """
+import numpy as np
+
+def layers(X, coefs, intercepts):
+    is_list = isinstance(coefs, list) and isinstance(intercepts, list)
+    return float(is_list), np.array([c.shape for c in coefs]), np.concatenate([a.ravel() for a in coefs + intercepts])
+"""
+
+SCALARS = Case("scalars", (np.arange(10.0), 4, 3, 0.25, True), "window 4, step 3")
+WINDOWS = """
+import numpy as np
+
+def windows(series, window, step, fraction, flag):
+    exact_types = type(window) is int and type(step) is int and type(fraction) is float and type(flag) is bool
+    return np.array([series[start:start + window] for start in range(0, len(series) - window + 1, step)]), float(exact_types)
+"""
+
+
+def in_kernel(source, function, cases, n_outputs):
+    """What `run_in_process` (the grade cell's path) returns for `function` defined by `source`."""
+    namespace = {}
+    exec(source, namespace)
+    exercise = Exercise(function, function, function, n_outputs, lambda: list(cases), lambda case, outputs: [])
+    return run_in_process(exercise, namespace[function])
+
+
+def isolated(source, function, cases, n_outputs):
+    return call_in_fresh_process([source], function, cases, n_outputs, timeout=30)
+
+
+def test_a_list_of_arrays_of_different_shapes_arrives_as_an_equal_list():
+    [(is_list, shapes, values)] = isolated(LAYERS, "layers", [NETWORK], 3)
+    assert is_list == 1.0
+    np.testing.assert_array_equal(shapes, [[3, 2], [2, 4]])
+    np.testing.assert_array_equal(values, np.concatenate([a.ravel() for a in NETWORK.args[1] + NETWORK.args[2]]))
+
+
+def test_scalars_arrive_as_python_int_float_and_bool():
+    [(windows, exact_types)] = isolated(WINDOWS, "windows", [SCALARS], 2)
+    assert exact_types == 1.0
+    np.testing.assert_array_equal(windows, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
+
+
+@pytest.mark.parametrize("source, function, case, n_outputs",
+                         [(LAYERS, "layers", NETWORK, 3), (WINDOWS, "windows", SCALARS, 2)], ids=["list", "scalars"])
+def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, function, case, n_outputs):
+    [kernel] = in_kernel(source, function, [case], n_outputs)
+    [fresh] = isolated(source, function, [case], n_outputs)
+    for kernel_output, fresh_output in zip(kernel, fresh, strict=True):
+        np.testing.assert_array_equal(kernel_output, fresh_output)
+
+
+@pytest.mark.parametrize("run", [in_kernel, isolated], ids=["kernel", "isolated"])
+def test_a_function_that_edits_a_list_argument_does_not_spoil_the_next_case(run):
+    shared = [np.ones((2, 2)), np.arange(3.0)]
+    source = (
+        "import numpy as np\n"
+        "def spoil(coefs):\n"
+        "    total = sum(float(c.sum()) for c in coefs)\n"
+        "    coefs[0] *= -1\n"
+        "    coefs.append(np.ones(3))\n"
+        "    return total, len(coefs)\n"
+    )
+    first, second = run(source, "spoil", [Case("a", (shared,), "first"), Case("b", (shared,), "second")], 2)
+    assert [float(value) for value in second] == [float(value) for value in first] == [7.0, 3.0]
