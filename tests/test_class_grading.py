@@ -1,4 +1,4 @@
-"""A whole class autograded by real nbgrader on a real gradebook (one batch, shared by the tests)."""
+"""Whole classes autograded by real nbgrader on a real gradebook (one batch per lab, shared by the tests)."""
 import csv
 
 import pytest
@@ -7,7 +7,8 @@ from grading.sample_class import BROKEN, UNMODIFIED, corpus
 from exploits import EXPLOITS
 
 LAB = "anomaly_detection"
-CORPUS_ENTRIES = [entry.name for entry in corpus(LAB)]
+LABS = ("anomaly_detection", "timeseries_autoencoder")
+CORPUS_ENTRIES = [(lab, entry.name) for lab in LABS for entry in corpus(lab)]
 
 
 def expected_score(graded_class, student):
@@ -15,8 +16,9 @@ def expected_score(graded_class, student):
     return sum(graded_class.points.values()) - lost
 
 
-@pytest.mark.parametrize("student", CORPUS_ENTRIES)
-def test_corpus_entry_loses_exactly_the_points_of_its_wrong_exercises(graded_class, student):
+@pytest.mark.parametrize(("lab", "student"), CORPUS_ENTRIES)
+def test_corpus_entry_loses_exactly_the_points_of_its_wrong_exercises(graded_classes, lab, student):
+    graded_class = graded_classes(lab)
     result = graded_class.results[student]
     assert set(result.failed) == graded_class.expected_fails[student]
     assert result.score == expected_score(graded_class, student)
@@ -30,20 +32,26 @@ def test_trick_earns_no_points(graded_class, student):
     assert result.max_score == sum(graded_class.points.values())
 
 
-def test_correct_variants_are_many_and_all_get_full_marks(graded_class):
-    correct = [entry for entry in corpus(LAB) if entry.name.startswith("correct_")]
-    assert len(correct) >= 6
-    assert all(graded_class.results[entry.name].score == 20 for entry in correct)
+@pytest.mark.parametrize(("lab", "at_least"), [("anomaly_detection", 6), ("timeseries_autoencoder", 4)])
+def test_correct_variants_are_many_and_all_get_full_marks(graded_classes, lab, at_least):
+    graded_class = graded_classes(lab)
+    correct = [entry for entry in corpus(lab) if entry.name.startswith("correct_")]
+    assert len(correct) >= at_least
+    full_marks = sum(graded_class.points.values())
+    assert {entry.name: graded_class.results[entry.name].score for entry in correct} == {
+        entry.name: full_marks for entry in correct}
 
 
-def test_unmodified_release_scores_zero(graded_class):
-    assert graded_class.results[UNMODIFIED].score == 0
+@pytest.mark.parametrize("lab", LABS)
+def test_unmodified_release_scores_zero(graded_classes, lab):
+    assert graded_classes(lab).results[UNMODIFIED].score == 0
 
 
-def test_broken_notebook_is_recorded_with_zero_and_a_reason(graded_class):
-    result = graded_class.results[BROKEN]
+@pytest.mark.parametrize("lab", LABS)
+def test_broken_notebook_is_recorded_with_zero_and_a_reason(graded_classes, lab):
+    result = graded_classes(lab).results[BROKEN]
     assert result.score == 0
-    assert result.notes[0].startswith("anomaly_detection.ipynb is not valid notebook JSON (")
+    assert result.notes[0].startswith(f"{lab}.ipynb is not valid notebook JSON (")
 
 
 def test_endless_loop_is_stopped_and_noted(graded_class):
@@ -51,10 +59,12 @@ def test_endless_loop_is_stopped_and_noted(graded_class):
     assert "time limit" in notes
 
 
-def test_dead_kernel_is_noted_and_costs_only_the_exercise_that_crashed(graded_class):
-    result = graded_class.results["kills_kernel"]
+@pytest.mark.parametrize(("lab", "crashed"), [("anomaly_detection", "test_estimate_gaussian"),
+                                              ("timeseries_autoencoder", "test_make_windows")])
+def test_dead_kernel_is_noted_and_costs_only_the_exercise_that_crashed(graded_classes, lab, crashed):
+    result = graded_classes(lab).results["kills_kernel"]
     assert "the kernel died" in " ".join(result.notes)
-    assert result.failed == ["test_estimate_gaussian"]
+    assert result.failed == [crashed]
 
 
 def test_flood_of_output_is_truncated_in_the_graded_notebook(graded_class):
@@ -64,24 +74,44 @@ def test_flood_of_output_is_truncated_in_the_graded_notebook(graded_class):
     assert size < 2_000_000
 
 
-def test_wrong_answer_is_explained_in_the_graded_notebook(graded_class):
-    text = graded_class.course.autograded_notebook(LAB, "sample_variance").read_text()
-    assert "estimate_gaussian is not correct yet" in text
+WRONG_ANSWERS = {"anomaly_detection": ("sample_variance", "estimate_gaussian"),
+                 "timeseries_autoencoder": ("windows_one_short", "make_windows")}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_wrong_answer_is_explained_in_the_graded_notebook(graded_classes, lab):
+    student, function = WRONG_ANSWERS[lab]
+    text = graded_classes(lab).course.autograded_notebook(lab, student).read_text()
+    assert f"{function} is not correct yet" in text
     assert "WrongAnswer" in text
 
 
-def test_gradebook_export_lists_every_student_with_the_same_score(graded_class):
+@pytest.mark.parametrize("lab", LABS)
+def test_gradebook_export_lists_every_student_with_the_same_score(graded_classes, lab):
+    graded_class = graded_classes(lab)
     with open(graded_class.course.grades_csv, newline="") as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    assert set(rows) == set(graded_class.results)
+        rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == lab}
+    assert set(graded_class.results) <= set(rows)
     for student, result in graded_class.results.items():
         assert float(rows[student]["score"]) == result.score, student
+    # nbgrader lists every student of the gradebook under every lab: without a submission, 0.
+    assert {float(row["score"]) for student, row in rows.items() if student not in graded_class.results} <= {0.0}
 
 
-def test_feedback_is_written_for_every_graded_student(graded_class):
+@pytest.mark.parametrize("lab", LABS)
+def test_feedback_is_written_for_every_graded_student(graded_classes, lab):
+    graded_class = graded_classes(lab)
     graded = [s for s in graded_class.results if s != BROKEN]
     for student in graded:
-        page = graded_class.course.feedback / student / LAB / f"{LAB}.html"
+        page = graded_class.course.feedback / student / lab / f"{lab}.html"
         assert page.is_file(), student
-    assert "estimate_gaussian is not correct yet" in (
-        graded_class.course.feedback / "sample_variance" / LAB / f"{LAB}.html").read_text()
+    student, function = WRONG_ANSWERS[lab]
+    assert f"{function} is not correct yet" in (graded_class.course.feedback / student / lab / f"{lab}.html").read_text()
+
+
+def test_a_correct_submission_shows_the_trained_network_in_its_feedback(graded_classes):
+    """The notebook ran to the end with the network trained (or found in the course's cache)."""
+    lab = "timeseries_autoencoder"
+    text = (graded_classes(lab).course.feedback / "correct_loops" / lab / f"{lab}.html").read_text()
+    assert "Layers: [30, 20, 10, 5, 10, 20, 30]" in text
+    assert "Windows: precision 1.0000, recall 1.0000, F1 1.0000" in text

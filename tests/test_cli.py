@@ -17,6 +17,7 @@ from grading.report import format_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAB = "anomaly_detection"
+LABS = "anomaly_detection, timeseries_autoencoder"
 BROKEN_NOTE = "anomaly_detection.ipynb is not valid notebook JSON (Expecting value: line 1, column 1)"
 LIMIT_NOTES = ["a cell ran past the time limit and was interrupted",
                "output was truncated (a cell printed too much)"]
@@ -67,14 +68,14 @@ def test_unknown_lab_fails_with_one_line_naming_it_and_the_labs(command):
     done = grading(command, "no_such_lab")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"grading: no lab 'no_such_lab' in {REPO_ROOT / 'solutions'}: choose one of {LAB}"]
+        f"grading: no lab 'no_such_lab' in {REPO_ROOT / 'solutions'}: choose one of {LABS}"]
     assert done.stdout == ""
 
 
 def test_autograde_without_a_lab_fails_with_one_line():
     done = grading("autograde")
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [f"grading: 'autograde' needs a lab: one of {LAB}"]
+    assert done.stderr.splitlines() == [f"grading: 'autograde' needs a lab: one of {LABS}"]
 
 
 def test_report_before_any_autograde_says_to_autograde_first(never_graded_course):

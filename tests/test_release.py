@@ -1,13 +1,22 @@
-"""The student release: generated from the master, locked, free of answers, and up to date."""
+"""Each lab's student release: generated from the master, locked, free of answers, and up to date."""
 import filecmp
 import json
 
 import nbformat
+import pytest
 
+from grading.cli import copy_course, release
 from grading.course import Course
 
-LAB = "anomaly_detection"
 COMMITTED = Course()
+# lab -> its answer cells and the points of its grade cells.
+LABS = {
+    "anomaly_detection": (["estimate_gaussian", "select_threshold"],
+                          {"test_estimate_gaussian": 10, "test_select_threshold": 10}),
+    "timeseries_autoencoder": (["split_and_normalise", "make_windows", "score_reconstruction", "bottleneck_activations"],
+                               {"test_split_and_normalise": 10, "test_make_windows": 10,
+                                "test_score_reconstruction": 10, "test_bottleneck_activations": 10}),
+}
 
 
 def cells_by_role(notebook):
@@ -16,24 +25,31 @@ def cells_by_role(notebook):
     return answers, others
 
 
-def released(course):
-    return nbformat.read(course.releases / LAB / f"{LAB}.ipynb", as_version=4)
+def released(course, lab):
+    return nbformat.read(course.releases / lab / f"{lab}.ipynb", as_version=4)
 
 
-def test_committed_release_matches_a_fresh_build_from_the_master(kit_course):
-    fresh = json.loads((kit_course.releases / LAB / f"{LAB}.ipynb").read_text())
-    committed = json.loads((COMMITTED.releases / LAB / f"{LAB}.ipynb").read_text())
+def test_every_lab_of_the_course_is_covered_here():
+    assert COMMITTED.labs() == sorted(LABS)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_release_matches_a_fresh_build_from_the_master(kit_course, lab):
+    fresh = json.loads((kit_course.releases / lab / f"{lab}.ipynb").read_text())
+    committed = json.loads((COMMITTED.releases / lab / f"{lab}.ipynb").read_text())
     assert committed == fresh, "assignments/ is out of date with solutions/: run 'make release' and commit it"
 
 
-def test_committed_release_ships_the_same_helper_files_as_the_master(kit_course):
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_release_ships_the_same_helper_files_as_the_master(kit_course, lab):
     for name in ("utils.py", "public_tests.py"):
-        assert filecmp.cmp(COMMITTED.releases / LAB / name, kit_course.releases / LAB / name, shallow=False), name
+        assert filecmp.cmp(COMMITTED.releases / lab / name, kit_course.releases / lab / name, shallow=False), name
 
 
-def test_every_cell_but_the_answers_is_read_only_and_checksummed():
-    answers, others = cells_by_role(released(COMMITTED))
-    assert [c.metadata["nbgrader"]["grade_id"] for c in answers] == ["estimate_gaussian", "select_threshold"]
+@pytest.mark.parametrize("lab", LABS)
+def test_every_cell_but_the_answers_is_read_only_and_checksummed(lab):
+    answers, others = cells_by_role(released(COMMITTED, lab))
+    assert [c.metadata["nbgrader"]["grade_id"] for c in answers] == LABS[lab][0]
     for cell in others:
         assert cell.metadata["nbgrader"]["locked"], cell.metadata["nbgrader"]["grade_id"]
         assert cell.metadata.get("editable") is False and cell.metadata.get("deletable") is False
@@ -41,20 +57,34 @@ def test_every_cell_but_the_answers_is_read_only_and_checksummed():
     assert all(cell.metadata.get("editable", True) for cell in answers)
 
 
-def test_answer_cells_hold_stubs_and_no_solution():
-    answers, _ = cells_by_role(released(COMMITTED))
+@pytest.mark.parametrize("lab", LABS)
+def test_answer_cells_hold_stubs_and_no_solution(lab):
+    answers, _ = cells_by_role(released(COMMITTED, lab))
     for cell in answers:
         assert "raise NotImplementedError()" in cell.source
         assert "BEGIN SOLUTION" not in cell.source
 
 
-def test_hidden_tests_are_not_in_the_release():
-    text = (COMMITTED.releases / LAB / f"{LAB}.ipynb").read_text()
+@pytest.mark.parametrize("lab", LABS)
+def test_hidden_tests_are_not_in_the_release(lab):
+    text = (COMMITTED.releases / lab / f"{lab}.ipynb").read_text()
     assert "HIDDEN TESTS" not in text
     assert "grading.hidden_tests" not in text
 
 
-def test_grade_cells_carry_the_points_of_the_master():
+def test_a_trained_network_cached_beside_the_master_is_not_released(tmp_path):
+    lab = "timeseries_autoencoder"
+    course = copy_course(COMMITTED, tmp_path / "course")
+    cache = course.solutions / lab / ".autoencoder_cache"
+    cache.mkdir()
+    (cache / "autoencoder-0123.npz").write_bytes(b"weights")
+    release(course, [lab])
+    assert (course.releases / lab / f"{lab}.ipynb").is_file()
+    assert not (course.releases / lab / ".autoencoder_cache").exists()
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_grade_cells_carry_the_points_of_the_master(lab):
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-              for c in released(COMMITTED).cells if c.metadata["nbgrader"].get("grade")}
-    assert points == {"test_estimate_gaussian": 10, "test_select_threshold": 10}
+              for c in released(COMMITTED, lab).cells if c.metadata["nbgrader"].get("grade")}
+    assert points == LABS[lab][1]
