@@ -94,6 +94,8 @@ SPLIT_SLIPS_TRAIN = {
         np.array([-1.5, -0.5, -0.5, -0.5, 0.0, 0.0]),
     "Use the population std (np.std, dividing by m), not the sample std (ddof=1).":
         SPLIT_TRAIN / np.sqrt(6 / 5),
+    "Did you add a small number to the std? Divide by the std itself (and raise a ValueError when it is 0).":
+        SPLIT_TRAIN / (1 + 1e-4),
 }
 SPLIT_SLIPS_TEST = {
     "Normalise the test part with the training mean and std, not with its own.": np.array([-1.0, 1.0]),
@@ -102,12 +104,21 @@ SPLIT_SLIPS_TEST = {
 }
 
 
+def _check_time_order(call: str, train: Any) -> None:
+    """Whatever statistics were used, a training part split in time order is an affine
+    function of the series' first 6 samples; a shuffled one is not."""
+    train = _as_floats(train, call, "train")
+    if train.shape == (6,) and np.all(np.isfinite(train)) and np.std(train) > 0:
+        if abs(np.corrcoef(train, SPLIT_SERIES[:6])[0, 1]) < 1 - 1e-9:
+            raise AssertionError(f"{call}: the training samples are not the first 6 samples in their order. "
+                                 "Split in time order, without shuffling.")
+
+
 def split_and_normalise_test(target: Callable) -> None:
     """Check split_and_normalise on 8 hand-worked samples, a constant series and the lab's signal."""
     call = f"split_and_normalise(series, 0.25) with series = {SPLIT_SERIES.tolist()}"
     train, test = _values(_call(target, (SPLIT_SERIES, 0.25), call), 2, call, "train, test")
-    if np.shape(train) == (6,) and sorted(np.ravel(train)) == sorted(SPLIT_TRAIN) and not np.allclose(train, SPLIT_TRAIN):
-        raise AssertionError(f"{call}: the training samples are out of order. Split in time order, without shuffling.")
+    _check_time_order(call, train)
     _compare(call, "train", train, SPLIT_TRAIN, SPLIT_SLIPS_TRAIN)
     _compare(call, "test", test, SPLIT_TEST, SPLIT_SLIPS_TEST)
 
@@ -178,12 +189,12 @@ def make_windows_test(target: Callable) -> None:
 # Exercise 3: score_reconstruction
 # ---------------------------------------------------------------------------------------------
 
-# The reconstruction is 0, so the error is the target. With window 2 each rolling mean averages a
-# sample and the one before it (only itself at t = 0): 0, 0.25, 0.75, 1, 0.75, 0.25. Only the
-# 1 is strictly above the threshold 0.75.
+# The reconstruction is 0, so the error is the target. With window 3 each rolling mean averages a
+# sample and the two before it (fewer at the start): 0, 0.5/2, 1.5/3, 2.5/3, 2.5/3, 1.5/3. Only
+# the two 2.5/3 are strictly above the threshold 0.5.
 SCORE_TARGET = np.array([0.0, 0.5, 1.0, 1.0, 0.5, 0.0])
-SCORE_ROLLING = np.array([0.0, 0.25, 0.75, 1.0, 0.75, 0.25])
-SCORE_FLAGGED = np.array([False, False, False, True, False, False])
+SCORE_ROLLING = np.array([0.0, 0.25, 0.5, 2.5 / 3, 2.5 / 3, 0.5])
+SCORE_FLAGGED = np.array([False, False, False, True, True, False])
 # Errors of 1 in both directions: |1 - 0| = |1 - 2| = 1, so every rolling mean is 1.
 SIGNED_TARGET = np.ones(4)
 SIGNED_RECONSTRUCTION = np.array([0.0, 2.0, 0.0, 2.0])
@@ -191,19 +202,20 @@ SIGNED_RECONSTRUCTION = np.array([0.0, 2.0, 0.0, 2.0])
 
 def score_reconstruction_test(target: Callable) -> None:
     """Check score_reconstruction on two hand-worked cases."""
-    call = f"score_reconstruction(target, reconstruction, 2, 0.75) with target = {SCORE_TARGET.tolist()} and reconstruction = 0"
-    result = _call(target, (SCORE_TARGET, np.zeros(6), 2, 0.75), call)
+    call = f"score_reconstruction(target, reconstruction, 3, 0.5) with target = {SCORE_TARGET.tolist()} and reconstruction = 0"
+    result = _call(target, (SCORE_TARGET, np.zeros(6), 3, 0.5), call)
     error, rolling, flagged = _values(result, 3, call, "error, rolling_mean, flagged")
     _compare(call, "error", error, SCORE_TARGET, {"The error is squared: use the absolute difference.": SCORE_TARGET**2})
     _compare(call, "rolling_mean", rolling, SCORE_ROLLING, {
-        "The first sample should average only itself, not be NaN or 0.": np.array([np.nan, 0.25, 0.75, 1.0, 0.75, 0.25]),
+        "The first samples should average the samples there are, not be NaN.":
+            np.array([np.nan, np.nan, 0.5, 2.5 / 3, 2.5 / 3, 0.5]),
         "Did you leave out the current sample? Sample t averages samples max(0, t - window + 1) to t.":
-            np.array([np.nan, 0.0, 0.25, 0.75, 1.0, 0.75]),
-        "Did you centre the window? The rolling mean looks back only.": np.array([0.25, 0.75, 1.0, 0.75, 0.25, 0.0]),
+            np.array([np.nan, 0.0, 0.25, 0.5, 2.5 / 3, 2.5 / 3]),
+        "Did you centre the window? The rolling mean looks back only.": np.array([0.25, 0.5, 2.5 / 3, 2.5 / 3, 0.5, 0.25]),
         "The error itself is returned: average it over the window.": SCORE_TARGET,
     })
     _compare(call, "flagged", flagged, SCORE_FLAGGED.astype(float), {
-        "Flag samples strictly above the threshold (>), not at it (>=).": np.array([0.0, 0, 1, 1, 1, 0]),
+        "Flag samples strictly above the threshold (>), not at it (>=).": np.array([0.0, 0, 1, 1, 1, 1]),
         "Flag by the rolling mean, not by the error itself.": np.array([0.0, 0, 1, 1, 0, 0]),
     })
     if np.asarray(flagged).dtype != bool:
@@ -241,6 +253,7 @@ def bottleneck_activations_test(target: Callable) -> None:
     _compare(call, "activations", got, SMALL_EXPECTED, {
         "Apply the sigmoid to each layer's weighted sum.": np.array([[4.0, 0.0], [0.0, -2.0]]),
         "Add each layer's intercepts (biases) before the sigmoid.": _sigmoid(SMALL_WINDOWS @ SMALL_COEFS[0]),
+        "Did you stop one layer early? Apply the first len(coefs) // 2 layers (here 1).": SMALL_WINDOWS,
     })
 
     rng = np.random.default_rng(5)
