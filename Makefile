@@ -16,7 +16,7 @@ help:
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
-	@echo "make bench    print how fast a class is graded (seconds per student)"
+	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
 
 setup: $(VENV)/.installed data
 
@@ -44,6 +44,7 @@ grade: setup
 	$(PY) -m grading export
 
 bench: setup
+	$(PY) benchmarks/notebook_speed.py
 	$(PY) benchmarks/autograde_speed.py
 
 clean:

@@ -24,7 +24,6 @@ from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
-DEMO_CELL_TIMEOUT = 10  # seconds; the sample class has a submission that never finishes
 
 
 class CommandError(Exception):
@@ -86,7 +85,7 @@ def demo(timeout: float | None) -> None:
     for lab in course.labs():
         students = write_sample_class(course, lab)
         print(f"demo: {lab}: sample class of {len(students)} submissions; autograding", flush=True)
-        results = autograde_class(course, lab, **_timeouts(timeout or DEMO_CELL_TIMEOUT))
+        results = autograde_class(course, lab, **_timeouts(timeout))
         feedback(course, lab)
         tables.append(format_table(lab, results))
     export(course)
