@@ -447,7 +447,7 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
     is marked and shown instead.
     """
     interactive = _backend_is_interactive() if interactive is None else interactive
-    kinds = _window_kinds(labels.size, window)
+    kinds = np.where(np.asarray(labels, dtype=bool), _window_kinds(labels.size, window), 0)
     fig = plt.figure(figsize=(12, 9))
     grid = fig.add_gridspec(3, 3)
     view3d = fig.add_subplot(grid[0:2, 0:2], projection="3d")
