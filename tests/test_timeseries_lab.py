@@ -163,6 +163,13 @@ def test_training_again_on_the_same_windows_reads_the_cache_and_gives_the_same_n
     assert second.validation_loss == first.validation_loss
 
 
+def test_windows_that_differ_only_by_rounding_share_the_cached_network(utils, tmp_path):
+    windows = small_windows(utils)
+    train_small(utils, windows, tmp_path)
+    assert train_small(utils, windows * (1 + 1e-13), tmp_path).from_cache
+    assert not train_small(utils, windows * (1 + 1e-4), tmp_path).from_cache
+
+
 def test_a_damaged_cache_entry_is_trained_again(utils, tmp_path):
     train_small(utils, small_windows(utils), tmp_path)
     for entry in tmp_path.glob("*.npz"):

@@ -198,8 +198,9 @@ def _cache_file(windows: np.ndarray, settings: dict, cache_dir: str | os.PathLik
 
     shared = os.environ.get("COURSE_KIT_CACHE_DIR")
     folder = Path(cache_dir or (Path(shared) / "timeseries_autoencoder" if shared else ".autoencoder_cache"))
-    # Rounded, so that answers differing only in the last bits of a float share one entry.
-    digest = hashlib.sha256(np.ascontiguousarray(np.round(windows, 9)).tobytes())
+    # Rounded, so that answers computing the same windows in another order of floating-point
+    # operations (off by 1e-13, say) share one entry; real mistakes differ far more.
+    digest = hashlib.sha256(np.ascontiguousarray(np.round(windows, 6)).tobytes())
     digest.update(json.dumps({**settings, "shape": windows.shape, "sklearn": sklearn.__version__,
                               "numpy": np.__version__}, sort_keys=True).encode())
     return folder / f"autoencoder-{digest.hexdigest()[:24]}.npz"
