@@ -146,11 +146,12 @@ def train_small(utils, windows, cache_dir):
 
 
 def test_training_keeps_the_weights_of_the_best_validation_epoch(utils, tmp_path):
-    model = train_small(utils, small_windows(utils), tmp_path)
+    windows = small_windows(utils)
+    model = train_small(utils, windows, tmp_path)
     assert model.layer_sizes == [6, 4, 2, 4, 6]
     assert len(model.train_loss) == len(model.validation_loss) <= 4
     assert model.validation_loss[model.best_epoch - 1] == min(model.validation_loss)
-    validation = small_windows(utils)[-int(len(small_windows(utils)) * 0.1):]
+    validation = windows[-int(len(windows) * 0.1):]
     assert np.mean((model.predict(validation) - validation) ** 2) == pytest.approx(min(model.validation_loss), rel=1e-9)
 
 

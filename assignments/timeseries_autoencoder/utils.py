@@ -42,6 +42,7 @@ BATCH_PERIOD = 24       # a batch job every 2 hours
 RAW_COLOR, RECONSTRUCTION_COLOR, ERROR_COLOR = "#1f77b4", "#ff7f0e", "#d62728"
 ANOMALY_COLORS = ("#9467bd", "#2ca02c")
 ANOMALY_NAMES = ("exponential ramp", "fast cosine")
+_KIND_NAMES = ("normal",) + ANOMALY_NAMES  # indexed by _window_kinds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,17 +341,21 @@ def separation(projection: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {"normal": normal_median, "anomalous": anomalous_median, "ratio": anomalous_median / normal_median}
 
 
-def anomaly_coverage(flagged_windows: np.ndarray, window: int = WINDOW,
-                     starts: tuple[int, int] = ANOMALY_STARTS) -> dict[str, float]:
+def anomaly_coverage(flagged_windows: np.ndarray, window: int = WINDOW) -> dict[str, float]:
     """For each inserted anomaly, the fraction of its windows that a detector flagged."""
     flagged_windows = np.asarray(flagged_windows, dtype=bool)
-    coverage = {}
-    for name, start in zip(ANOMALY_NAMES, starts):
-        mask = np.zeros(flagged_windows.size * window, dtype=bool)
+    kinds = _window_kinds(flagged_windows.size, window)
+    return {name: float(flagged_windows[kinds == kind].mean()) for kind, name in enumerate(ANOMALY_NAMES, start=1)}
+
+
+def _window_kinds(n_windows: int, window: int) -> np.ndarray:
+    """0 for a normal window, 1 or 2 for a window touching the first or second anomaly."""
+    kinds = np.zeros(n_windows, dtype=int)
+    for kind, start in enumerate(ANOMALY_STARTS, start=1):
+        mask = np.zeros(n_windows * window, dtype=bool)
         mask[start:start + ANOMALY_LENGTH] = True
-        windows = window_labels(mask, window, window)
-        coverage[name] = float(flagged_windows[windows].mean())
-    return coverage
+        kinds[window_labels(mask, window, window)] = kind
+    return kinds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,8 +416,8 @@ def plot_anomaly_shapes() -> None:
     fig.tight_layout()
 
 
-def _shade_anomalies(ax: plt.Axes, starts: tuple[int, int] = ANOMALY_STARTS) -> None:
-    for start, name, color in zip(starts, ANOMALY_NAMES, ANOMALY_COLORS):
+def _shade_anomalies(ax: plt.Axes) -> None:
+    for start, name, color in zip(ANOMALY_STARTS, ANOMALY_NAMES, ANOMALY_COLORS):
         ax.axvspan(start, start + ANOMALY_LENGTH, color=color, alpha=0.12, label=name)
 
 
@@ -453,9 +458,9 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
     grid = fig.add_gridspec(3, 3)
     view3d = fig.add_subplot(grid[0:2, 0:2], projection="3d")
     pairs = [(0, 1), (0, 2), (1, 2)]
-    views2d = [fig.add_subplot(grid[i, 2]) for i in range(2)] + [fig.add_subplot(grid[2, 2])]
+    views2d = [fig.add_subplot(grid[i, 2]) for i in range(3)]
     detail = fig.add_subplot(grid[2, 0:2])
-    for kind, (name, color) in enumerate([("normal", "0.6"), *zip(ANOMALY_NAMES, ANOMALY_COLORS)]):
+    for kind, (name, color) in enumerate(zip(_KIND_NAMES, ("0.6",) + ANOMALY_COLORS)):
         points = projection[kinds == kind]
         view3d.scatter(points[:, 0], points[:, 1], points[:, 2], color=color, s=18, label=name)
         for ax, (a, b) in zip(views2d, pairs):
@@ -500,18 +505,6 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
     fig.tight_layout()
     return fig
 
-
-_KIND_NAMES = ("normal",) + ANOMALY_NAMES
-
-
-def _window_kinds(n_windows: int, window: int) -> np.ndarray:
-    """0 for a normal window, 1 or 2 for a window touching the first or second anomaly."""
-    kinds = np.zeros(n_windows, dtype=int)
-    for kind, start in enumerate(ANOMALY_STARTS, start=1):
-        mask = np.zeros(n_windows * window, dtype=bool)
-        mask[start:start + ANOMALY_LENGTH] = True
-        kinds[window_labels(mask, window, window)] = kind
-    return kinds
 
 
 def _backend_is_interactive() -> bool:
