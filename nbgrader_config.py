@@ -14,13 +14,9 @@ from nbgrader.preprocessors import (
     LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from grading.preprocessors import ExecuteWithLimits, RestoreReleasedCells, VerifyAnswers
+from grading.preprocessors import ExecuteInSandbox, RestoreReleasedCells, SanitizeOutputs, VerifyAnswers
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
-
-# Labs may cache costly results (a trained network) that every submission's notebook would
-# otherwise recompute; the kernels nbgrader starts inherit this folder of the course.
-os.environ["COURSE_KIT_CACHE_DIR"] = os.path.join(HERE, "grading", "cache")
 
 c.CourseDirectory.course_id = "anomaly-detection-course"
 c.CourseDirectory.root = HERE
@@ -33,32 +29,53 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebo
 # Never released, collected or graded: nbgrader's own defaults plus the labs' local caches.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".autoencoder_cache"]
 
-# Autograding: rebuild each submission on the release, run it with limits, then let an
-# isolated run of each graded function decide its points (see grading/preprocessors).
+# Autograding: rebuild each submission on the release, run it in a sandbox with limits, keep
+# only safe outputs, then let a sandboxed run of each graded function decide its points
+# (see grading/preprocessors and grading/sandbox).
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, RestoreReleasedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    ExecuteWithLimits, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, VerifyAnswers,
+    ExecuteInSandbox, SanitizeOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, VerifyAnswers,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
-# Grading kernels log only errors to the grader's terminal (not to the notebooks).
-c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
-
-# Seconds one cell may run before it is interrupted; kept short because the lab's cells
-# take well under a second. Override per run: `nbgrader autograde ... --Execute.timeout=60`.
-c.Execute.timeout = 30
-# Characters of output kept per cell; lines are capped by nbgrader's LimitOutput.
-c.ExecuteWithLimits.max_output_chars = 100_000
-c.LimitOutput.max_lines = 1000
-# Seconds an exercise's isolated run may take (the lab's take about half a second).
+# Time limits. Seconds one cell may run before it is interrupted (the labs' cells take well
+# under a second, the second lab's training about 15 s); seconds it may go on ignoring the
+# interrupt before its sandbox is stopped; seconds for the whole notebook. Override per run:
+# `python -m grading autograde LAB --timeout 60` or `nbgrader autograde ... --ExecuteInSandbox.timeout=60`.
+c.ExecuteInSandbox.timeout = 30
+c.ExecuteInSandbox.responsive_wait = 5
+c.ExecuteInSandbox.notebook_timeout = 600
+# Seconds an exercise's verdict run may take (the labs' take about half a second).
 c.VerifyAnswers.timeout = 20
+# Output kept of a submission's run: characters of text per cell, bytes of figures per cell,
+# bytes in all; lines per output are capped by nbgrader's LimitOutput.
+c.ExecuteInSandbox.max_output_chars = 100_000
+c.ExecuteInSandbox.max_image_bytes = 2_000_000
+c.ExecuteInSandbox.max_notebook_bytes = 20_000_000
+c.LimitOutput.max_lines = 1000
+
+# The sandbox of every process that runs submitted code (grading/sandbox/launch.py): bubblewrap
+# with no network, no course files but the lab's release, its own PID namespace, as this
+# unprivileged user, with these limits. A run that hits one is recorded with the reason.
+c.Sandbox.uid = 65534               # "nobody"
+c.Sandbox.memory_mb = 4096          # address space of each process
+c.Sandbox.max_processes = 128       # processes and threads of the sandbox user
+c.Sandbox.max_file_mb = 64          # largest file written
+c.Sandbox.max_open_files = 256
+c.Sandbox.cpu_seconds = 600         # CPU time of one run
+c.Sandbox.work_mb = 256             # writable lab folder (discarded after the run)
+c.Sandbox.tmp_mb = 128              # private /tmp and home, each (discarded after the run)
 
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<assignment>.ipynb` (or zip files of them), go in
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
 c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
+# One bad file costs only itself: unsafe, too long or repeated names in zips are skipped with a
+# warning, and so is a student's second file for a notebook (the first is filed); see grading/collect.py.
+c.ZipCollectApp.extractor_plugin = "grading.collect.SafeExtractor"
+c.ZipCollectApp.collector_plugin = "grading.collect.FirstSubmissionCollector"
 # nbgrader matches this against each file's path in .../<assignment>/extracted/. The
 # notebook must be named after the assignment (taken from that path), so the student id
 # is all before it, underscores included; an id starts with a letter or digit and holds

@@ -120,7 +120,7 @@ def autograde_class(
 ) -> list[StudentResult]:
     """Autograde every (or the given) student's submission of `lab` and write the lab's report.
 
-    `overrides` are nbgrader settings for this run, e.g. {"Execute.timeout": 10}.
+    `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
     api = course.nbgrader_api(**overrides)
     students = students if students is not None else course.students(lab)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grading.isolated_child import as_outputs, call_quietly
+from grading.sandbox.inside.verdict_runner import as_outputs, call_quietly
 
 Outputs = tuple[np.ndarray, ...]
 # One argument of a graded function: an array, a Python scalar, or a list of arrays (which may

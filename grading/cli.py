@@ -95,7 +95,7 @@ def demo(timeout: float | None) -> None:
 
 
 def _timeouts(timeout: float | None) -> dict[str, object]:
-    return {"Execute.timeout": int(timeout)} if timeout else {}
+    return {"ExecuteInSandbox.timeout": int(timeout)} if timeout else {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def anomaly_lab() -> SimpleNamespace:
 # ---------------------------------------------------------------------------------------------
 
 # Short limits keep the deliberately stuck submissions quick; real classes use the defaults.
-TEST_LIMITS = {"Execute.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteWithLimits.responsive_wait": 3}
+TEST_LIMITS = {"ExecuteInSandbox.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteInSandbox.responsive_wait": 3}
 
 
 @dataclass
@@ -94,7 +94,7 @@ def kit_course(tmp_path_factory) -> Course:
 # (later ones find it in the course's cache) and so do answers that change the training data.
 LAB_LIMITS = {
     "anomaly_detection": TEST_LIMITS,
-    "timeseries_autoencoder": {**TEST_LIMITS, "Execute.timeout": 30},
+    "timeseries_autoencoder": {**TEST_LIMITS, "ExecuteInSandbox.timeout": 30},
 }
 
 

@@ -1,11 +1,13 @@
 """nbgrader preprocessors that harden autograding; `nbgrader_config.py` puts them in the pipeline.
 
 - RestoreReleasedCells: rebuild a submission on the released notebook, keeping only answers.
-- ExecuteWithLimits: run it with a per-cell time limit and output cap; survive a dead kernel.
-- VerifyAnswers: decide each graded function's points in a fresh process, out of the kernel's reach.
+- ExecuteInSandbox: run its cells in a sandbox, with time limits and output caps.
+- SanitizeOutputs: strip scripts and other active content from HTML outputs.
+- VerifyAnswers: decide each graded function's points from a separate sandboxed run.
 """
-from grading.preprocessors.execute_with_limits import ExecuteWithLimits
+from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.restore_released_cells import RestoreReleasedCells
+from grading.preprocessors.sanitize_outputs import SanitizeOutputs
 from grading.preprocessors.verify_answers import VerifyAnswers
 
-__all__ = ["ExecuteWithLimits", "RestoreReleasedCells", "VerifyAnswers"]
+__all__ = ["ExecuteInSandbox", "RestoreReleasedCells", "SanitizeOutputs", "VerifyAnswers"]

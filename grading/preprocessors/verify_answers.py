@@ -1,7 +1,7 @@
 """Decide each graded function's points outside the student's kernel.
 
 For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the
-exercise's own answer cell is executed in a fresh Python process (`grading.isolated_call`)
+exercise's own answer cell is executed in a fresh sandbox (`grading.isolated_call`)
 and the function's results on the hidden cases are compared with the reference here, in
 the grader. That verdict replaces whatever the kernel made of the grade cell: a pass
 removes error and stderr outputs (left by a kernel that another answer crashed, say); a
@@ -24,6 +24,7 @@ from traitlets import Float
 import grading.hidden_tests
 from grading.checks import Exercise, problems_with
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
+from grading.sandbox.launch import Sandbox
 
 
 def load_hidden_tests() -> dict[str, ModuleType]:
@@ -47,11 +48,11 @@ def load_hidden_tests() -> dict[str, ModuleType]:
 HIDDEN_TESTS = load_hidden_tests()
 
 
-def problems_of(exercise: Exercise, answer_source: str, timeout: float) -> list[str]:
-    """What is wrong with the student's function, judged in a fresh process (empty: nothing)."""
+def problems_of(exercise: Exercise, answer_source: str, timeout: float, sandbox: Sandbox | None = None) -> list[str]:
+    """What is wrong with the student's function, judged in a fresh sandbox (empty: nothing)."""
     try:
         results = call_in_fresh_process([answer_source], exercise.function, exercise.cases(),
-                                        exercise.n_outputs, timeout)
+                                        exercise.n_outputs, timeout, sandbox)
     except IsolatedCallError as error:
         return [f"{exercise.function} could not be tested: {error}"]
     return problems_with(exercise, results)
@@ -71,13 +72,14 @@ class VerifyAnswers(NbGraderPreprocessor):
         module = HIDDEN_TESTS.get(resources["nbgrader"]["assignment"])
         if module is None:
             return nb, resources
+        sandbox = Sandbox(config=self.config)
         answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
                    if cell.metadata.get("nbgrader", {}).get("solution")}
         for cell in nb.cells:
             exercise = module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
             if exercise is None or cell.cell_type != "code":
                 continue
-            problems = problems_of(exercise, answers.get(exercise.answer_cell, ""), self.timeout)
+            problems = problems_of(exercise, answers.get(exercise.answer_cell, ""), self.timeout, sandbox)
             if problems:
                 message = f"{exercise.function} is not correct yet:\n- " + "\n- ".join(problems)
                 cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,

@@ -1,20 +1,22 @@
-"""The program that runs a student's answer cell in a fresh process (see `isolated_call`).
+"""Run a student's answer cells and call the graded function on each case (the verdict run).
 
-It must stand alone: the parent runs its text with ``python -I -S -c``, so that neither the
-working directory nor the installed kit is importable and student code cannot reach the
-grader's reference. Only numpy and IPython (for magics) are put on the path. The kernel-side
-checks import `as_outputs` and `call_quietly` from here too, so both sides judge alike.
-
-Usage: ``python -I -S -c <this file's text> WORKDIR SITE_PACKAGES_JSON``.
+This program runs inside the sandbox (see `grading.isolated_call`), in the same process as
+the student's code, and imports nothing of the kit. It reads from standard input one JSON
+line, {"sources": [...], "function": NAME, "n_outputs": N, "arg_items": [...],
+"inputs_bytes": B}, then B bytes of an `.npz` file with the cases' arguments; it writes to
+its original standard output one JSON line, {"errors": {case: message}, "missing": reason or
+null, "arrays_bytes": B}, then B bytes of an `.npz` file with every case's outputs. The
+kit's own master-notebook checks import `as_outputs` and `call_quietly` from here too, so
+both sides judge alike.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
 import sys
 import warnings
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
@@ -73,11 +75,10 @@ def _as_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-def run(work: Path) -> None:
-    """Execute the answer sources of `work/request.json`, call the function on every case."""
+def run(request: dict, inputs: bytes) -> tuple[dict, bytes]:
+    """Execute the answer sources, call the function on every case; the report and the outputs' `.npz` bytes."""
     import numpy as np
 
-    request = json.loads((work / "request.json").read_text())
     namespace: dict = {"__name__": "__main__", "get_ipython": _NoShell}
     exec("import numpy as np", namespace)
     definition_errors = []
@@ -95,21 +96,35 @@ def run(work: Path) -> None:
             reason += f" (its cell raised {definition_errors[-1]})"
         report["missing"] = reason
     else:
-        with np.load(work / "inputs.npz", allow_pickle=False) as inputs:
+        with np.load(io.BytesIO(inputs), allow_pickle=False) as arrays:
             for i, items in enumerate(request["arg_items"]):
-                args = [inputs[f"case{i}_arg{j}"] if n_items is None
-                        else [inputs[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
+                args = [arrays[f"case{i}_arg{j}"] if n_items is None
+                        else [arrays[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
                         for j, n_items in enumerate(items)]
                 try:
                     values = as_outputs(call_quietly(function, args), request["n_outputs"])
                 except BaseException as error:
-                    report["errors"][i] = f"{type(error).__name__}: {error}"
+                    report["errors"][i] = f"{type(error).__name__}: {error}"[:1000]
                     continue
                 outputs.update({f"case{i}_out{j}": value for j, value in enumerate(values)})
-    np.savez(work / "outputs.npz", **outputs)
-    (work / "result.json").write_text(json.dumps(report))
+    saved = io.BytesIO()
+    np.savez(saved, **outputs)
+    return report, saved.getvalue()
+
+
+def main() -> None:
+    stdin = sys.stdin.buffer
+    request = json.loads(stdin.readline())
+    inputs = stdin.read(int(request["inputs_bytes"]))
+    protocol = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # the student's code reads nothing and writes nowhere below Python
+        os.dup2(devnull, fd)
+    report, arrays = run(request, inputs)
+    protocol.write(json.dumps({**report, "arrays_bytes": len(arrays)}).encode() + b"\n")
+    protocol.write(arrays)
+    protocol.flush()
 
 
 if __name__ == "__main__":
-    sys.path.extend(json.loads(sys.argv[2]))
-    run(Path(sys.argv[1]))
+    main()
