@@ -8,7 +8,7 @@ export MPLBACKEND ?= Agg
 
 LAB ?= anomaly_detection
 
-.PHONY: setup data release demo test grade bench clean help
+.PHONY: setup sandbox-check data release demo test grade bench clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
@@ -18,7 +18,11 @@ help:
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
 	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
 
-setup: $(VENV)/.installed data
+setup: $(VENV)/.installed data sandbox-check
+
+# Grading runs every submission in a bubblewrap sandbox: say in one line how to get it.
+sandbox-check:
+	@command -v bwrap >/dev/null 2>&1 || { echo "setup: bubblewrap (bwrap) is missing; grading needs it: apt-get install bubblewrap (Debian/Ubuntu), or dnf install bubblewrap"; exit 1; }
 
 $(VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the kit"
@@ -46,6 +50,7 @@ grade: setup
 bench: setup
 	$(PY) benchmarks/notebook_speed.py
 	$(PY) benchmarks/autograde_speed.py
+	$(PY) benchmarks/sandbox_cost.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,10 +1,12 @@
 """Autograde a whole class with nbgrader, one student at a time, so that one bad submission
 costs only its own student's points.
 
+The steps, for a lab: check that sandboxes can start here; fill the lab's cache from its
+master; then per student: intake (refuse what cannot be graded, note changed locked cells),
+nbgrader's autograde (sandboxed run, verdicts, gradebook), and the notes of what happened.
 nbgrader's `autograde` drops a student whose notebook it cannot read and leaves no grade
-behind. Here every student ends with a score in the gradebook (zero when the notebook could
-not be graded) and a plain-language note of what happened, kept in
-`grading/reports/<lab>.json` for the report and for instructors.
+behind; here every student ends with a score in the gradebook (zero when the notebook could
+not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
 """
 from __future__ import annotations
 
@@ -18,17 +20,30 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import nbformat
 
+from grading import lab_cache
 from grading.course import Course
+from grading.intake import refusal
+from grading.preprocessors.restore_released_cells import changed_locked_cells
+from grading.sandbox.launch import Sandbox, check_available
 
 if TYPE_CHECKING:
     from nbgrader.coursedir import CourseDirectory
 
-OUTCOME_NOTES = {  # error names in grade and answer cells -> what an instructor reads
-    "DeadKernelError": "the kernel died (the code exited Python or used up the memory)",
+OUTCOME_NOTES = {  # error names in the graded notebook -> what an instructor reads
+    "DeadKernelError": "the kernel died",
     "KernelStopped": "a cell ran past the time limit and ignored the interrupt; the kernel was stopped",
     "CellTimeoutError": "a cell ran past the time limit and was interrupted",
+    "NotebookTimeLimit": "the notebook ran past its time limit and was stopped",
+    "OutputLimit": "its output broke the output rules and the kernel was stopped",
+    "MemoryError": "hit the memory limit (MemoryError)",
+}
+LIMIT_ERRORS = {  # (error name, text in its message) -> the limit a cell hit
+    ("BlockingIOError", "Resource temporarily unavailable"): "hit the process limit (could not start more processes)",
+    ("OSError", "File too large"): "hit the file-size limit",
+    ("OSError", "No space left on device"): "filled its private disk space",
 }
 TRUNCATED_MARK = "[output truncated"
+UNSAFE_NOTE = "graded without a sandbox (--unsafe-no-sandbox)"
 
 
 @dataclass
@@ -38,25 +53,6 @@ class StudentResult:
     max_score: float
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def unreadable_reason(path: Path) -> str | None:
-    """Why a submitted file is not a notebook nbgrader can read, or None when it is one."""
-    if not path.is_file():
-        return f"no {path.name} in the submission"
-    try:
-        text = path.read_text(encoding="utf-8")
-        json.loads(text)
-    except UnicodeDecodeError:
-        return f"{path.name} is not text (not UTF-8): it is not a notebook"
-    except json.JSONDecodeError as error:
-        return f"{path.name} is not valid notebook JSON ({error.msg}: line {error.lineno}, column {error.colno})"
-    try:
-        nbformat.validate(nbformat.reads(text, as_version=4))
-    except Exception as error:  # schema errors of every kind
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return f"{path.name} is not a valid notebook ({first_line[:160]})"
-    return None
 
 
 @contextmanager
@@ -84,15 +80,21 @@ def record_zero(coursedir: CourseDirectory, lab: str, student: str) -> None:
 
 
 def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
-    """What the autograded notebook shows beyond right and wrong: dead kernels, time limits, floods."""
+    """What the autograded notebook shows beyond right and wrong: dead kernels, limits, floods."""
     path = course.autograded_notebook(lab, student)
     if not path.is_file():
         return []
     notes = []
     for cell in nbformat.read(path, as_version=4).cells:
         for output in cell.get("outputs", []):
-            if output.output_type == "error" and output.ename in OUTCOME_NOTES:
-                notes.append(OUTCOME_NOTES[output.ename])
+            if output.output_type == "error":
+                if output.ename in OUTCOME_NOTES:
+                    note = OUTCOME_NOTES[output.ename]
+                    if output.ename == "DeadKernelError" and "(" in output.evalue:
+                        note += " (" + output.evalue.split("(", 1)[1].rstrip(".").rstrip(")") + ")"
+                    notes.append(note)
+                notes += [note for (name, text), note in LIMIT_ERRORS.items()
+                          if output.ename == name and text in output.evalue]
             if output.output_type == "stream" and TRUNCATED_MARK in output.text:
                 notes.append("output was truncated (a cell printed too much)")
     if OUTCOME_NOTES["KernelStopped"] in notes:  # says more than the interrupt before it
@@ -111,6 +113,44 @@ def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, f
         return submission.score, submission.max_score, sorted(failed)
 
 
+def tampering_note(course: Course, lab: str, student: str) -> list[str]:
+    """A note naming the locked cells the submission changed (their changes count for nothing)."""
+    try:
+        submitted = nbformat.read(course.submission(lab, student), as_version=4)
+        released = nbformat.read(course.releases / lab / f"{lab}.ipynb", as_version=4)
+    except Exception:  # already refused at intake, or unreadable: nothing more to say
+        return []
+    changed = changed_locked_cells(released, submitted)
+    if not changed:
+        return []
+    shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    return [f"changed or removed locked cells ({shown}): graded as released"]
+
+
+def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
+    """Intake, nbgrader's autograde and the notes of one student; never raises for their submission."""
+    notes: list[str] = []
+    reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb")
+    if reason is None:
+        notes += tampering_note(course, lab, student)
+        try:
+            with quiet_gradebook():
+                outcome = api.autograde(lab, student, force=True, create=True)
+            if not outcome["success"]:
+                errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
+                reason = "autograding failed: " + (errors[0][8:][:300] if errors else "see nbgrader's log")
+        except (RecursionError, MemoryError) as error:
+            reason = f"autograding failed: the notebook is too deep or too large to process ({type(error).__name__})"
+        except Exception as error:  # any failure on this submission is this student's alone
+            reason = f"autograding failed: {type(error).__name__}: {str(error)[:200]}"
+    if reason is not None:
+        record_zero(api.coursedir, lab, student)
+        notes.insert(0, reason)
+    notes += notes_from_notebook(course, lab, student)
+    score, max_score, failed = scores(api.coursedir, lab, student)
+    return StudentResult(student, score, max_score, failed, notes)
+
+
 def autograde_class(
     course: Course,
     lab: str,
@@ -123,26 +163,23 @@ def autograde_class(
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
     api = course.nbgrader_api(**overrides)
+    sandbox = Sandbox(config=api.config)
+    check_available(sandbox)
+    if sandbox.unsafe_no_sandbox:
+        progress(f"WARNING: {UNSAFE_NOTE}: submitted code runs as this user, with the course's files in reach")
+    copied = lab_cache.fill_from_master(course, lab, api.config)
+    if copied:
+        progress(f"{lab}: cache filled from the master's run ({copied} file(s) in {lab_cache.cache_folder(course)})")
     students = students if students is not None else course.students(lab)
     results = []
     for number, student in enumerate(students, start=1):
         started = time.monotonic()
-        notes = []
-        reason = unreadable_reason(course.submission(lab, student))
-        if reason is None:
-            with quiet_gradebook():
-                outcome = api.autograde(lab, student, force=True, create=True)
-            if not outcome["success"]:
-                errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
-                reason = "autograding failed: " + (errors[0][8:] if errors else "see nbgrader's log")
-        if reason is not None:
-            record_zero(api.coursedir, lab, student)
-            notes.append(reason)
-        notes += notes_from_notebook(course, lab, student)
-        score, max_score, failed = scores(api.coursedir, lab, student)
-        results.append(StudentResult(student, score, max_score, failed, notes))
-        progress(f"[{number}/{len(students)}] {student}: {score:g}/{max_score:g}"
-                 f" ({time.monotonic() - started:.1f} s){' - ' + '; '.join(notes) if notes else ''}")
+        result = grade_student(api, course, lab, student)
+        if sandbox.unsafe_no_sandbox:
+            result.notes.append(UNSAFE_NOTE)
+        results.append(result)
+        progress(f"[{number}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
+                 f" ({time.monotonic() - started:.1f} s){' - ' + '; '.join(result.notes) if result.notes else ''}")
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     return results

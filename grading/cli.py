@@ -5,9 +5,14 @@
     feedback LAB              write feedback HTML (nbgrader generate_feedback)
     export                    write grading/grades.csv (nbgrader export)
     report LAB                print the class table of the last autograde
+    trust                     accept the grader's files as they are now (after changing them yourself)
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
-Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo).
+Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo),
+--unsafe-no-sandbox (run submitted code without a sandbox: only where bubblewrap cannot run).
+
+Every command checks, before and after it runs, that the grader's files (the kit's code, the
+configuration, masters, releases, hidden tests, the Python environment) are unchanged.
 """
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+from grading import integrity
 from grading.autograde_class import autograde_class
 from grading.course import KIT_ROOT, Course, put_environment_on_path
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
+from grading.sandbox.launch import SandboxUnavailable
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
 
@@ -76,7 +83,7 @@ def copy_course(source: Course, destination: Path) -> Course:
     return Course(destination)
 
 
-def demo(timeout: float | None) -> None:
+def demo(settings: dict[str, object]) -> None:
     started = time.monotonic()
     course = copy_course(Course(), DEMO_ROOT)
     print(f"demo: scratch course in {course.root}", flush=True)
@@ -85,7 +92,7 @@ def demo(timeout: float | None) -> None:
     for lab in course.labs():
         students = write_sample_class(course, lab)
         print(f"demo: {lab}: sample class of {len(students)} submissions; autograding", flush=True)
-        results = autograde_class(course, lab, **_timeouts(timeout))
+        results = autograde_class(course, lab, **settings)
         feedback(course, lab)
         tables.append(format_table(lab, results))
     export(course)
@@ -94,17 +101,23 @@ def demo(timeout: float | None) -> None:
           f" feedback in {course.feedback}")
 
 
-def _timeouts(timeout: float | None) -> dict[str, object]:
-    return {"ExecuteInSandbox.timeout": int(timeout)} if timeout else {}
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    """nbgrader settings that the command-line options set for this run."""
+    settings: dict[str, object] = {"ExecuteInSandbox.timeout": int(args.timeout)} if args.timeout else {}
+    if args.unsafe_no_sandbox:
+        settings["Sandbox.unsafe_no_sandbox"] = True
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "demo"])
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "trust", "demo"])
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
     parser.add_argument("--course", type=Path, default=KIT_ROOT, help="the course directory")
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run submitted code without a sandbox (recorded in the report and the feedback)")
     args = parser.parse_args(argv)
     course = Course(args.course.resolve())
     if not (course.root / "nbgrader_config.py").is_file():
@@ -112,23 +125,33 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     try:
-        if args.command == "release":
-            release(course, args.names)
+        if args.command == "trust":
+            integrity.trust(course)
+            print(f"trust: the grader's files of {course.root} are accepted as they are now")
         elif args.command == "demo":
-            demo(args.timeout)
-        elif args.command == "export":
-            export(course)
+            demo(_settings(args))
         else:
-            if not args.names:
-                raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
-            lab, students = known_lab(course, args.names[0]), args.names[1:] or None
-            if args.command == "autograde":
-                print(format_table(lab, autograde_class(course, lab, students, **_timeouts(args.timeout))))
-            elif args.command == "feedback":
-                feedback(course, lab)
-            else:
-                print(format_table(lab, load_results(course, lab)))
-    except (CommandError, FileNotFoundError, ValueError) as error:
+            with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
+                run_command(course, args)
+    except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError) as error:
         print(f"grading: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_command(course: Course, args: argparse.Namespace) -> None:
+    """One of the commands that work on the course's files (all but trust and demo)."""
+    if args.command == "release":
+        release(course, args.names)
+    elif args.command == "export":
+        export(course)
+    else:
+        if not args.names:
+            raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
+        lab, students = known_lab(course, args.names[0]), args.names[1:] or None
+        if args.command == "autograde":
+            print(format_table(lab, autograde_class(course, lab, students, **_settings(args))))
+        elif args.command == "feedback":
+            feedback(course, lab)
+        else:
+            print(format_table(lab, load_results(course, lab)))

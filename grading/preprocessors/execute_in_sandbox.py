@@ -41,6 +41,7 @@ NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and wa
 OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
 CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
+UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 WHY_DIED = {  # how the sandbox ended -> what the student and the instructor read
@@ -122,6 +123,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                               notebook_bytes=self.max_notebook_bytes)
         mounts = lab_mounts(coursedir, lab)
         if cache_to is not None:
+            mounts.read_only = {outside: inside for outside, inside in mounts.read_only.items() if inside != SHARED_CACHE}
             mounts.writable[cache_to] = SHARED_CACHE
         with SandboxedRun(settings, mounts, argv, {"COURSE_KIT_CACHE_DIR": SHARED_CACHE}) as run:
             stopped = self._follow(run, nb, request, limits, who)
@@ -129,6 +131,8 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         for index, cell in code:
             if stopped and index not in ran:
                 cell.outputs = [error_output("NotRun", NOT_RUN)]
+        if settings.unsafe_no_sandbox and code:
+            code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=UNSAFE_NOTE))
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
         return nb
 

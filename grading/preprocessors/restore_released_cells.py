@@ -1,9 +1,9 @@
 """Rebuild a submitted notebook on the released one, keeping only the student's answers.
 
 A student can edit, delete, reorder or add cells and rewrite any metadata (a grade cell's
-points or id, `locked`, `grade`). None of that should count. So the notebook that gets
-graded is the release, cell for cell, with the source of each answer cell taken from the
-submission: the cell with the same grade id, or else the last code cell that defines the
+points or id, `locked`, `grade`, the notebook's own). None of that should count. So the
+notebook that gets graded is the release, cell for cell and metadata included, with the
+source of each answer cell (up to 100,000 characters) taken from the submission: the cell with the same grade id, or else the last code cell that defines the
 same top-level functions (for a student who lost the cell's metadata). Cells a student
 added are dropped; an answer that cannot be found stays the release's stub.
 """
@@ -50,6 +50,28 @@ def find_answer(released: NotebookNode, submitted: list[NotebookNode]) -> Notebo
     return defining[-1] if defining else None
 
 
+MAX_ANSWER_CHARS = 100_000  # an answer cell's source kept; a lab's answers are a few hundred
+
+
+def _is_locked(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
+
+
+def changed_locked_cells(released: NotebookNode, submitted: NotebookNode) -> list[str]:
+    """Grade ids of the released locked cells that the submission removed or changed (source or nbgrader metadata)."""
+    by_id = {_grade_id(cell): cell for cell in submitted.cells if _grade_id(cell)}
+    changed = []
+    for cell in released.cells:
+        if not _is_locked(cell):
+            continue
+        mine = by_id.get(_grade_id(cell))
+        if (mine is None or mine.source.strip() != cell.source.strip()
+                or mine.metadata.get("nbgrader") != cell.metadata.get("nbgrader")):
+            changed.append(_grade_id(cell))
+    return changed
+
+
 class RestoreReleasedCells(NbGraderPreprocessor):
     """Replace every cell of a submission by the released cell; keep only answers' sources."""
 
@@ -63,9 +85,10 @@ class RestoreReleasedCells(NbGraderPreprocessor):
                 if answer is None:
                     self.log.warning("No answer found for cell '%s'; grading the released stub", _grade_id(cell))
                 else:
-                    cell.source = answer.source
+                    cell.source = answer.source[:MAX_ANSWER_CHARS]
             rebuilt.append(cell)
         nb.cells = rebuilt
+        nb.metadata = copy.deepcopy(released.metadata)
         return nb, resources
 
     def _released_notebook(self, resources: ResourcesDict) -> NotebookNode:

@@ -1,0 +1,126 @@
+"""The grader's own files, checked before and after every command.
+
+Submitted code runs in sandboxes that cannot write any of these; this check is the second
+line: it notices a change to the kit's code, the course's configuration, the masters, the
+releases, the hidden tests, the Python environment or IPython's start-up files, however it
+was made, and stops the command with the list of what changed. A fingerprint of the last
+command's end is kept in `grading/.fingerprint.json`; `python -m grading trust` accepts the
+current files after an instructor changed them on purpose.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from grading.course import KIT_ROOT, Course
+
+# Work areas of grading: they change with every class, and no code is loaded from them.
+WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus")
+SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache", "data")
+
+
+class IntegrityError(Exception):
+    """The grader's files changed; the message lists them and says what to do."""
+
+
+def _content_files(course: Course) -> Iterator[Path]:
+    yield course.root / "nbgrader_config.py"
+    for folder in (course.solutions, course.releases, KIT_ROOT / "grading", course.root / "grading" / "hidden_tests",
+                   KIT_ROOT / "utils", KIT_ROOT / "public_tests"):
+        if not folder.is_dir():
+            continue
+        for current, dirs, files in os.walk(folder):
+            skipped = SKIPPED_NAMES + (WORK_AREAS if Path(current).name == "grading" else ())
+            dirs[:] = sorted(d for d in dirs if d not in skipped)
+            for name in sorted(files):
+                if not name.endswith((".pyc", ".db", ".csv")) and not name.startswith("."):
+                    yield Path(current) / name
+
+
+def _environment_folders() -> list[Path]:
+    return sorted({Path(sys.prefix), Path(sys.base_prefix), Path.home() / ".ipython", Path.home() / ".jupyter"})
+
+
+def _summary(folder: Path) -> dict[str, str]:
+    """One digest of the size, time and mode of every file, per folder two levels down (say
+    lib/python3.11/site-packages/numpy): enough to name what changed, small enough to keep."""
+    digests: dict[str, "hashlib._Hash"] = {}
+    for current, dirs, files in os.walk(folder):
+        # Bytecode caches change whenever Python first imports a module; the sandboxes cannot write them.
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        relative = os.path.relpath(current, folder).split(os.sep)
+        key = str(folder.joinpath(*relative[:4])) if relative != ["."] else str(folder)
+        digest = digests.setdefault(key, hashlib.sha256())
+        for name in sorted(files):
+            try:
+                info = os.lstat(os.path.join(current, name))
+            except OSError:
+                continue
+            digest.update(f"{current}/{name}:{info.st_size}:{info.st_mtime_ns}:{info.st_mode:o}\n".encode())
+    return {key: digest.hexdigest() for key, digest in digests.items()}
+
+
+def fingerprint(course: Course) -> dict[str, str]:
+    """SHA-256 of each of the kit's and the course's files, and a summary of the environment's."""
+    found: dict[str, str] = {}
+    for path in _content_files(course):
+        if path.is_file():
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for folder in _environment_folders():
+        found.update(_summary(folder))
+    return found
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Files added, removed or changed between two fingerprints."""
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+def _stored(course: Course) -> Path:
+    return course.root / "grading" / ".fingerprint.json"
+
+
+def _describe(changed: list[str]) -> str:
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    return f"{len(changed)} file(s): {shown}"
+
+
+def trust(course: Course) -> None:
+    """Accept the grader's files as they are now."""
+    path = _stored(course)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(fingerprint(course)))
+
+
+@contextmanager
+def unchanged(course: Course, command: str, rewrites_releases: bool = False) -> Iterator[None]:
+    """Run a command only if the grader's files are as the last command left them, and check them after it.
+
+    `rewrites_releases`: the command's job is to change the releases (`release`); they are
+    checked before it, and accepted as it left them."""
+    before = fingerprint(course)
+    stored = _stored(course)
+    if stored.is_file():
+        try:
+            last = json.loads(stored.read_text())
+        except ValueError:
+            last = before
+        changed = changes(last, before)
+        if changed:
+            raise IntegrityError(
+                f"{command}: the grader's files changed since the last grading command ({_describe(changed)});"
+                " if you changed them yourself, run 'python -m grading trust', then run this command again")
+    yield
+    after = fingerprint(course)
+    changed = [path for path in changes(before, after)
+               if not (rewrites_releases and Path(path).is_relative_to(course.releases))]
+    if changed:
+        raise IntegrityError(
+            f"{command}: the grader's files changed while it ran ({_describe(changed)}); do not use its results:"
+            " restore those files (git checkout, make setup) and run 'python -m grading trust' before grading again")
+    trust(course)
