@@ -251,28 +251,35 @@ def read_arrays(data: bytes, max_elements: int, max_members: int = 10_000) -> di
     arrays: dict[str, np.ndarray] = {}
     total = 0
     for member in members:
-        if not member.filename.endswith(".npy") or member.compress_type != zipfile.ZIP_STORED:
-            raise ProtocolError(f"unexpected member {member.filename[:60]!r} in the arrays")
-        with archive.open(member) as handle:
-            try:
-                version = np.lib.format.read_magic(handle)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read_header is None:
-                    raise ValueError(f"format version {version}")
-                shape, fortran, dtype = read_header(handle, max_header_size=10_000)
-            except (ValueError, OSError, SyntaxError, TypeError) as error:
-                raise ProtocolError(f"array {member.filename[:60]!r} has a bad header ({error})") from None
-            if dtype.kind not in ARRAY_KINDS or dtype.hasobject or dtype.fields is not None:
-                raise ProtocolError(f"array {member.filename[:60]!r} holds {dtype}, not numbers")
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            total += count
-            if count < 0 or total > max_elements:
-                raise ProtocolError(f"the arrays hold more than {max_elements:,} numbers")
-            expected = count * dtype.itemsize
-            if member.file_size - handle.tell() != expected:
-                raise ProtocolError(f"array {member.filename[:60]!r} is not as long as its header says")
-            raw = handle.read(expected)
-        array = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-        arrays[member.filename[:-4]] = array.copy()
+        try:
+            arrays[member.filename[:-4]] = _read_member(archive, member, max_elements - total)
+        except zipfile.BadZipFile as error:
+            raise ProtocolError(f"the arrays are damaged ({error})") from None
+        total += arrays[member.filename[:-4]].size
     return arrays
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_elements: int) -> np.ndarray:
+    """One `.npy` member, its header checked (numbers only, at most `max_elements`) before its data is read."""
+    if not member.filename.endswith(".npy") or member.compress_type != zipfile.ZIP_STORED:
+        raise ProtocolError(f"unexpected member {member.filename[:60]!r} in the arrays")
+    with archive.open(member) as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"format version {version}")
+            shape, fortran, dtype = read_header(handle, max_header_size=10_000)
+        except (ValueError, OSError, SyntaxError, TypeError) as error:
+            raise ProtocolError(f"array {member.filename[:60]!r} has a bad header ({error})") from None
+        if dtype.kind not in ARRAY_KINDS or dtype.hasobject or dtype.fields is not None:
+            raise ProtocolError(f"array {member.filename[:60]!r} holds {dtype}, not numbers")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count < 0 or count > max_elements:
+            raise ProtocolError("the arrays hold more numbers than the limit")
+        expected = count * dtype.itemsize
+        if member.file_size - handle.tell() != expected:
+            raise ProtocolError(f"array {member.filename[:60]!r} is not as long as its header says")
+        raw = handle.read(expected)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()

@@ -1,0 +1,44 @@
+"""The grader's own files are checked before and after every command."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from grading import integrity
+from grading.course import Course
+
+
+@pytest.fixture
+def course(tmp_path, repo_root) -> Course:
+    root = tmp_path / "course"
+    (root / "grading").mkdir(parents=True)
+    shutil.copy(repo_root / "nbgrader_config.py", root)
+    shutil.copytree(repo_root / "solutions", root / "solutions", symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "__pycache__"))
+    return Course(root)
+
+
+def test_a_change_while_a_command_runs_stops_it(course):
+    with pytest.raises(integrity.IntegrityError, match="changed while it ran .*nbgrader_config.py"):
+        with integrity.unchanged(course, "autograde"):
+            with open(course.root / "nbgrader_config.py", "a") as config:
+                config.write("\nc.Autograde.autograde_preprocessors = []\n")
+
+
+def test_a_change_between_commands_stops_the_next_until_trusted(course):
+    with integrity.unchanged(course, "autograde"):
+        pass
+    (course.root / "solutions" / "planted.py").write_text("print('hello')")
+    with pytest.raises(integrity.IntegrityError, match="since the last grading command .*planted.py.*grading trust"):
+        with integrity.unchanged(course, "export"):
+            pass
+    integrity.trust(course)
+    with integrity.unchanged(course, "export"):
+        pass
+
+
+def test_an_unchanged_course_passes(course):
+    for command in ("autograde", "feedback", "export"):
+        with integrity.unchanged(course, command):
+            pass
