@@ -11,6 +11,8 @@ not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import nbformat
+from nbformat.v4 import new_output
 
 from grading import lab_cache
 from grading.course import Course
@@ -65,18 +68,49 @@ def quiet_gradebook() -> Iterator[None]:
         yield
 
 
-def record_zero(coursedir: CourseDirectory, lab: str, student: str) -> None:
-    """Give every grade cell of the student's submission zero points in the gradebook."""
+def ensure_in_gradebook(api, course: Course, lab: str) -> None:
+    """Register `lab` (its notebooks and grade cells) in the gradebook if it is not there yet, as
+    nbgrader's release does, without touching the committed release: a fresh clone grades at once."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        try:
+            gradebook.find_assignment(lab)
+            return
+        except MissingEntry:
+            pass
+    with tempfile.TemporaryDirectory(prefix="course-register-") as scratch:
+        registering = course.nbgrader_api(**{"CourseDirectory.release_directory": scratch})
+        outcome = registering.generate_assignment(lab, force=True, create=True)
+    if not outcome["success"]:
+        raise RuntimeError(f"{lab} could not be registered in the gradebook:\n{outcome.get('log', '')}")
+
+
+def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> None:
+    """Zero points for every grade cell, and an autograded notebook that says why, so that the
+    student has a graded state in formgrader and a feedback page like everyone else."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook, quiet_gradebook():
+    timestamp = api.get_submitted_timestamp(lab, student)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, quiet_gradebook():
         gradebook.update_or_create_student(student)
-        submission = gradebook.update_or_create_submission(lab, student)
+        submission = gradebook.update_or_create_submission(lab, student, timestamp=timestamp)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 grade.auto_score = 0
                 grade.needs_manual_grade = False
         gradebook.db.commit()
+    notebook = nbformat.read(course.releases / lab / f"{lab}.ipynb", as_version=4)
+    message = f"This submission could not be graded: {reason}. Every exercise scores 0."
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = ([new_output("error", ename="NotGraded", evalue=message, traceback=[message])]
+                            if cell.metadata.get("nbgrader", {}).get("grade") else [])
+    path = course.autograded_notebook(lab, student)
+    if path.parent.exists():
+        shutil.rmtree(path.parent)
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
 
 
 def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
@@ -87,6 +121,8 @@ def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
     notes = []
     for cell in nbformat.read(path, as_version=4).cells:
         for output in cell.get("outputs", []):
+            if output.output_type == "error" and output.ename == "NotGraded":
+                continue  # the refusal's reason is already the first note
             if output.output_type == "error":
                 if output.ename in OUTCOME_NOTES:
                     note = OUTCOME_NOTES[output.ename]
@@ -144,7 +180,7 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
         except Exception as error:  # any failure on this submission is this student's alone
             reason = f"autograding failed: {type(error).__name__}: {str(error)[:200]}"
     if reason is not None:
-        record_zero(api.coursedir, lab, student)
+        record_refusal(api, course, lab, student, reason)
         notes.insert(0, reason)
     notes += notes_from_notebook(course, lab, student)
     score, max_score, failed = scores(api.coursedir, lab, student)
@@ -167,6 +203,7 @@ def autograde_class(
     check_available(sandbox)
     if sandbox.unsafe_no_sandbox:
         progress(f"WARNING: {UNSAFE_NOTE}: submitted code runs as this user, with the course's files in reach")
+    ensure_in_gradebook(api, course, lab)
     copied = lab_cache.fill_from_master(course, lab, api.config)
     if copied:
         progress(f"{lab}: cache filled from the master's run ({copied} file(s) in {lab_cache.cache_folder(course)})")

@@ -1,0 +1,54 @@
+"""A fresh clone grades a class with the README's command alone, and every student who submitted
+ends with a graded state and a feedback page (one small class, graded once)."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from grading.cli import copy_course, main
+from grading.course import Course
+from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook, write_submission
+
+LAB = "anomaly_detection"
+
+
+def digests(folder) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def fresh_class(tmp_path_factory):
+    """A copy of the course that no release has run in, two submissions, then autograde and feedback."""
+    course = copy_course(Course(), tmp_path_factory.mktemp("fresh") / "course")
+    release_before = digests(course.releases)
+    right = next(entry for entry in corpus(LAB) if entry.name == BASE_ENTRY)
+    write_submission(course, LAB, "right", fill_answers(released_notebook(course, LAB), right.cells))
+    write_submission(course, LAB, "unreadable", '{"cells": [')
+    codes = [main(["autograde", LAB, "--course", str(course.root)]), main(["feedback", LAB, "--course", str(course.root)])]
+    return course, codes, release_before
+
+
+def test_autograde_and_feedback_succeed_on_a_fresh_course(fresh_class):
+    _, codes, _ = fresh_class
+    assert codes == [0, 0]
+
+
+def test_the_committed_release_is_left_as_it_was(fresh_class):
+    course, _, before = fresh_class
+    assert digests(course.releases) == before
+
+
+def test_every_submission_has_a_graded_state(fresh_class):
+    course, _, _ = fresh_class
+    api = course.nbgrader_api()
+    assert {s["student"]: (s["autograded"], s["score"]) for s in api.get_submissions(LAB)} == {
+        "right": (True, 20.0), "unreadable": (True, 0.0)}
+
+
+def test_an_unreadable_submission_gets_a_feedback_page_that_says_why(fresh_class):
+    course, _, _ = fresh_class
+    page = (course.feedback / "unreadable" / LAB / f"{LAB}.html").read_text()
+    assert "could not be graded" in page
+    assert "is not valid notebook JSON" in page
