@@ -85,5 +85,7 @@ c.FileNameCollectorPlugin.named_regexp = (
     r"(?P<student_id>[A-Za-z0-9][A-Za-z0-9._\-]*)_(?P<file_id>(?P=assignment)\.ipynb)$"
 )
 
-# `nbgrader export` writes the class's grades here.
-c.CsvExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
+# `nbgrader export` writes the class's grades here, one row per student and lab, with a status
+# column that keeps "not submitted" apart from a score of 0 (grading/export.py).
+c.ExportApp.plugin_class = "grading.export.CourseCsvExport"
+c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")

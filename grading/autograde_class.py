@@ -16,6 +16,7 @@ import tempfile
 import time
 import warnings
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -163,10 +164,21 @@ def tampering_note(course: Course, lab: str, student: str) -> list[str]:
     return [f"changed or removed locked cells ({shown}): graded as released"]
 
 
+def stamp_submission(course: Course, lab: str, student: str) -> None:
+    """Give a submission placed by hand the timestamp that nbgrader's collectors would: its notebook's time."""
+    folder = course.submission(lab, student).parent
+    stamp = folder / "timestamp.txt"
+    notebook = course.submission(lab, student)
+    if folder.is_dir() and not stamp.exists() and notebook.is_file() and not notebook.is_symlink():
+        moment = datetime.fromtimestamp(notebook.stat().st_mtime, timezone.utc)
+        stamp.write_text(moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+
+
 def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     """Intake, nbgrader's autograde and the notes of one student; never raises for their submission."""
     notes: list[str] = []
     reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb")
+    stamp_submission(course, lab, student)
     if reason is None:
         notes += tampering_note(course, lab, student)
         try:

@@ -64,7 +64,7 @@ def feedback(course: Course, lab: str) -> None:
 def export(course: Course) -> None:
     put_environment_on_path()
     nbgrader = Path(sys.executable).parent / "nbgrader"
-    done = subprocess.run([str(nbgrader), "export", f"--CsvExportPlugin.to={course.grades_csv}"],
+    done = subprocess.run([str(nbgrader), "export", f"--to={course.grades_csv}"],
                           cwd=course.root, capture_output=True, text=True)
     if done.returncode != 0:
         raise CommandError(f"nbgrader export failed:\n{done.stderr.strip()}")

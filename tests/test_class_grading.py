@@ -94,8 +94,19 @@ def test_gradebook_export_lists_every_student_with_the_same_score(graded_classes
     assert set(graded_class.results) <= set(rows)
     for student, result in graded_class.results.items():
         assert float(rows[student]["score"]) == result.score, student
-    # nbgrader lists every student of the gradebook under every lab: without a submission, 0.
-    assert {float(row["score"]) for student, row in rows.items() if student not in graded_class.results} <= {0.0}
+    assert {rows[student]["status"] for student in graded_class.results} == {"submitted"}
+    assert all(rows[student]["timestamp"] for student in graded_class.results)
+
+
+def test_export_keeps_a_missing_submission_apart_from_a_zero(graded_classes):
+    """Students of one lab have no submission of the other: not a score of 0, but no score at all."""
+    graded_classes("anomaly_detection")
+    graded_class = graded_classes("timeseries_autoencoder")
+    with open(graded_class.course.grades_csv, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["assignment"] == "timeseries_autoencoder"
+                and row["student_id"] not in graded_class.results]
+    assert rows
+    assert {(row["status"], row["score"]) for row in rows} == {("not submitted", "")}
 
 
 @pytest.mark.parametrize("lab", LABS)

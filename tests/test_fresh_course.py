@@ -2,7 +2,12 @@
 ends with a graded state and a feedback page (one small class, graded once)."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,13 +31,21 @@ def fresh_class(tmp_path_factory):
     right = next(entry for entry in corpus(LAB) if entry.name == BASE_ENTRY)
     write_submission(course, LAB, "right", fill_answers(released_notebook(course, LAB), right.cells))
     write_submission(course, LAB, "unreadable", '{"cells": [')
-    codes = [main(["autograde", LAB, "--course", str(course.root)]), main(["feedback", LAB, "--course", str(course.root)])]
+    roster = course.root / "roster.csv"
+    roster.write_text("id,first_name,last_name,email\nright,Ada,Lovelace,ada@example.org\n"
+                      "unreadable,Alan,Turing,alan@example.org\nabsent,Grace,Hopper,grace@example.org\n")
+    imported = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "db", "student", "import", str(roster)],
+                              cwd=course.root, capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert imported.returncode == 0, imported.stderr
+    codes = [main([command, LAB, "--course", str(course.root)]) for command in ("autograde", "feedback")]
+    codes.append(main(["export", "--course", str(course.root)]))
     return course, codes, release_before
 
 
 def test_autograde_and_feedback_succeed_on_a_fresh_course(fresh_class):
     _, codes, _ = fresh_class
-    assert codes == [0, 0]
+    assert codes == [0, 0, 0]
 
 
 def test_the_committed_release_is_left_as_it_was(fresh_class):
@@ -52,3 +65,16 @@ def test_an_unreadable_submission_gets_a_feedback_page_that_says_why(fresh_class
     page = (course.feedback / "unreadable" / LAB / f"{LAB}.html").read_text()
     assert "could not be graded" in page
     assert "is not valid notebook JSON" in page
+
+
+def test_the_export_has_the_roster_names_and_keeps_absence_apart_from_zero(fresh_class):
+    course, _, _ = fresh_class
+    with open(course.grades_csv, newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert {student: (row["first_name"], row["last_name"], row["status"], row["score"])
+            for student, row in rows.items()} == {
+        "right": ("Ada", "Lovelace", "submitted", "20.0"),
+        "unreadable": ("Alan", "Turing", "submitted", "0.0"),
+        "absent": ("Grace", "Hopper", "not submitted", ""),
+    }
+    assert rows["right"]["timestamp"] and rows["unreadable"]["timestamp"]
