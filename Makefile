@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # nbgrader calls `alembic` by name when it creates a gradebook: the environment's bin goes first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND ?= Agg
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 LAB ?= anomaly_detection
 
@@ -25,10 +27,12 @@ sandbox-check:
 	@command -v bwrap >/dev/null 2>&1 || { echo "setup: bubblewrap (bwrap) is missing; grading needs it: apt-get install bubblewrap (Debian/Ubuntu), or dnf install bubblewrap"; exit 1; }
 
 $(VENV)/.installed: pyproject.toml
-	@echo "setup: creating $(VENV) and installing the kit"
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@echo "setup: creating $(VENV) and installing the kit and its dependencies (a minute or two the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --disable-pip-version-check -e '.[test]' \
+		| grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u -e 's/ (from .*//' -e 's/^/setup: /' | cut -c1-100
 	@touch $@
+	@echo "setup: the kit is installed in $(VENV)"
 
 data: $(VENV)/.installed
 	$(PY) data/fetch.py

@@ -65,13 +65,13 @@ class FetchResult:
     kept: list[Path] = field(default_factory=list)
 
     def summary(self, manifest: list[DataFile]) -> str:
-        counts = f"{len(manifest)} files of {len({entry.lab for entry in manifest})} lab(s)"
+        """One plain sentence: which datasets are ready, and what this run changed."""
+        labs = sorted({entry.lab for entry in manifest})
+        ready = f"data: the {len(manifest)} dataset files of {', '.join(labs)} are in place and verified"
         if not self.written:
-            return f"data: all {counts} already in place and verified."
-        return (
-            f"data: {counts} in place and verified"
-            f" (wrote {len(self.written)}, of which {len(self.repaired)} repaired; kept {len(self.kept)})."
-        )
+            return ready + " (nothing to do)."
+        repaired = f", {len(self.repaired)} of them replacing a damaged copy" if self.repaired else ""
+        return ready + f" ({len(self.written)} copies written{repaired})."
 
 
 def load_manifest(path: Path) -> list[DataFile]:

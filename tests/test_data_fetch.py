@@ -154,7 +154,7 @@ def test_command_line_uses_the_shared_folder_next_to_the_repo_and_summarises(cou
 
     assert completed.returncode == 0, completed.stderr
     assert course.all_in_place()
-    assert completed.stdout.splitlines()[-1].startswith("data: 4 files of 2 lab(s) in place and verified")
+    assert completed.stdout.splitlines()[-1].startswith("data: the 4 dataset files of ")
 
 
 def test_rerun_leaves_valid_files_untouched(course: Course) -> None:
@@ -165,7 +165,7 @@ def test_rerun_leaves_valid_files_untouched(course: Course) -> None:
 
     assert result.written == [] and sorted(result.kept) == sorted(before)
     assert {target: target.stat().st_mtime_ns for target in course.destinations()} == before
-    assert result.summary(course.manifest()) == "data: all 4 files of 2 lab(s) already in place and verified."
+    assert result.summary(course.manifest()).endswith("are in place and verified (nothing to do).")
 
 
 def test_corrupted_file_in_place_is_repaired_from_the_source(course: Course) -> None:
