@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from grading.autograde_class import StudentResult
 from grading.course import Course
@@ -19,11 +20,20 @@ def load_results(course: Course, lab: str) -> list[StudentResult]:
         raise ValueError(f"The report {path} is damaged ({error}): autograde the class again.") from None
 
 
-def format_table(lab: str, results: list[StudentResult]) -> str:
-    """A plain-text table, one student a row, failed tests and notes spelled out."""
+def shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
+
+
+def format_table(lab: str, results: list[StudentResult], width: int | None = None) -> str:
+    """A plain-text table, one student a row, that fits a terminal of `width` columns (its own by
+    default): long notes are cut with "…"; the report JSON and the HTML report keep them whole."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
     header = ("student", "score", "max", "failed tests", "notes")
     rows = [(r.student, f"{r.score:g}", f"{r.max_score:g}", ", ".join(r.failed) or "-", "; ".join(r.notes) or "")
             for r in results]
+    used = sum(max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4))
+    rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = [f"{lab}: {len(results)} submissions, mean {_mean(results):.1f}/{_max(results):g}"]
     for row in [header, *rows]:
