@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 from grading.autograde_class import StudentResult
 from grading.course import Course
@@ -26,14 +27,16 @@ def shorten(text: str, width: int) -> str:
 
 
 def format_table(lab: str, results: list[StudentResult], width: int | None = None) -> str:
-    """A plain-text table, one student a row, that fits a terminal of `width` columns (its own by
-    default): long notes are cut with "…"; the report JSON and the HTML report keep them whole."""
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    """A plain-text table, one student a row, that fits a terminal of `width` columns (by default the
+    terminal's, when the output is one): long notes are cut with "…"; the report keeps them whole."""
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
     header = ("student", "score", "max", "failed tests", "notes")
     rows = [(r.student, f"{r.score:g}", f"{r.max_score:g}", ", ".join(r.failed) or "-", "; ".join(r.notes) or "")
             for r in results]
     used = sum(max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4))
-    rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]
+    if width is not None:
+        rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = [f"{lab}: {len(results)} submissions, mean {_mean(results):.1f}/{_max(results):g}"]
     for row in [header, *rows]:

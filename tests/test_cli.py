@@ -141,3 +141,10 @@ def test_a_damaged_report_gets_one_line_saying_to_autograde_again(tmp_path):
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert "is damaged" in line and "autograde the class again" in line
+
+
+def test_the_table_fits_a_terminal_by_cutting_long_notes():
+    results = [StudentResult("long-notes", 0, 20, ["test_estimate_gaussian"], ["a reason " * 40])]
+    lines = format_table("anomaly_detection", results, width=100).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert lines[-1].endswith("…")
