@@ -231,4 +231,8 @@ def autograde_class(
                  f" ({time.monotonic() - started:.1f} s){' - ' + '; '.join(result.notes) if result.notes else ''}")
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    from grading.class_report import write_class_report  # it reads this module's notes and results
+
+    page = write_class_report(course, lab)
+    progress(f"{lab}: class report in {page}")
     return results

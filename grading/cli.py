@@ -4,7 +4,7 @@
     autograde LAB [STUDENT...] autograde a class, each student isolated, and write the lab's report
     feedback LAB              write feedback HTML (nbgrader generate_feedback)
     export                    write grading/grades.csv (nbgrader export)
-    report LAB                print the class table of the last autograde
+    report LAB                print the class table of the last autograde and write its HTML page
     trust                     accept the grader's files as they are now (after changing them yourself)
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from grading import integrity
 from grading.autograde_class import autograde_class
+from grading.class_report import write_class_report
 from grading.course import KIT_ROOT, Course, put_environment_on_path
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
@@ -155,3 +156,4 @@ def run_command(course: Course, args: argparse.Namespace) -> None:
             feedback(course, lab)
         else:
             print(format_table(lab, load_results(course, lab)))
+            print(f"report: {write_class_report(course, lab)}")
