@@ -8,14 +8,6 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
-    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
-)
-
-from grading.preprocessors import ExecuteInSandbox, RestoreReleasedCells, SanitizeOutputs, VerifyAnswers
-
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "anomaly-detection-course"
@@ -31,13 +23,17 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # Autograding: rebuild each submission on the release, run it in a sandbox with limits, keep
 # only safe outputs, then let a sandboxed run of each graded function decide its points
-# (see grading/preprocessors and grading/sandbox).
+# (see grading/preprocessors and grading/sandbox). Named by import path, so that the
+# configuration stays plain data (formgrader serialises it).
+NBGRADER, KIT = "nbgrader.preprocessors.", "grading.preprocessors."
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, RestoreReleasedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+    NBGRADER + "ClearOutput", KIT + "RestoreReleasedCells", NBGRADER + "DeduplicateIds",
+    NBGRADER + "OverwriteKernelspec", NBGRADER + "OverwriteCells", NBGRADER + "CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    ExecuteInSandbox, SanitizeOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, VerifyAnswers,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    KIT + "ExecuteInSandbox", KIT + "SanitizeOutputs", NBGRADER + "IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", NBGRADER + "LimitOutput", KIT + "VerifyAnswers",
+    NBGRADER + "SaveAutoGrades", NBGRADER + "AssignLatePenalties", NBGRADER + "CheckCellMetadata",
 ]
 
 # Time limits. Seconds one cell may run before it is interrupted (the labs' cells take well
