@@ -5,14 +5,14 @@
     feedback LAB              write feedback HTML (nbgrader generate_feedback)
     export                    write grading/grades.csv (nbgrader export)
     report LAB                print the class table of the last autograde and write its HTML page
-    trust                     accept the grader's files as they are now (after changing them yourself)
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
 Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo),
 --unsafe-no-sandbox (run submitted code without a sandbox: only where bubblewrap cannot run).
 
-Every command checks, before and after it runs, that the grader's files (the kit's code, the
-configuration, masters, releases, hidden tests, the Python environment) are unchanged.
+Every command but demo stops if the grader's files (the kit's code, the configuration, masters,
+releases, hidden tests, the Python environment) change while it runs, and says which changed
+since the last command.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "trust", "demo"])
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "demo"])
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
     parser.add_argument("--course", type=Path, default=KIT_ROOT, help="the course directory")
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
@@ -126,10 +126,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     try:
-        if args.command == "trust":
-            integrity.trust(course)
-            print(f"trust: the grader's files of {course.root} are accepted as they are now")
-        elif args.command == "demo":
+        if args.command == "demo":
             demo(_settings(args))
         else:
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
@@ -141,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(course: Course, args: argparse.Namespace) -> None:
-    """One of the commands that work on the course's files (all but trust and demo)."""
+    """One of the commands that work on the course's files (all but demo)."""
     if args.command == "release":
         release(course, args.names)
     elif args.command == "export":

@@ -3,9 +3,10 @@
 Submitted code runs in sandboxes that cannot write any of these; this check is the second
 line: it notices a change to the kit's code, the course's configuration, the masters, the
 releases, the hidden tests, the Python environment or IPython's start-up files, however it
-was made, and stops the command with the list of what changed. A fingerprint of the last
-command's end is kept in `grading/.fingerprint.json`; `python -m grading trust` accepts the
-current files after an instructor changed them on purpose.
+was made. A change while a command runs stops it with the list of what changed; a change
+since the last command (an instructor's edit, a `pip install`) is listed as a warning, so
+that nothing changes unnoticed. The fingerprint of the last command's end is kept in
+`grading/.fingerprint.json`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from grading.course import KIT_ROOT, Course
 
@@ -90,31 +91,32 @@ def _describe(changed: list[str]) -> str:
     return f"{len(changed)} file(s): {shown}"
 
 
-def trust(course: Course) -> None:
-    """Accept the grader's files as they are now."""
+def record(course: Course) -> None:
+    """Keep the fingerprint of the grader's files as they are now."""
     path = _stored(course)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(fingerprint(course)))
 
 
-@contextmanager
-def unchanged(course: Course, command: str, rewrites_releases: bool = False) -> Iterator[None]:
-    """Run a command only if the grader's files are as the last command left them, and check them after it.
+def changed_since_last_command(course: Course, now: dict[str, str]) -> list[str]:
+    """The grader's files that differ from the fingerprint kept at the end of the last command."""
+    try:
+        return changes(json.loads(_stored(course).read_text()), now)
+    except (OSError, ValueError):
+        return []
 
-    `rewrites_releases`: the command's job is to change the releases (`release`); they are
-    checked before it, and accepted as it left them."""
+
+@contextmanager
+def unchanged(course: Course, command: str, rewrites_releases: bool = False,
+              warn: Callable[[str], None] = print) -> Iterator[None]:
+    """Run a command, saying what changed since the last one, and stop if the grader's files change while it runs.
+
+    `rewrites_releases`: the command's job is to change the releases (`release`)."""
     before = fingerprint(course)
-    stored = _stored(course)
-    if stored.is_file():
-        try:
-            last = json.loads(stored.read_text())
-        except ValueError:
-            last = before
-        changed = changes(last, before)
-        if changed:
-            raise IntegrityError(
-                f"{command}: the grader's files changed since the last grading command ({_describe(changed)});"
-                " if you changed them yourself, run 'python -m grading trust', then run this command again")
+    since = changed_since_last_command(course, before)
+    if since:
+        warn(f"{command}: note: the grader's files changed since the last grading command ({_describe(since)});"
+             " if you did not change them, find out who did before grading")
     yield
     after = fingerprint(course)
     changed = [path for path in changes(before, after)
@@ -122,5 +124,5 @@ def unchanged(course: Course, command: str, rewrites_releases: bool = False) -> 
     if changed:
         raise IntegrityError(
             f"{command}: the grader's files changed while it ran ({_describe(changed)}); do not use its results:"
-            " restore those files (git checkout, make setup) and run 'python -m grading trust' before grading again")
-    trust(course)
+            " restore those files (git checkout, make setup) before grading again")
+    record(course)

@@ -125,6 +125,7 @@ def plot_outliers(
     count = int(outliers.sum())
     ax.plot(X[outliers, 0], X[outliers, 1], "ro", markersize=10, markerfacecolor="none",
             markeredgewidth=2, label=f"Anomalies ({count})")
+    ax.set_title("Anomalies: the examples with p(x) < epsilon, circled")
     ax.legend()
     return ax
 

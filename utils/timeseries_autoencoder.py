@@ -454,7 +454,8 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
     """
     interactive = _backend_is_interactive() if interactive is None else interactive
     kinds = np.where(np.asarray(labels, dtype=bool), _window_kinds(labels.size, window), 0)
-    fig = plt.figure(figsize=(12, 9))
+    # About 850 px wide: it fits beside JupyterLab's file browser, also as an interactive canvas.
+    fig = plt.figure(figsize=(8.5, 6.5))
     grid = fig.add_gridspec(3, 3)
     view3d = fig.add_subplot(grid[0:2, 0:2], projection="3d")
     pairs = [(0, 1), (0, 2), (1, 2)]
