@@ -64,6 +64,12 @@ c.Sandbox.cpu_seconds = 600         # CPU time of one run
 c.Sandbox.work_mb = 256             # writable lab folder (discarded after the run)
 c.Sandbox.tmp_mb = 128              # private /tmp and home, each (discarded after the run)
 
+# nbgrader's exchange (release and collect through a shared JupyterHub folder) is not used:
+# labs go out as the assignments/ folders and come back through zip_collect. A folder of the
+# course stands in for it, so that formgrader does not warn about a missing one.
+c.Exchange.root = os.path.join(HERE, "grading", "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)
+
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<assignment>.ipynb` (or zip files of them), go in
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
