@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 LAB ?= anomaly_detection
 
-.PHONY: setup sandbox-check data release demo test grade bench clean help
+.PHONY: setup sandbox-check data release demo test grade bench student clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
@@ -19,6 +19,7 @@ help:
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
 	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
+	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
 setup: $(VENV)/.installed data sandbox-check
 
@@ -55,6 +56,11 @@ bench: setup
 	$(PY) benchmarks/notebook_speed.py
 	$(PY) benchmarks/autograde_speed.py
 	$(PY) benchmarks/sandbox_cost.py
+
+# A student's copy of a lab, outside the course (only missing files are copied), opened in
+# JupyterLab with the student's tools only: see grading/student.py. No bubblewrap needed.
+student: $(VENV)/.installed data
+	$(PY) -m grading.student $(LAB) $(if $(WORK),--work-dir "$(WORK)")
 
 clean:
 	rm -rf build .pytest_cache
