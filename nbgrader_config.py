@@ -32,7 +32,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     KIT + "ExecuteInSandbox", KIT + "SanitizeOutputs", NBGRADER + "IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor", NBGRADER + "LimitOutput", KIT + "VerifyAnswers",
+    NBGRADER + "LimitOutput", KIT + "VerifyAnswers",
     NBGRADER + "SaveAutoGrades", NBGRADER + "AssignLatePenalties", NBGRADER + "CheckCellMetadata",
 ]
 
@@ -91,3 +91,19 @@ c.FileNameCollectorPlugin.named_regexp = (
 # column that keeps "not submitted" apart from a score of 0 (grading/export.py).
 c.ExportApp.plugin_class = "grading.export.CourseCsvExport"
 c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
+
+# ---------------------------------------------------------------------------------------------
+# Feedback pages (`nbgrader generate_feedback LAB`, `python -m grading feedback LAB`; see
+# grading/feedback_page). After nbgrader's GetGrades: drop the grade cells' hidden tests, replace
+# the grading machine's paths in outputs, name each exercise from its grade cell's first line, and
+# turn the markdown's formulas into MathML. The page comes from the kit's template named
+# `feedback` (nbgrader's API always asks for that name; the kit's folder is searched first): a
+# compact stylesheet, no script, a Content-Security-Policy forbidding scripts. nbgrader's own
+# template folder stays on the list, and HTMLExporter.template_name is left unset, because
+# formgrader reads this file too and needs its `formgrade` template.
+from nbgrader.preprocessors import GetGrades
+
+from grading.feedback_page import TEMPLATE_DIRS, HideHiddenTests, NameExercises, RenderMath, ShortenPaths
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, ShortenPaths, NameExercises, RenderMath]
+c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS

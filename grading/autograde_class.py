@@ -26,7 +26,7 @@ from nbformat.v4 import new_output
 
 from grading import lab_cache
 from grading.course import Course
-from grading.intake import refusal
+from grading.intake import link_refusal, refusal
 from grading.preprocessors.restore_released_cells import changed_locked_cells
 from grading.sandbox.launch import Sandbox, check_available
 
@@ -39,6 +39,7 @@ OUTCOME_NOTES = {  # error names in the graded notebook -> what an instructor re
     "CellTimeoutError": "a cell ran past the time limit and was interrupted",
     "NotebookTimeLimit": "the notebook ran past its time limit and was stopped",
     "OutputLimit": "its output broke the output rules and the kernel was stopped",
+    "ProtocolViolation": "its code wrote to the grader's channel out of turn; the kernel was stopped",
     "MemoryError": "hit the memory limit (MemoryError)",
 }
 LIMIT_ERRORS = {  # (error name, text in its message) -> the limit a cell hit
@@ -92,7 +93,11 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
     student has a graded state in formgrader and a feedback page like everyone else."""
     from nbgrader.api import Gradebook
 
-    timestamp = api.get_submitted_timestamp(lab, student)
+    try:  # nbgrader reads timestamp.txt of the submission: never through a link
+        timestamp = None if link_refusal(course.submission(lab, student).parent, course.submitted) \
+            else api.get_submitted_timestamp(lab, student)
+    except Exception:
+        timestamp = None
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, quiet_gradebook():
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(lab, student, timestamp=timestamp)
@@ -166,18 +171,20 @@ def tampering_note(course: Course, lab: str, student: str) -> list[str]:
 
 def stamp_submission(course: Course, lab: str, student: str) -> None:
     """Give a submission placed by hand the timestamp that nbgrader's collectors would: its notebook's time."""
-    folder = course.submission(lab, student).parent
-    stamp = folder / "timestamp.txt"
     notebook = course.submission(lab, student)
-    if folder.is_dir() and not stamp.exists() and notebook.is_file() and not notebook.is_symlink():
-        moment = datetime.fromtimestamp(notebook.stat().st_mtime, timezone.utc)
+    folder = notebook.parent
+    stamp = folder / "timestamp.txt"
+    if link_refusal(folder, course.submitted) or not folder.is_dir() or stamp.exists() or stamp.is_symlink():
+        return  # never written through a link
+    if notebook.exists() or notebook.is_symlink():
+        moment = datetime.fromtimestamp(notebook.lstat().st_mtime, timezone.utc)
         stamp.write_text(moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
 
 def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     """Intake, nbgrader's autograde and the notes of one student; never raises for their submission."""
     notes: list[str] = []
-    reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb")
+    reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted)
     stamp_submission(course, lab, student)
     if reason is None:
         notes += tampering_note(course, lab, student)

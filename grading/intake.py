@@ -74,10 +74,25 @@ def notebook_refusal(path: Path) -> str | None:
     return None
 
 
-def refusal(folder: Path, notebook: str) -> str | None:
-    """Why the submission in `folder` cannot be graded, or None; never raises."""
+def link_refusal(folder: Path, within: Path) -> str | None:
+    """Why `folder` is not a real folder of `within`: it, or a folder between them, is a link."""
+    path = folder
+    while path != within and within in path.parents:
+        if path.is_symlink():
+            return f"refused: the submission folder {path.relative_to(within)} is a symbolic link"
+        path = path.parent
+    if not folder.resolve().is_relative_to(within.resolve()):
+        return "refused: the submission folder resolves outside the submissions"
+    return None
+
+
+def refusal(folder: Path, notebook: str, within: Path | None = None) -> str | None:
+    """Why the submission in `folder` (a folder of `within`, the submissions) cannot be graded, or
+    None; never raises."""
     try:
-        reason = folder_refusal(folder) if folder.is_dir() else None
+        reason = link_refusal(folder, within) if within is not None else None
+        if reason is None and folder.is_dir():
+            reason = folder_refusal(folder)
         return reason or notebook_refusal(folder / notebook)
     except RecursionError:
         return f"{notebook} is nested too deeply to be read"

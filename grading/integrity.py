@@ -58,6 +58,8 @@ def _summary(folder: Path) -> dict[str, str]:
         key = str(folder.joinpath(*relative[:4])) if relative != ["."] else str(folder)
         digest = digests.setdefault(key, hashlib.sha256())
         for name in sorted(files):
+            if name.startswith("history.sqlite"):  # IPython's history of commands: data, not code
+                continue
             try:
                 info = os.lstat(os.path.join(current, name))
             except OSError:

@@ -44,3 +44,12 @@ def test_a_huge_notebook_is_refused_without_parsing(tmp_path):
 
 def test_invalid_utf8_is_refused(tmp_path):
     assert "not UTF-8" in refusal(notebook_folder(tmp_path, b'{"cells": "\xff\xfe"}'), "lab.ipynb")
+
+
+def test_a_submission_folder_that_is_a_symlink_is_refused(tmp_path):
+    submitted = tmp_path / "submitted"
+    (submitted / "student").mkdir(parents=True)
+    master = notebook_folder(tmp_path, nbformat.writes(nbformat.v4.new_notebook()))
+    (submitted / "student" / "lab").symlink_to(master)
+    reason = refusal(submitted / "student" / "lab", "lab.ipynb", within=submitted)
+    assert reason == "refused: the submission folder student/lab is a symbolic link"

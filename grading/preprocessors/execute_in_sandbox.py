@@ -39,6 +39,7 @@ KERNEL_DIED = "The kernel died while running this cell ({why})."
 KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds:g} s after the time limit and an interrupt."
 NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and was stopped."
 OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
+PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
 CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
@@ -147,9 +148,14 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         except OSError:
             pass  # the sandbox is already gone: its end says why
         budget = OutputBudget(limits)
+        # Events must come in the request's order: start, end, start, end... A run that breaks it
+        # (code that writes to the runner's pipe, say) is stopped; and however it paces its cells,
+        # it cannot take longer than every cell's limit put together.
+        order = [cell["index"] for cell in request["cells"]]
         started = time.monotonic()
-        notebook_deadline = started + self.notebook_timeout
+        notebook_deadline = started + min(self.notebook_timeout, len(order) * (self.timeout + self.responsive_wait))
         current: int | None = None
+        position = 0
         cell_deadline = notebook_deadline
         while True:
             now = time.monotonic()
@@ -160,11 +166,9 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                 if current is not None and cell_deadline < notebook_deadline:
                     message = KERNEL_STOPPED.format(seconds=self.responsive_wait)
                     nb.cells[current].outputs.append(error_output("KernelStopped", message))
-                else:
-                    target = nb.cells[current] if current is not None else None
-                    if target is not None:
-                        target.outputs.append(error_output("NotebookTimeLimit",
-                                                           NOTEBOOK_STOPPED.format(seconds=self.notebook_timeout)))
+                elif current is not None:
+                    nb.cells[current].outputs.append(
+                        error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=self.notebook_timeout)))
                 self.log.warning("Stopped the sandbox of %s: past its time limit", who)
                 return True
             if event is None or isinstance(event, ProtocolError):
@@ -181,14 +185,12 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                         nb.cells[current].outputs.append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
                 return True
             kind, index = event.get("event"), event.get("index")
-            if kind == "finished":
+            if kind == "finished" and current is None and position == len(order):
                 return False
-            if not isinstance(index, int) or not 0 <= index < len(nb.cells) or nb.cells[index].cell_type != "code":
-                run.kill()
-                return True
-            if kind == "start":
+            if kind == "start" and current is None and position < len(order) and index == order[position]:
                 current, cell_deadline = index, time.monotonic() + self.timeout + self.responsive_wait
-            elif kind == "end":
+                position += 1
+            elif kind == "end" and current is not None and index == current:
                 cell = nb.cells[index]
                 try:
                     cell.outputs = clean_outputs(event.get("outputs"), budget)
@@ -199,6 +201,12 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                 if event.get("timed_out") is True:
                     cell.outputs.append(error_output("CellTimeoutError", CELL_TIMED_OUT.format(seconds=self.timeout)))
                 current, cell_deadline = None, notebook_deadline
+            else:
+                run.kill()
+                if current is not None:
+                    nb.cells[current].outputs.append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
+                self.log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
+                return True
 
 
 def _read_events(run: SandboxedRun, limits: OutputLimits, events: queue.Queue) -> None:

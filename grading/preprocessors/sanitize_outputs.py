@@ -9,10 +9,13 @@ are the release's own (see `RestoreReleasedCells`) and stay as they are, formula
 from __future__ import annotations
 
 from nbconvert.preprocessors.sanitize import SanitizeHTML
+from traitlets import Bool
 
 
 class SanitizeOutputs(SanitizeHTML):
     """nbconvert's SanitizeHTML, applied to code cells' outputs only."""
+
+    enabled = Bool(True, help="Whether to sanitise outputs (nbconvert's preprocessors are off by default).").tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type == "code":
