@@ -18,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from grading.checks import Case, Outputs
+from grading.checks import Case, Outputs, Raised
+from grading.sandbox.inside.verdict_runner import CONTAINERS, VALUE_KINDS
 from grading.sandbox.launch import HOME, PROGRAMS, Mounts, Sandbox, SandboxedRun
 from grading.sandbox.protocol import ProtocolError, parse_json, read_arrays
 
@@ -52,8 +53,10 @@ def call_in_fresh_process(
 ) -> list[Outputs | str]:
     """Execute `sources` in a new sandbox and call `function` on every case.
 
-    Returns, per case, the outputs as float arrays or a one-line description of the error
-    the function raised. Raises IsolatedCallError when no case could be run.
+    Returns, per case, the outputs (`Outputs`: arrays that keep the dtype they were returned
+    with, and the Python types of the result) or the error the function raised (`Raised`: a
+    one-line description, and the names of its classes). Raises IsolatedCallError when no case
+    could be run.
     """
     arg_items, inputs = _inputs(cases)
     request = {"sources": list(sources), "function": function, "n_outputs": n_outputs,
@@ -103,20 +106,39 @@ def _receive(run: SandboxedRun, received: dict) -> None:
 
 
 def _results(report: dict, data: bytes, n_cases: int, n_outputs: int) -> list[Outputs | str]:
+    """Each case's outputs (arrays with the dtype they were returned with, and the Python types
+    the run reported in the runner's own words), or the error it raised (its text, and the
+    names of its classes: a short list of short strings)."""
+
+    def names(raw: object) -> tuple[str, ...]:
+        if not isinstance(raw, list) or len(raw) > 64 or not all(isinstance(n, str) and len(n) <= 200 for n in raw):
+            raise ProtocolError("malformed error classes")
+        return tuple(raw)
+
+    def kinds(raw: object) -> list[str]:
+        if (not isinstance(raw, list) or len(raw) != n_outputs + 1 or raw[0] not in CONTAINERS
+                or not all(kind in VALUE_KINDS for kind in raw[1:])):
+            raise ProtocolError("malformed types")
+        return raw
+
     try:
         if report.get("missing"):
             raise IsolatedCallError(str(report["missing"])[:ERROR_TEXT_LIMIT])
-        raw_errors = report.get("errors", {})
-        if not isinstance(raw_errors, dict):
+        raw_errors, raw_classes, raw_types = (report.get(key, {}) for key in ("errors", "error_classes", "types"))
+        if not all(isinstance(raw, dict) for raw in (raw_errors, raw_classes, raw_types)):
             raise ProtocolError("malformed report")
         errors = {int(index): str(message)[:ERROR_TEXT_LIMIT] for index, message in raw_errors.items()}
+        classes = {int(index): names(raw) for index, raw in raw_classes.items()}
+        types = {int(index): kinds(raw) for index, raw in raw_types.items()}
         saved = read_arrays(data, max_elements=MAX_OUTPUT_NUMBERS)
         results: list[Outputs | str] = []
         for i in range(n_cases):
             if i in errors:
-                results.append(errors[i])
+                results.append(Raised(errors[i], classes.get(i, ())))
             else:
-                results.append(tuple(np.array(saved[f"case{i}_out{j}"], dtype=float) for j in range(n_outputs)))
+                arrays = (saved[f"case{i}_out{j}"] for j in range(n_outputs))
+                container, *value_kinds = types[i]
+                results.append(Outputs((a.astype(a.dtype.newbyteorder("=")) for a in arrays), container, value_kinds))
         return results
     except IsolatedCallError:
         raise

@@ -54,9 +54,11 @@ def _values(result: Any, count: int, call: str, names: str) -> tuple:
         return (result,)
     if result is None:
         raise AssertionError(f"{call}: returned None instead of ({names}). Did you forget `return {names}`?")
-    if not isinstance(result, (tuple, list)) or len(result) != count:
+    if isinstance(result, list) and len(result) == count:
+        raise AssertionError(f"{call}: returned a list of the {count} values; return a tuple: `return {names}`.")
+    if not isinstance(result, tuple) or len(result) != count:
         raise AssertionError(f"{call}: expected the {count} values ({names}), got {type(result).__name__}.")
-    return tuple(result)
+    return result
 
 
 def _as_floats(value: Any, call: str, name: str) -> np.ndarray:
@@ -97,6 +99,10 @@ SPLIT_SLIPS_TRAIN = {
     "Did you add a small number to the std? Divide by the std itself (and raise a ValueError when it is 0).":
         SPLIT_TRAIN / (1 + 1e-4),
 }
+# 9 samples, the same 8 and then 8.0: int(9 * 0.75) = int(6.75) = 6 train, as above (int() rounds
+# down), so the statistics do not change and the test part is 3, 5 and (8 - 4) / 1 = 4.
+SPLIT_SERIES_9 = np.append(SPLIT_SERIES, 8.0)
+SPLIT_TEST_9 = np.array([3.0, 5.0, 4.0])
 SPLIT_SLIPS_TEST = {
     "Normalise the test part with the training mean and std, not with its own.": np.array([-1.0, 1.0]),
     "Compute the mean and std of the training part only, not of the whole series.": np.array([1.0, 2.0]),
@@ -115,12 +121,22 @@ def _check_time_order(call: str, train: Any) -> None:
 
 
 def split_and_normalise_test(target: Callable) -> None:
-    """Check split_and_normalise on 8 hand-worked samples, a constant series and the lab's signal."""
+    """Check split_and_normalise on 8 and 9 hand-worked samples, a constant series and the lab's signal."""
     call = f"split_and_normalise(series, 0.25) with series = {SPLIT_SERIES.tolist()}"
     train, test = _values(_call(target, (SPLIT_SERIES, 0.25), call), 2, call, "train, test")
     _check_time_order(call, train)
     _compare(call, "train", train, SPLIT_TRAIN, SPLIT_SLIPS_TRAIN)
     _compare(call, "test", test, SPLIT_TEST, SPLIT_SLIPS_TEST)
+
+    call = f"split_and_normalise(series, 0.25) with series = {SPLIT_SERIES_9.tolist()}"
+    train, test = _values(_call(target, (SPLIT_SERIES_9, 0.25), call), 2, call, "train, test")
+    shapes = (np.shape(train), np.shape(test))
+    if shapes != ((6,), (3,)):
+        raise AssertionError(f"{call}: expected 6 training and 3 test samples, got shapes {shapes[0]} and {shapes[1]}. "
+                             "The training part is the first int(len(series) * (1 - test_fraction)) samples: "
+                             "int(9 * 0.75) = int(6.75) = 6, rounded down.")
+    _compare(call, "train", train, SPLIT_TRAIN, {})
+    _compare(call, "test", test, SPLIT_TEST_9, {})
 
     constant = np.full(8, 3.0)
     call = "split_and_normalise(series, 0.25) with a constant series (all 3.0)"

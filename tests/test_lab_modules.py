@@ -329,8 +329,13 @@ def test_a_correct_select_threshold_passes_with_one_green_line_and_no_warning(pu
     (lambda X: (X.var(axis=0), X.mean(axis=0)), "Did you return (var, mu) instead of (mu, var)?"),
     (lambda X: X.mean(axis=0), "returned a single ndarray instead of the pair (mu, var)"),
     (lambda X: None, "returned None instead of the pair (mu, var)"),
+    (lambda X: [X.mean(axis=0), X.var(axis=0)], "returned a list instead of the pair (mu, var). Return a tuple"),
+    (lambda X: (X.astype(np.float32).mean(axis=0), X.astype(np.float32).var(axis=0)),
+     "returned mu of dtype float32. Compute in float64, numpy's default"),
+    (lambda X: (X.mean(axis=0), X.astype(np.float32).var(axis=0).astype(float)),
+     "expected var [2.6666666667 2.6666666667], got [2.6666667461 2.6666667461]"),
 ], ids=["sample_variance", "standard_deviation", "means_over_rows", "uncentred", "swapped",
-        "single_array", "no_return"])
+        "single_array", "no_return", "list", "float32", "float32_cast_back"])
 def test_a_wrong_estimate_gaussian_fails_with_a_hint(public_tests, capsys, student, hint):
     with pytest.raises(AssertionError) as caught:
         public_tests.estimate_gaussian_test(student)
@@ -349,9 +354,11 @@ def test_a_wrong_estimate_gaussian_fails_with_a_hint(public_tests, capsys, stude
     (lambda y, p: scan(y, p)[::-1],
      "expected (epsilon, F1) = (301, 0.8), got (0.8, 301). Did you return (F1, epsilon) instead of (epsilon, F1)?"),
     (lambda y, p: scan(y, p)[0], "returned a single float64 instead of the pair (epsilon, F1)"),
-    (lambda y, p: (np.array([1.0, 2.0]), 1.0), "returned epsilon of shape (2,) instead of a single number"),
+    (lambda y, p: (np.array([1.0, 2.0]), 1.0), "returned epsilon as ndarray of shape (2,) instead of a single float"),
+    (lambda y, p: (scan(y, p)[0], 1), "returned F1 as int instead of a single float"),
+    (lambda y, p: list(scan(y, p)), "returned a list instead of the pair (epsilon, F1). Return a tuple"),
 ], ids=["less_or_equal", "keeps_last_best", "arithmetic_mean_f1", "swapped", "single_value",
-        "epsilon_array"])
+        "epsilon_array", "f1_int", "list"])
 def test_a_wrong_select_threshold_fails_with_a_hint(public_tests, student, hint):
     with pytest.raises(AssertionError, match="select_threshold") as caught:
         public_tests.select_threshold_test(student)

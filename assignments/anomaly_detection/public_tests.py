@@ -31,8 +31,17 @@ HINT_FIRST_BEST = ("Did you keep the last epsilon with the best F1? Update the b
 HINT_HARMONIC = "Did you average precision and recall? F1 is 2 * prec * rec / (prec + rec)."
 
 
-def _show(value: Any) -> str:
-    return np.array2string(np.asarray(value), precision=6)
+def _show(value: Any, precision: int = 6) -> str:
+    return np.array2string(np.asarray(value), precision=precision)
+
+
+def _show_both(want: Any, got: Any) -> tuple[str, str]:
+    """Both values with 6 digits, or with as many more as it takes to tell them apart."""
+    for precision in (6, 10, 17):
+        shown = _show(want, precision), _show(got, precision)
+        if shown[0] != shown[1]:
+            break
+    return shown
 
 
 def _call(target: Callable[..., Any], args: tuple[np.ndarray, ...], call: str) -> Any:
@@ -57,6 +66,8 @@ def _pair(result: Any, call: str, names: str) -> tuple[Any, Any]:
     """The two values of `result`, or an AssertionError saying what came back instead."""
     if result is None:
         raise AssertionError(f"{call}: returned None instead of the pair ({names}). Did you forget `return {names}`?")
+    if isinstance(result, list) and len(result) == 2:
+        raise AssertionError(f"{call}: returned a list instead of the pair ({names}). Return a tuple: `return {names}`.")
     if not isinstance(result, (tuple, list)):
         raise AssertionError(f"{call}: returned a single {type(result).__name__} instead of the pair ({names}).")
     if len(result) != 2:
@@ -74,6 +85,12 @@ def _as_floats(value: Any, call: str, name: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: estimate_gaussian
 # ---------------------------------------------------------------------------------------------
+
+# The lab computes in numpy's default double precision (float64): results are compared to 9
+# significant digits, which float32 (about 7) cannot reach.
+RTOL = 1e-9
+# The published mu and var have 8 decimals: a right answer is within half of the last one.
+PUBLISHED_ATOL = 5e-9
 
 # (X, expected mu, expected var) worked out by hand; var is the population variance (divide by m).
 ESTIMATE_GAUSSIAN_CASES = [
@@ -99,22 +116,27 @@ def _variance_hint(got: np.ndarray, mu: np.ndarray, var: np.ndarray, m: int) -> 
     return ""
 
 
-def _check_estimate_gaussian(target: Callable, X: np.ndarray, mu: np.ndarray, var: np.ndarray, call: str) -> None:
+def _check_estimate_gaussian(target: Callable, X: np.ndarray, mu: np.ndarray, var: np.ndarray, call: str,
+                             rtol: float = RTOL, atol: float = 1e-12) -> None:
     m, n = X.shape
     got_mu, got_var = _pair(_call(target, (X,), call), call, "mu, var")
     for name, got, want in (("mu", got_mu, mu), ("var", got_var, var)):
-        got = _as_floats(got, call, name)
+        got, dtype = _as_floats(got, call, name), np.asarray(got).dtype
+        if dtype != np.float64:
+            raise AssertionError(f"{call}: returned {name} of dtype {dtype}. Compute in float64, numpy's default: "
+                                 "the lab asks for 9 significant digits, and float32 holds about 7.")
         if got.shape != want.shape:
             hint = ""
             if got.shape == (m,) and m != n:
                 hint = " Did you average over each row (axis=1) instead of over the examples (axis=0)?"
             raise AssertionError(f"{call}: returned {name} of shape {got.shape} instead of {want.shape}.{hint}")
-        if not np.allclose(got, want):
+        if not np.allclose(got, want, rtol=rtol, atol=atol):
             if name == "mu":
                 hint = " Did you return (var, mu) instead of (mu, var)?" if np.allclose(got, var) else ""
             else:
                 hint = _variance_hint(got, mu, var, m)
-            raise AssertionError(f"{call}: expected {name} {_show(want)}, got {_show(got)}.{hint}")
+            shown_want, shown_got = _show_both(want, got)
+            raise AssertionError(f"{call}: expected {name} {shown_want}, got {shown_got}.{hint}")
 
 
 def estimate_gaussian_test(target: Callable) -> None:
@@ -124,7 +146,7 @@ def estimate_gaussian_test(target: Callable) -> None:
         _check_estimate_gaussian(target, X, mu, var, call)
     X_train, _, _ = load_data()
     call = f"estimate_gaussian(X_train) on the lab's data (shape {X_train.shape})"
-    _check_estimate_gaussian(target, X_train, REAL_MU, REAL_VAR, call)
+    _check_estimate_gaussian(target, X_train, REAL_MU, REAL_VAR, call, rtol=0.0, atol=PUBLISHED_ATOL)
     print(PASSED)
 
 
@@ -155,11 +177,11 @@ SELECT_THRESHOLD_CASES = [
 def _check_select_threshold(target: Callable, y_val: np.ndarray, p_val: np.ndarray, expected: tuple[float, float],
                             slips: dict[tuple[float, float], str], call: str) -> None:
     got = _pair(_call(target, (y_val, p_val), call), call, "epsilon, F1")
-    got = tuple(_as_floats(value, call, name) for value, name in zip(got, ("epsilon", "F1")))
     for value, name in zip(got, ("epsilon", "F1")):
-        if value.size != 1:
-            raise AssertionError(f"{call}: returned {name} of shape {value.shape} instead of a single number.")
-    got_epsilon, got_f1 = (float(value.reshape(())) for value in got)
+        if not isinstance(value, (float, np.floating)):
+            shape = f" of shape {np.shape(value)}" if isinstance(value, (np.ndarray, list, tuple)) else ""
+            raise AssertionError(f"{call}: returned {name} as {type(value).__name__}{shape} instead of a single float.")
+    got_epsilon, got_f1 = (float(value) for value in got)
     want_epsilon, want_f1 = expected
     if np.isclose(got_epsilon, want_epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, want_f1):
         return

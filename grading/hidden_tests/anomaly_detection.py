@@ -6,9 +6,19 @@ where the real data cannot tell, gets caught:
 - wide and single-column matrices catch means over the wrong axis and hard-coded results;
 - a case whose smallest p is the only anomaly separates `p < epsilon` from `p <= epsilon`;
 - a plateau of equal F1 separates keeping the first best epsilon from keeping the last;
-- small random cases separate the harmonic mean of precision and recall from other means.
-No case has two epsilons whose F1 differ only by rounding (a test in the kit checks it), so
-every correct way of computing F1 picks the same epsilon.
+- small random cases separate the harmonic mean of precision and recall from other means;
+- two cases whose best epsilon is at the end of the grid separate the lab's scan (exactly 1000
+  epsilons, min(p_val) + k * step for k = 0, ..., 999) from one that goes on to max(p_val)
+  (1001) or stops one short (999).
+No case has two epsilons whose F1 differ only by rounding, every case's grid is exactly 1000
+epsilons long, and no case's answer changes when its epsilons move by a rounding error (a test
+in the kit checks all three), so every correct way of computing F1 or the grid picks the same
+epsilon. Every case has an epsilon that flags an anomaly, so a correct answer is two floats.
+
+Beyond values, the verdict checks the types the specification names: `mu` and `var` are
+float64 arrays of shape (n,) (the lab asks for numpy's default double precision, and compares
+to 9 significant digits, which float32 cannot reach), `epsilon` and `F1` are single floats, and
+both functions return a tuple.
 """
 from __future__ import annotations
 
@@ -19,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from grading.checks import Case, Exercise, Outputs, check_exercise, describe_mismatch
+from grading.checks import Case, Exercise, Outputs, check_exercise, describe_dtype, describe_float, describe_mismatch
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "solutions" / "anomaly_detection" / "data"
 
@@ -73,10 +83,21 @@ def estimate_gaussian_cases() -> list[Case]:
     return cases
 
 
+# The lab computes in float64; float32 arithmetic is off by 1e-8 to 1e-6 relative on these
+# cases, and any correct float64 code by less than 1e-12: 1e-9 keeps both verdicts far from the
+# edge (a test in the kit checks the margins).
+GAUSSIAN_RTOL = 1e-9
+FLOAT64_WHY = "compute in numpy's default double precision (the lab asks for 9 significant digits, float32 holds 7)"
+
+
 def compare_estimate_gaussian(case: Case, outputs: Outputs) -> list[str]:
     expected = reference_estimate_gaussian(case.args[0])
-    problems = (describe_mismatch(label, want, got, rtol=1e-7, atol=1e-12)
-                for label, want, got in zip(("mu", "var"), expected, outputs))
+    problems = []
+    for label, want, got in zip(("mu", "var"), expected, outputs):
+        problem = describe_mismatch(label, want, got, rtol=GAUSSIAN_RTOL, atol=1e-12)
+        if problem is None or got.shape == want.shape:
+            problem = describe_dtype(label, got, "float64", FLOAT64_WHY) or problem
+        problems.append(problem)
     return [problem for problem in problems if problem]
 
 
@@ -102,17 +123,28 @@ def select_threshold_cases() -> list[Case]:
         y_val = (rng.uniform(size=30) < 0.3).astype(np.uint8)
         p_val = np.where(y_val == 1, rng.uniform(0.0, 0.6, 30), rng.uniform(0.2, 1.0, 30))
         cases.append(Case(f"random_{index}", (y_val, p_val), f"30 random examples (set {index + 1})"))
+    # p_val from 0 to 1000 / 1024: the step is exactly 1 / 1024 and the grid's epsilons are
+    # k / 1024 for k = 0, ..., 999. Anomalies at 0 and (998.5 or 999.5) / 1024, normal examples
+    # at 500 / 1024 and at the top: flagging the second anomaly (F1 0.8, better than the 2/3 of
+    # flagging the first alone) takes epsilon 999 / 1024, the grid's last, or 1000 / 1024,
+    # max(p_val), which the grid leaves out.
+    labels = np.array([1, 0, 1, 0], dtype=np.uint8)
+    cases.append(Case("last_epsilon", (labels, np.array([0.0, 500.0, 998.5, 1000.0]) / 1024),
+                      "4 examples whose best epsilon is the scan's last one"))
+    cases.append(Case("past_the_last_epsilon", (labels, np.array([0.0, 500.0, 999.5, 1000.0]) / 1024),
+                      "4 examples where only epsilon = max(p_val), past the scan's end, would flag both anomalies"))
     return cases
 
 
 def compare_select_threshold(case: Case, outputs: Outputs) -> list[str]:
+    types = [describe_float("epsilon", outputs, 0), describe_float("F1", outputs, 1)]
+    if any(types):
+        return [problem for problem in types if problem]
     want_epsilon, want_f1 = reference_select_threshold(*case.args)
-    epsilon, f1 = (np.ravel(value) for value in outputs)
-    if epsilon.size != 1 or f1.size != 1:
-        return ["epsilon and F1 must each be a single number"]
+    epsilon, f1 = outputs
     problems = (
-        describe_mismatch("epsilon", np.float64(want_epsilon), epsilon.reshape(()), rtol=1e-6, atol=0.0),
-        describe_mismatch("F1", np.float64(want_f1), f1.reshape(()), rtol=0.0, atol=1e-9),
+        describe_mismatch("epsilon", np.float64(want_epsilon), epsilon, rtol=1e-6, atol=0.0),
+        describe_mismatch("F1", np.float64(want_f1), f1, rtol=0.0, atol=1e-9),
     )
     return [problem for problem in problems if problem]
 

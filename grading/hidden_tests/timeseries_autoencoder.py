@@ -1,20 +1,26 @@
 """Hidden tests of the time-series autoencoder lab.
 
 Each exercise is tested on small fixtures only (no network is trained here). The cases are
-chosen so that the lab's named mistakes and hard-coded answers get caught:
+chosen so that the lab's named mistakes and hard-coded answers get caught, and so that where the
+specification prescribes a rule, the rule and its common alternatives give different answers:
 - split_and_normalise: series with a trend, so that statistics of the test part or of the whole
   series, a shuffle before the split, or the sample standard deviation all give other numbers;
-  test fractions other than 0.25; a constant series must raise ValueError.
+  test fractions other than 0.25; splits that do not fall on a whole number of samples, where
+  the prescribed int(len(series) * (1 - test_fraction)) training samples differ from
+  n - int(n * test_fraction), round() and ceil(); a constant series must raise a ValueError
+  (an instance of ValueError or of a subclass).
 - make_windows: lengths where (n - window) is a multiple of the step, so that one window too few
   (or too many) shows, and steps larger than the window.
 - score_reconstruction: errors in both directions (the absolute value), a threshold that a
   rolling mean equals exactly (strictly above), windows of 1 and longer than the series (the
-  partial means at the start), random cases with other windows and thresholds.
-- bottleneck_activations: networks of several depths (the encoder is the first half of the
-  layers), weights large enough to saturate the sigmoid, no bias left out unnoticed.
-Every split of the hidden cases falls on a whole number of samples, so all the usual ways of
-computing the split index agree (a test in the kit checks it), and no random rolling mean lies
-within 1e-9 of its threshold.
+  partial means at the start), random cases with other windows and thresholds; `flagged` must be
+  a boolean array (0/1 integers are not).
+- bottleneck_activations: networks of several depths (the encoder is the first len(coefs) // 2
+  layers, also for an odd number of layers, where it does not end at the narrowest one), weights
+  large enough to saturate the sigmoid, no bias left out unnoticed.
+No split of the hidden cases lies within rounding of a whole number of samples unless it is one
+(a test in the kit checks it), and no random rolling mean lies within 1e-9 of its threshold.
+Every function of several outputs must return a tuple, as its `return a, b` does.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from grading.checks import Case, Exercise, Outputs, check_exercise, describe_mismatch
+from grading.checks import Case, Exercise, Outputs, check_exercise, describe_dtype, describe_mismatch
 
 
 def reference_split_and_normalise(series: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +78,12 @@ def split_and_normalise_cases() -> list[Case]:
              "20 samples whose second half is higher and wider, test fraction 0.5"),
         Case("fifth", (_cpu_like(rng, 50, -0.2), 0.2), "50 samples with a downward trend, test fraction 0.2"),
         Case("large_level", (1000 + rng.normal(0, 0.01, 64).cumsum(), 0.25), "64 samples near 1000 that drift, test fraction 0.25"),
+        # 41 * 0.75 = 30.75 and 37 * 0.8 = 29.6: the prescribed int() keeps 30 and 29 training
+        # samples; n - int(n * test_fraction), round() and ceil() keep one more.
+        Case("split_not_whole", (_cpu_like(rng, 41, 0.1), 0.25),
+             "41 samples, test fraction 0.25 (int(41 * 0.75) = 30 training samples)"),
+        Case("split_not_whole_fifth", (_cpu_like(rng, 37, -0.1), 0.2),
+             "37 samples, test fraction 0.2 (int(37 * 0.8) = 29 training samples)"),
         Case("constant", (np.full(12, 7.5), 0.25), "a constant series (standard deviation 0)", raises="ValueError"),
     ]
 
@@ -133,7 +145,8 @@ def compare_score_reconstruction(case: Case, outputs: Outputs) -> list[str]:
     problems = [
         describe_mismatch("error", expected[0], outputs[0], rtol=1e-9, atol=1e-12),
         describe_mismatch("rolling_mean", expected[1], outputs[1], rtol=1e-9, atol=1e-12),
-        describe_mismatch("flagged", expected[2], outputs[2], rtol=0.0, atol=0.0),
+        describe_dtype("flagged", outputs[2], "bool", "return the boolean array rolling_mean > threshold, "
+                       "not 0/1 numbers") or describe_mismatch("flagged", expected[2], outputs[2], rtol=0.0, atol=0.0),
     ]
     return [problem for problem in problems if problem]
 
@@ -157,6 +170,8 @@ def bottleneck_activations_cases() -> list[Case]:
         ("two_layer_encoder", [4, 3, 2, 3, 4], 1.0, 5, "a 4-3-2-3-4 network (encoder of 2 layers)"),
         ("one_layer_encoder", [6, 4, 6], 1.0, 3, "a 6-4-6 network (encoder of 1 layer)"),
         ("saturated", [8, 6, 3, 6, 8], 40.0, 4, "an 8-6-3-6-8 network with large weights (saturated sigmoids)"),
+        ("odd_depth", [6, 4, 3, 2, 4, 6], 1.0, 4,
+         "a 6-4-3-2-4-6 network of 5 weight matrices (encoder: the first 5 // 2 = 2 layers)"),
     ):
         coefs, intercepts = _network(rng, sizes, scale)
         cases.append(Case(name, (rng.normal(size=(n_windows, sizes[0])), coefs, intercepts), description))

@@ -3,16 +3,19 @@
 For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the
 exercise's own answer cell is executed in a fresh sandbox (`grading.isolated_call`)
 and the function's results on the hidden cases are compared with the reference here, in
-the grader. That verdict replaces whatever the kernel made of the grade cell: a pass
-removes error and stderr outputs (left by a kernel that another answer crashed, say); a
-failure keeps the kernel's outputs and appends an error output that tells the student
-what was wrong. So a wrong function costs only its own points, and no trick played
-inside the kernel can earn any.
+the grader. That verdict decides the grade cell's points, and the cell says so: a pass
+turns the error and stderr outputs of the notebook's own run (a failing public test, a
+kernel that another answer crashed) into plain text, still visible but no longer scored
+as a failure by nbgrader, and ends with the grader's verdict; a failure keeps the kernel's
+outputs and appends an error output that tells the student what was wrong. So a wrong
+function costs only its own points, no trick played inside the kernel can earn any, and
+the graded notebook never hides what the public test said.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from types import ModuleType
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -63,6 +66,43 @@ def _is_failure(output: NotebookNode) -> bool:
     return output.output_type == "error" or (output.output_type == "stream" and output.name == "stderr")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def as_plain_text(output: NotebookNode) -> NotebookNode:
+    """A failure output (an error, or text on stderr) as the same words on stdout."""
+    if output.output_type == "error":
+        lines = output.get("traceback") or [f"{output.get('ename', '')}: {output.get('evalue', '')}"]
+        text = "\n".join(_ANSI.sub("", line) for line in lines)
+    else:
+        text = _ANSI.sub("", output.get("text", ""))
+    return new_output("stream", name="stdout", text=text.rstrip("\n") + "\n")
+
+
+def record_verdict(cell: NotebookNode, function: str, problems: list[str]) -> None:
+    """Put the grader's verdict on `function` into its grade cell's outputs.
+
+    A failure appends an error output listing the problems (nbgrader gives the cell no points).
+    A pass keeps every output the notebook's run left, but as plain text: an error or stderr
+    output (the public test's failure, a kernel stopped by another answer) becomes the same
+    words on stdout, so that it stays visible while nbgrader gives the points; a last line
+    states the verdict and, when something failed above, that the points come from it.
+    """
+    if problems:
+        message = f"{function} is not correct yet:\n- " + "\n- ".join(problems)
+        cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,
+                                       traceback=[f"WrongAnswer: {message}"]))
+        return
+    failed_above = any(_is_failure(output) for output in cell.outputs)
+    cell.outputs = [as_plain_text(output) if _is_failure(output) else output for output in cell.outputs]
+    verdict = f"{function}: verified by the grader in a separate process.\n"
+    if failed_above:
+        verdict = (f"{function}: verified by the grader in a separate process: every hidden check passed, "
+                   "so this exercise gets its points. The failure above happened in this notebook's own run "
+                   "of the cell; it is kept as text for you to read.\n")
+    cell.outputs.append(new_output("stream", name="stdout", text=verdict))
+
+
 class VerifyAnswers(NbGraderPreprocessor):
     """Set each listed grade cell's outcome from an isolated run of the student's function."""
 
@@ -80,14 +120,8 @@ class VerifyAnswers(NbGraderPreprocessor):
             if exercise is None or cell.cell_type != "code":
                 continue
             problems = problems_of(exercise, answers.get(exercise.answer_cell, ""), self.timeout, sandbox)
+            record_verdict(cell, exercise.function, problems)
             if problems:
-                message = f"{exercise.function} is not correct yet:\n- " + "\n- ".join(problems)
-                cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,
-                                               traceback=[f"WrongAnswer: {message}"]))
                 self.log.info("%s: %s failed %d check(s)", resources["nbgrader"]["student"],
                               exercise.function, len(problems))
-            else:
-                cell.outputs = [out for out in cell.outputs if not _is_failure(out)]
-                cell.outputs.append(new_output(
-                    "stream", name="stdout", text=f"{exercise.function}: verified by the grader in a separate process.\n"))
         return nb, resources

@@ -4,10 +4,13 @@ This program runs inside the sandbox (see `grading.isolated_call`), in the same 
 the student's code, and imports nothing of the kit. It reads from standard input one JSON
 line, {"sources": [...], "function": NAME, "n_outputs": N, "arg_items": [...],
 "inputs_bytes": B}, then B bytes of an `.npz` file with the cases' arguments; it writes to
-its original standard output one JSON line, {"errors": {case: message}, "missing": reason or
-null, "arrays_bytes": B}, then B bytes of an `.npz` file with every case's outputs. The
-kit's own master-notebook checks import `as_outputs` and `call_quietly` from here too, so
-both sides judge alike.
+its original standard output one JSON line, {"errors": {case: message}, "error_classes":
+{case: [names]}, "types": {case: [words]}, "missing": reason or null, "arrays_bytes": B},
+then B bytes of an `.npz` file with every case's outputs. Outputs keep their dtype (bool,
+integer or float); "types" says what Python type the result and each value were
+(`describe_return`), "error_classes" names the class of a raised error and its bases
+(`error_classes`), as plain strings. The kit's own master-notebook checks import these
+functions from here too, so both sides judge alike.
 """
 from __future__ import annotations
 
@@ -21,7 +24,12 @@ from typing import Any, Callable, Sequence
 
 
 def as_outputs(result: Any, n_outputs: int) -> tuple:
-    """Turn what a student's function returned into a tuple of float arrays, or raise TypeError."""
+    """Turn what a student's function returned into a tuple of arrays, or raise TypeError.
+
+    Each array keeps the dtype of its value (bool stays bool, integers stay integers, a
+    float32 result stays float32), so that the grader can check a dtype the specification
+    names; only numbers are accepted (no objects, strings or complex numbers).
+    """
     import numpy as np
 
     if n_outputs > 1 and not isinstance(result, (tuple, list)):
@@ -29,10 +37,61 @@ def as_outputs(result: Any, n_outputs: int) -> tuple:
     values = tuple(result) if isinstance(result, (tuple, list)) and n_outputs > 1 else (result,)
     if len(values) != n_outputs:
         raise TypeError(f"returned {len(values)} values, expected {n_outputs}")
-    try:
-        return tuple(np.array(value, dtype=float) for value in values)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"returned something that is not numbers ({error})") from None
+    arrays = []
+    for value in values:
+        try:
+            array = np.array(value)  # a copy, and a plain ndarray whatever the value's class
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"returned something that is not numbers ({error})") from None
+        if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
+            what = "complex numbers" if array.dtype.kind == "c" else f"values of dtype {array.dtype}"
+            raise TypeError(f"returned {what}, not real numbers")
+        arrays.append(array.astype(array.dtype.newbyteorder("="), copy=False))
+    return tuple(arrays)
+
+
+VALUE_KINDS = ("ndarray", "bool", "int", "float", "list", "tuple", "other")
+CONTAINERS = ("tuple", "list", "value")
+
+
+def kind_of(value: Any) -> str:
+    """What Python type a returned value is, in one of the words of VALUE_KINDS.
+
+    "float" is a Python float or a numpy floating scalar (np.float64 is a float), "int" an
+    integer that is not a bool, "bool" a Python or numpy bool.
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return "ndarray"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, (float, np.floating)):
+        return "float"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, tuple):
+        return "tuple"
+    return "other"
+
+
+def describe_return(result: Any, n_outputs: int) -> list:
+    """The container of a result ("tuple", "list" or "value") followed by the kind of each value."""
+    if n_outputs > 1:
+        container = "tuple" if isinstance(result, tuple) else "list"
+        return [container] + [kind_of(value) for value in result]
+    return ["value", kind_of(result)]
+
+
+def error_classes(error: BaseException) -> list:
+    """The qualified names of an error's class and of every class it derives from, e.g.
+    ["__main__.ConstantSeriesError", "builtins.ValueError", "builtins.Exception", ...]."""
+    names = []
+    for cls in type(error).__mro__[:64]:
+        names.append(f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"[:200])
+    return names
 
 
 def call_quietly(function: Callable[..., Any], args: Sequence[Any]) -> Any:
@@ -87,7 +146,7 @@ def run(request: dict, inputs: bytes) -> tuple[dict, bytes]:
             exec(compile(_as_python(source), "<answer cell>", "exec"), namespace)
         except BaseException as error:  # one broken answer cell must not hide another
             definition_errors.append(f"{type(error).__name__}: {error}")
-    report: dict = {"errors": {}, "missing": None}
+    report: dict = {"errors": {}, "error_classes": {}, "types": {}, "missing": None}
     outputs: dict = {}
     function = namespace.get(request["function"])
     if not callable(function):
@@ -102,10 +161,14 @@ def run(request: dict, inputs: bytes) -> tuple[dict, bytes]:
                         else [arrays[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
                         for j, n_items in enumerate(items)]
                 try:
-                    values = as_outputs(call_quietly(function, args), request["n_outputs"])
+                    result = call_quietly(function, args)
+                    values = as_outputs(result, request["n_outputs"])
+                    kinds = describe_return(result, request["n_outputs"])
                 except BaseException as error:
                     report["errors"][i] = f"{type(error).__name__}: {error}"[:1000]
+                    report["error_classes"][i] = error_classes(error)
                     continue
+                report["types"][i] = kinds
                 outputs.update({f"case{i}_out{j}": value for j, value in enumerate(values)})
     saved = io.BytesIO()
     np.savez(saved, **outputs)
