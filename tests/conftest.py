@@ -80,6 +80,7 @@ class GradedClass:
     points: dict[str, float]
     expected_fails: dict[str, frozenset[str]]
     results: dict[str, StudentResult]
+    watch: object = None  # the first lab's: the course before, during and after grading (tests/attacks.py)
 
 
 @pytest.fixture(scope="session")
@@ -100,21 +101,35 @@ LAB_LIMITS = {
 
 def grade_sample_class(course: Course, lab: str) -> GradedClass:
     """The lab's corpus, the unmodified release and a broken file (and, for the first lab, every
-    known trick), autograded, with feedback and the grades exported."""
+    known trick, every attack and two honest students graded before and after them), autograded,
+    with feedback and the grades exported."""
+    from attacks import ATTACKS, HONEST, ClassWatch, honest_submission, write_attack
     from exploits import EXPLOITS
 
     expected = write_sample_class(course, lab)
     release_notebook = released_notebook(course, lab)
+    watch = None
     if lab == "anomaly_detection":
         for student, (build, fails) in EXPLOITS.items():
             write_submission(course, lab, student, build(release_notebook))
             expected[student] = frozenset(fails)
-    results = autograde_class(course, lab, **LAB_LIMITS[lab])
+        for student, attack in ATTACKS.items():
+            write_attack(course, lab, student, attack, release_notebook)
+            expected[student] = attack.fails
+        for student in HONEST:
+            write_submission(course, lab, student, honest_submission(release_notebook))
+            expected[student] = frozenset()
+        watch = ClassWatch(course, lab)
+    results = autograde_class(course, lab, progress=watch.progress if watch else print, **LAB_LIMITS[lab])
+    if watch:
+        watch.graded()
     feedback(course, lab)
     export(course)
+    if watch:
+        watch.finished()
     points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
               for cell in release_notebook.cells if cell.metadata["nbgrader"].get("grade")}
-    return GradedClass(course, points, expected, {result.student: result for result in results})
+    return GradedClass(course, points, expected, {result.student: result for result in results}, watch)
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         started = time.monotonic()
         notebook_deadline = started + min(self.notebook_timeout, len(order) * (self.timeout + self.responsive_wait))
         current: int | None = None
+        last_started: int | None = None
         position = 0
         cell_deadline = notebook_deadline
         while True:
@@ -189,6 +190,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                 return False
             if kind == "start" and current is None and position < len(order) and index == order[position]:
                 current, cell_deadline = index, time.monotonic() + self.timeout + self.responsive_wait
+                last_started = index
                 position += 1
             elif kind == "end" and current is not None and index == current:
                 cell = nb.cells[index]
@@ -203,8 +205,8 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                 current, cell_deadline = None, notebook_deadline
             else:
                 run.kill()
-                if current is not None:
-                    nb.cells[current].outputs.append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
+                if last_started is not None:  # the cell whose code wrote out of turn
+                    nb.cells[last_started].outputs.append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
                 self.log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
                 return True
 
