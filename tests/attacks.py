@@ -565,47 +565,35 @@ def _classmate_path(folder: Path, student: str, name: str) -> str:
     return f"os.path.join({str(folder)!r}, {reversed_id(student)}, {LAB!r}, {name!r})"
 
 
-def rewrote_later_submission(release, course):
-    """Overwrite the submission of a student graded later with the unanswered release."""
-    target = _classmate_path(course.submitted, HONEST[1], f"{LAB}.ipynb")
-    stub = nbformat.writes(release)
+def _overwrite(release: NotebookNode, target: str, text: str, what: str) -> NotebookNode:
+    """The release with WRONG answers whose first answer cell overwrites the file at `target` (an expression)."""
     return with_payload(release, code("""
         import os
         try:
-            with open(%s, "w") as _file:
-                _file.write(@stub@)
-            print("rewrote a classmate's submission")
+            with open(<<target>>, "w") as _file:
+                _file.write(@text@)
+            print("rewrote <<what>>")
         except Exception as _error:
             print("could not rewrite:", _why(_error))
-    """ % target, stub=stub))
+    """, target=target, text=text, what=what))
+
+
+def rewrote_later_submission(release, course):
+    """Overwrite the submission of a student graded later with the unanswered release."""
+    target = _classmate_path(course.submitted, HONEST[1], f"{LAB}.ipynb")
+    return _overwrite(release, target, nbformat.writes(release), "a classmate's submission")
 
 
 def rewrote_earlier_autograded(release, course):
     """Overwrite the autograded notebook of a student graded earlier with an unanswered one."""
     target = _classmate_path(course.autograded, HONEST[0], f"{LAB}.ipynb")
-    return with_payload(release, code("""
-        import os
-        try:
-            with open(%s, "w") as _file:
-                _file.write(@stub@)
-            print("rewrote a classmate's graded notebook")
-        except Exception as _error:
-            print("could not rewrite:", _why(_error))
-    """ % target, stub=nbformat.writes(release)))
+    return _overwrite(release, target, nbformat.writes(release), "a classmate's graded notebook")
 
 
 def rewrote_earlier_feedback(release, course):
     """Write the feedback page of a student graded earlier (it shows whatever it is given)."""
     target = _classmate_path(course.feedback, HONEST[0], f"{LAB}.html")
-    return with_payload(release, code("""
-        import os
-        try:
-            with open(%s, "w") as _file:
-                _file.write("<h1>0 / 20</h1> <<mark>>")
-            print("wrote a classmate's feedback")
-        except Exception as _error:
-            print("could not write:", _why(_error))
-    """ % target))
+    return _overwrite(release, target, f"<h1>0 / 20</h1> {MARK}", "a classmate's feedback")
 
 
 def listed_and_read_classmates(release, course):
