@@ -100,10 +100,12 @@ c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
 # `feedback` (nbgrader's API always asks for that name; the kit's folder is searched first): a
 # compact stylesheet, no script, a Content-Security-Policy forbidding scripts. nbgrader's own
 # template folder stays on the list, and HTMLExporter.template_name is left unset, because
-# formgrader reads this file too and needs its `formgrade` template.
-from nbgrader.preprocessors import GetGrades
+# formgrader reads this file too and needs its `formgrade` template. Named by import path, as above.
+from grading.feedback_page import TEMPLATE_DIRS  # noqa: E402 (the kit's template folder, then nbgrader's)
 
-from grading.feedback_page import TEMPLATE_DIRS, HideHiddenTests, NameExercises, RenderMath, ShortenPaths
-
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, ShortenPaths, NameExercises, RenderMath]
+FEEDBACK = "grading.feedback_page."
+c.GenerateFeedback.preprocessors = [
+    NBGRADER + "GetGrades", FEEDBACK + "HideHiddenTests", FEEDBACK + "ShortenPaths", FEEDBACK + "NameExercises",
+    FEEDBACK + "RenderMath",
+]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
