@@ -22,6 +22,7 @@ help:
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
 setup: $(VENV)/.installed data sandbox-check
+	@mkdir -p grading/exchange  # stands in for nbgrader's exchange, which the course does not use
 
 # Grading runs every submission in a bubblewrap sandbox: say in one line how to get it.
 sandbox-check:

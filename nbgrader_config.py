@@ -66,9 +66,8 @@ c.Sandbox.tmp_mb = 128              # private /tmp and home, each (discarded aft
 
 # nbgrader's exchange (release and collect through a shared JupyterHub folder) is not used:
 # labs go out as the assignments/ folders and come back through zip_collect. A folder of the
-# course stands in for it, so that formgrader does not warn about a missing one.
+# course stands in for it (`make setup` creates it), so that formgrader does not warn about a missing one.
 c.Exchange.root = os.path.join(HERE, "grading", "exchange")
-os.makedirs(c.Exchange.root, exist_ok=True)
 
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<assignment>.ipynb` (or zip files of them), go in

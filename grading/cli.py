@@ -129,28 +129,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             demo(_settings(args))
         else:
+            lab = None
+            if args.command not in ("release", "export"):
+                if not args.names:
+                    raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
+                lab = known_lab(course, args.names[0])
+            labs = [known_lab(course, name) for name in args.names] if args.command == "release" else []
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
-                run_command(course, args)
+                run_command(course, args, lab, labs)
     except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError) as error:
         print(f"grading: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-def run_command(course: Course, args: argparse.Namespace) -> None:
-    """One of the commands that work on the course's files (all but demo)."""
+def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:
+    """One of the commands that work on the course's files (all but demo), its arguments checked."""
     if args.command == "release":
-        release(course, args.names)
+        release(course, labs)
     elif args.command == "export":
         export(course)
     else:
-        if not args.names:
-            raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
-        lab, students = known_lab(course, args.names[0]), args.names[1:] or None
+        students = args.names[1:] or None
         if args.command == "autograde":
             print(format_table(lab, autograde_class(course, lab, students, **_settings(args))))
         elif args.command == "feedback":
             feedback(course, lab)
         else:
             print(format_table(lab, load_results(course, lab)))
-            print(f"report: {write_class_report(course, lab)}")
+            print(f"report: {write_class_report(course, lab)}", file=sys.stderr)

@@ -100,6 +100,10 @@ def record(course: Course) -> None:
     path.write_text(json.dumps(fingerprint(course)))
 
 
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def changed_since_last_command(course: Course, now: dict[str, str]) -> list[str]:
     """The grader's files that differ from the fingerprint kept at the end of the last command."""
     try:
@@ -110,14 +114,14 @@ def changed_since_last_command(course: Course, now: dict[str, str]) -> list[str]
 
 @contextmanager
 def unchanged(course: Course, command: str, rewrites_releases: bool = False,
-              warn: Callable[[str], None] = print) -> Iterator[None]:
+              warn: Callable[[str], None] | None = None) -> Iterator[None]:
     """Run a command, saying what changed since the last one, and stop if the grader's files change while it runs.
 
     `rewrites_releases`: the command's job is to change the releases (`release`)."""
     before = fingerprint(course)
     since = changed_since_last_command(course, before)
     if since:
-        warn(f"{command}: note: the grader's files changed since the last grading command ({_describe(since)});"
+        (warn or _to_stderr)(f"{command}: note: the grader's files changed since the last grading command ({_describe(since)});"
              " if you did not change them, find out who did before grading")
     yield
     after = fingerprint(course)
