@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
 KIT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(KIT), str(KIT / "tests")]
 
@@ -38,7 +40,7 @@ POINTS = {EX1: 10, EX2: 10}
 STOCK_EXIT_CODES: dict[str, int] = {}
 CHANGED_BY_STOCK: list[str] = []  # files of the (copied) kit, environment and home the stock run changed  # nbgrader autograde's exit code per student, in the stock run
 CANARY = "canary-" + hashlib.sha256(b"grader secret").hexdigest()[:12]
-STOCK_CONFIG = f'''
+STOCK_CONFIG = '''
 import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 c = get_config()
@@ -63,7 +65,6 @@ def build_class(course: Course) -> None:
     for student in HONEST:
         path = course.submission(LAB, student)
         path.parent.mkdir(parents=True, exist_ok=True)
-        import nbformat
         path.write_text(nbformat.writes(honest_submission(notebook)))
     for student, attack in ATTACKS.items():
         write_attack(course, LAB, student, attack, notebook)

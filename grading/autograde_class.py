@@ -18,7 +18,6 @@ import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import nbformat

@@ -31,10 +31,13 @@ class IntegrityError(Exception):
 
 def _content_files(course: Course) -> Iterator[Path]:
     yield course.root / "nbgrader_config.py"
-    for folder in (course.solutions, course.releases, KIT_ROOT / "grading", course.root / "grading" / "hidden_tests",
-                   KIT_ROOT / "utils", KIT_ROOT / "public_tests"):
-        if not folder.is_dir():
-            continue
+    folders = (course.solutions, course.releases, KIT_ROOT / "grading", course.root / "grading" / "hidden_tests",
+               KIT_ROOT / "utils", KIT_ROOT / "public_tests")
+    walked: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir() or any(folder.is_relative_to(done) for done in walked):
+            continue  # in the kit's own course, hidden_tests lies inside the kit's grading folder
+        walked.append(folder)
         for current, dirs, files in os.walk(folder):
             skipped = SKIPPED_NAMES + (WORK_AREAS if Path(current).name == "grading" else ())
             dirs[:] = sorted(d for d in dirs if d not in skipped)

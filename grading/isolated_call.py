@@ -78,9 +78,7 @@ def call_in_fresh_process(
     if "error" in received:
         raise IsolatedCallError(received["error"])
     if "report" not in received:
-        why = {"SIGXCPU": "it used up its CPU time", "SIGXFSZ": "it wrote too large a file",
-               "SIGSEGV": "a segmentation fault", "SIGKILL": "killed, most likely for using up the memory"}
-        detail = why.get(finished.signal_name or "", f"exit code {finished.returncode}")
+        detail = finished.reason(otherwise=f"exit code {finished.returncode}")
         raise IsolatedCallError(f"the code stopped the Python process ({detail})")
     return _results(received["report"], received["arrays"], len(cases), n_outputs)
 

@@ -23,14 +23,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Integer
 
 from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE, Mounts, Sandbox, SandboxedRun
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
@@ -44,13 +43,6 @@ CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was inte
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-
-WHY_DIED = {  # how the sandbox ended -> what the student and the instructor read
-    "SIGXCPU": "it used up its CPU time limit",
-    "SIGXFSZ": "it wrote a file larger than the file-size limit",
-    "SIGSEGV": "the code crashed Python (segmentation fault)",
-    "SIGKILL": "it was killed, most likely for using up the memory",
-}
 
 
 def error_output(name: str, message: str) -> NotebookNode:
@@ -182,7 +174,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                         message = OUTPUT_STOPPED.format(why=event)
                         nb.cells[current].outputs.append(error_output("OutputLimit", message))
                     else:
-                        why = WHY_DIED.get(finished.signal_name or "", "did the code exit Python?")
+                        why = finished.reason(otherwise="did the code exit Python?")
                         nb.cells[current].outputs.append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
                 return True
             kind, index = event.get("event"), event.get("index")

@@ -80,7 +80,8 @@ def python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def _environment(settings: Sandbox, mounts: Mounts, extra: dict[str, str]) -> dict[str, str]:
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    """The clean environment of a sandboxed program: none of the grader's variables, plus `extra`."""
     env = {
         "HOME": HOME,
         "USER": "student",
@@ -180,8 +181,8 @@ def check_available(settings: Sandbox) -> None:
         return
     if not sys.platform.startswith("linux") or shutil.which("bwrap") is None or shutil.which("setpriv") is None:
         raise SandboxUnavailable(f"grading needs a sandbox and bubblewrap (bwrap) was not found: {INSTALL_HINT}")
-    probe = bwrap_command(settings, Mounts(work=f"{HOME}/work"), [sys.executable, "-c", "pass"],
-                          _environment(settings, Mounts(work=f"{HOME}/work"), {}))
+    mounts = Mounts(work=f"{HOME}/work")
+    probe = bwrap_command(settings, mounts, [sys.executable, "-c", "pass"], _environment({}))
     done = subprocess.run(probe, capture_output=True, text=True, preexec_fn=lambda: _limits(settings))
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
@@ -206,6 +207,18 @@ class Finished:
         except ValueError:
             return None
 
+    def reason(self, otherwise: str) -> str:
+        """Why the run died, in the student's terms, from the signal that ended it (or `otherwise`)."""
+        return ENDED_BY.get(self.signal_name or "", otherwise)
+
+
+ENDED_BY = {  # the signal that ended a sandboxed run -> what the student and the instructor read
+    "SIGXCPU": "it used up its CPU time limit",
+    "SIGXFSZ": "it wrote a file larger than the file-size limit",
+    "SIGSEGV": "the code crashed Python (segmentation fault)",
+    "SIGKILL": "it was killed, most likely for using up the memory",
+}
+
 
 class SandboxedRun:
     """A running sandboxed program with pipes to its standard input and output.
@@ -217,7 +230,7 @@ class SandboxedRun:
                  extra_env: dict[str, str] | None = None):
         self.settings = settings
         self.killed = False
-        env = _environment(settings, mounts, extra_env or {})
+        env = _environment(extra_env or {})
         self._unsafe: _UnsafeLayout | None = None
         if settings.unsafe_no_sandbox:
             self._unsafe = _UnsafeLayout(mounts)

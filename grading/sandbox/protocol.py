@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import stat
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Iterator
 
 import numpy as np
-from nbformat.notebooknode import NotebookNode, from_dict
+from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 
 
@@ -218,23 +215,8 @@ def clean_outputs(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Files written in the sandbox
+# Arrays sent back by a verdict run
 # ---------------------------------------------------------------------------------------------
-
-def read_file(path: Path, max_bytes: int) -> bytes:
-    """A regular file's bytes, refused when it is a link or larger than `max_bytes`."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        raise ProtocolError(f"{path.name} could not be opened ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ProtocolError(f"{path.name} is not a regular file")
-        if info.st_size > max_bytes:
-            raise ProtocolError(f"{path.name} is larger than {max_bytes:,} bytes")
-        return handle.read(max_bytes + 1)[:max_bytes]
-
 
 ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: never objects
 
