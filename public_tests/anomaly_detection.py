@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from selfcheck import SelfCheckFailed, failure_of_call
 from utils import load_data, multivariate_gaussian
 
 __all__ = ["estimate_gaussian_test", "select_threshold_test"]
@@ -55,23 +56,19 @@ def _call(target: Callable[..., Any], args: tuple[np.ndarray, ...], call: str) -
         try:
             return target(*(np.array(arg, copy=True) for arg in args))
         except Exception as error:  # whatever the student's code raises is reported as a failure
-            raised = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            hint = ""
-            if isinstance(error, NotImplementedError):
-                hint = " Replace `raise NotImplementedError()` with your code."
-            raise AssertionError(f"{call}: your function raised {raised}.{hint}") from error
+            raise failure_of_call(call, target, error) from None
 
 
 def _pair(result: Any, call: str, names: str) -> tuple[Any, Any]:
-    """The two values of `result`, or an AssertionError saying what came back instead."""
+    """The two values of `result`, or a SelfCheckFailed saying what came back instead."""
     if result is None:
-        raise AssertionError(f"{call}: returned None instead of the pair ({names}). Did you forget `return {names}`?")
+        raise SelfCheckFailed(f"{call}: returned None instead of the pair ({names}). Did you forget `return {names}`?")
     if isinstance(result, list) and len(result) == 2:
-        raise AssertionError(f"{call}: returned a list instead of the pair ({names}). Return a tuple: `return {names}`.")
+        raise SelfCheckFailed(f"{call}: returned a list instead of the pair ({names}). Return a tuple: `return {names}`.")
     if not isinstance(result, (tuple, list)):
-        raise AssertionError(f"{call}: returned a single {type(result).__name__} instead of the pair ({names}).")
+        raise SelfCheckFailed(f"{call}: returned a single {type(result).__name__} instead of the pair ({names}).")
     if len(result) != 2:
-        raise AssertionError(f"{call}: returned {len(result)} values instead of 2 ({names}).")
+        raise SelfCheckFailed(f"{call}: returned {len(result)} values instead of 2 ({names}).")
     return result[0], result[1]
 
 
@@ -79,7 +76,7 @@ def _as_floats(value: Any, call: str, name: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise AssertionError(f"{call}: {name} is a {type(value).__name__}, not numbers.") from None
+        raise SelfCheckFailed(f"{call}: {name} is a {type(value).__name__}, not numbers.") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,20 +120,20 @@ def _check_estimate_gaussian(target: Callable, X: np.ndarray, mu: np.ndarray, va
     for name, got, want in (("mu", got_mu, mu), ("var", got_var, var)):
         got, dtype = _as_floats(got, call, name), np.asarray(got).dtype
         if dtype != np.float64:
-            raise AssertionError(f"{call}: returned {name} of dtype {dtype}. Compute in float64, numpy's default: "
+            raise SelfCheckFailed(f"{call}: returned {name} of dtype {dtype}. Compute in float64, numpy's default: "
                                  "the lab asks for 9 significant digits, and float32 holds about 7.")
         if got.shape != want.shape:
             hint = ""
             if got.shape == (m,) and m != n:
                 hint = " Did you average over each row (axis=1) instead of over the examples (axis=0)?"
-            raise AssertionError(f"{call}: returned {name} of shape {got.shape} instead of {want.shape}.{hint}")
+            raise SelfCheckFailed(f"{call}: returned {name} of shape {got.shape} instead of {want.shape}.{hint}")
         if not np.allclose(got, want, rtol=rtol, atol=atol):
             if name == "mu":
                 hint = " Did you return (var, mu) instead of (mu, var)?" if np.allclose(got, var) else ""
             else:
                 hint = _variance_hint(got, mu, var, m)
             shown_want, shown_got = _show_both(want, got)
-            raise AssertionError(f"{call}: expected {name} {shown_want}, got {shown_got}.{hint}")
+            raise SelfCheckFailed(f"{call}: expected {name} {shown_want}, got {shown_got}.{hint}")
 
 
 def estimate_gaussian_test(target: Callable) -> None:
@@ -180,7 +177,7 @@ def _check_select_threshold(target: Callable, y_val: np.ndarray, p_val: np.ndarr
     for value, name in zip(got, ("epsilon", "F1")):
         if not isinstance(value, (float, np.floating)):
             shape = f" of shape {np.shape(value)}" if isinstance(value, (np.ndarray, list, tuple)) else ""
-            raise AssertionError(f"{call}: returned {name} as {type(value).__name__}{shape} instead of a single float.")
+            raise SelfCheckFailed(f"{call}: returned {name} as {type(value).__name__}{shape} instead of a single float.")
     got_epsilon, got_f1 = (float(value) for value in got)
     want_epsilon, want_f1 = expected
     if np.isclose(got_epsilon, want_epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, want_f1):
@@ -188,7 +185,7 @@ def _check_select_threshold(target: Callable, y_val: np.ndarray, p_val: np.ndarr
     slips = {**slips, (want_f1, want_epsilon): "Did you return (F1, epsilon) instead of (epsilon, F1)?"}
     hint = next((text for (epsilon, f1), text in slips.items()
                  if np.isclose(got_epsilon, epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, f1)), "")
-    raise AssertionError(
+    raise SelfCheckFailed(
         f"{call}: expected (epsilon, F1) = ({want_epsilon:.6g}, {want_f1:.6g}), "
         f"got ({got_epsilon:.6g}, {got_f1:.6g}).{' ' + hint if hint else ''}"
     )

@@ -31,7 +31,7 @@ def repo_root() -> Path:
 # Lab modules (the utils.py and public_tests.py that a lab's notebook imports)
 # ---------------------------------------------------------------------------------------------
 
-LAB_MODULE_NAMES = ("utils", "public_tests")
+LAB_MODULE_NAMES = ("utils", "public_tests", "selfcheck")
 
 
 def _forget_lab_modules() -> None:

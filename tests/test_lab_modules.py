@@ -366,11 +366,24 @@ def test_a_wrong_select_threshold_fails_with_a_hint(public_tests, student, hint)
 
 
 @pytest.mark.parametrize("test_name", ["estimate_gaussian_test", "select_threshold_test"])
-def test_the_release_stub_is_reported_as_raising(public_tests, test_name):
-    with pytest.raises(AssertionError, match="your function raised NotImplementedError") as caught:
+def test_the_release_stub_is_reported_as_not_done_yet_in_one_line(public_tests, test_name):
+    with pytest.raises(AssertionError) as caught:
         getattr(public_tests, test_name)(not_implemented)
-    assert isinstance(caught.value.__cause__, NotImplementedError)
-    assert "Replace `raise NotImplementedError()` with your code" in str(caught.value)
+    [line] = caught.value._render_traceback_()
+    assert "Not done yet" in line and "not_implemented() still raises NotImplementedError" in line
+    assert "Replace `raise NotImplementedError()` with your code" in line
+
+
+def test_an_error_inside_the_students_function_names_it_and_its_line(public_tests):
+    def estimate_gaussian(X):
+        mu = X.mean(axis=0)
+        return mu, X[5]  # the hand-worked cases have 2 to 4 rows
+
+    with pytest.raises(AssertionError) as caught:
+        public_tests.estimate_gaussian_test(estimate_gaussian)
+    [line] = caught.value._render_traceback_()
+    line_number = estimate_gaussian.__code__.co_firstlineno + 2
+    assert f"your function raised IndexError: index 5 is out of bounds for axis 0 with size 3 (line {line_number} " in line
 
 
 def test_a_select_threshold_right_by_hand_but_wrong_on_the_data_names_the_data(public_tests):

@@ -42,7 +42,7 @@ def test_committed_release_matches_a_fresh_build_from_the_master(kit_course, lab
 
 @pytest.mark.parametrize("lab", LABS)
 def test_committed_release_ships_the_same_helper_files_as_the_master(kit_course, lab):
-    for name in ("utils.py", "public_tests.py"):
+    for name in ("utils.py", "public_tests.py", "selfcheck.py"):
         assert filecmp.cmp(COMMITTED.releases / lab / name, kit_course.releases / lab / name, shallow=False), name
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from selfcheck import SelfCheckFailed, failure_of_call
 from utils import TEST_FRACTION, WINDOW, make_cpu_signal
 
 __all__ = ["split_and_normalise_test", "make_windows_test", "score_reconstruction_test",
@@ -41,23 +42,21 @@ def _call(target: Callable[..., Any], args: tuple, call: str) -> Any:
         try:
             return target(*(_copy(arg) for arg in args))
         except Exception as error:  # whatever the student's code raises is reported as a failure
-            raised = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            hint = " Replace `raise NotImplementedError()` with your code." if isinstance(error, NotImplementedError) else ""
-            raise AssertionError(f"{call}: your function raised {raised}.{hint}") from error
+            raise failure_of_call(call, target, error) from None
 
 
 def _values(result: Any, count: int, call: str, names: str) -> tuple:
-    """The `count` values of `result`, or an AssertionError saying what came back instead."""
+    """The `count` values of `result`, or a SelfCheckFailed saying what came back instead."""
     if count == 1:
         if result is None:
-            raise AssertionError(f"{call}: returned None. Did you forget `return {names}`?")
+            raise SelfCheckFailed(f"{call}: returned None. Did you forget `return {names}`?")
         return (result,)
     if result is None:
-        raise AssertionError(f"{call}: returned None instead of ({names}). Did you forget `return {names}`?")
+        raise SelfCheckFailed(f"{call}: returned None instead of ({names}). Did you forget `return {names}`?")
     if isinstance(result, list) and len(result) == count:
-        raise AssertionError(f"{call}: returned a list of the {count} values; return a tuple: `return {names}`.")
+        raise SelfCheckFailed(f"{call}: returned a list of the {count} values; return a tuple: `return {names}`.")
     if not isinstance(result, tuple) or len(result) != count:
-        raise AssertionError(f"{call}: expected the {count} values ({names}), got {type(result).__name__}.")
+        raise SelfCheckFailed(f"{call}: expected the {count} values ({names}), got {type(result).__name__}.")
     return result
 
 
@@ -65,7 +64,7 @@ def _as_floats(value: Any, call: str, name: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise AssertionError(f"{call}: {name} is a {type(value).__name__}, not numbers.") from None
+        raise SelfCheckFailed(f"{call}: {name} is a {type(value).__name__}, not numbers.") from None
 
 
 def _compare(call: str, name: str, got: Any, want: np.ndarray, slips: dict[str, np.ndarray]) -> None:
@@ -77,7 +76,7 @@ def _compare(call: str, name: str, got: Any, want: np.ndarray, slips: dict[str, 
                  if got.shape == slip.shape and np.allclose(got, slip, rtol=1e-7, atol=1e-9, equal_nan=True)), "")
     if not hint and got.shape != want.shape:
         hint = f"Its shape is {got.shape}, expected {want.shape}."
-    raise AssertionError(f"{call}: expected {name} {_show(want)}, got {_show(got)}. {hint}".rstrip())
+    raise SelfCheckFailed(f"{call}: expected {name} {_show(want)}, got {_show(got)}. {hint}".rstrip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +115,7 @@ def _check_time_order(call: str, train: Any) -> None:
     train = _as_floats(train, call, "train")
     if train.shape == (6,) and np.all(np.isfinite(train)) and np.std(train) > 0:
         if abs(np.corrcoef(train, SPLIT_SERIES[:6])[0, 1]) < 1 - 1e-9:
-            raise AssertionError(f"{call}: the training samples are not the first 6 samples in their order. "
+            raise SelfCheckFailed(f"{call}: the training samples are not the first 6 samples in their order. "
                                  "Split in time order, without shuffling.")
 
 
@@ -132,7 +131,7 @@ def split_and_normalise_test(target: Callable) -> None:
     train, test = _values(_call(target, (SPLIT_SERIES_9, 0.25), call), 2, call, "train, test")
     shapes = (np.shape(train), np.shape(test))
     if shapes != ((6,), (3,)):
-        raise AssertionError(f"{call}: expected 6 training and 3 test samples, got shapes {shapes[0]} and {shapes[1]}. "
+        raise SelfCheckFailed(f"{call}: expected 6 training and 3 test samples, got shapes {shapes[0]} and {shapes[1]}. "
                              "The training part is the first int(len(series) * (1 - test_fraction)) samples: "
                              "int(9 * 0.75) = int(6.75) = 6, rounded down.")
     _compare(call, "train", train, SPLIT_TRAIN, {})
@@ -147,18 +146,18 @@ def split_and_normalise_test(target: Callable) -> None:
     except ValueError:
         pass
     except Exception as error:
-        raise AssertionError(f"{call}: raised {type(error).__name__}; raise a ValueError instead.") from error
+        raise SelfCheckFailed(f"{call}: raised {type(error).__name__}; raise a ValueError instead.") from error
     else:
-        raise AssertionError(f"{call}: returned without an error. Its std is 0: raise a ValueError.")
+        raise SelfCheckFailed(f"{call}: returned without an error. Its std is 0: raise a ValueError.")
 
     call = "split_and_normalise(signal, 0.25) on the lab's signal"
     train, test = _values(_call(target, (make_cpu_signal(), TEST_FRACTION), call), 2, call, "train, test")
     train, test = _as_floats(train, call, "train"), _as_floats(test, call, "test")
     if train.shape != (75_000,) or test.shape != (25_000,):
-        raise AssertionError(f"{call}: expected 75000 training and 25000 test samples, got shapes "
+        raise SelfCheckFailed(f"{call}: expected 75000 training and 25000 test samples, got shapes "
                              f"{train.shape} and {test.shape}.")
     if not (abs(test.mean() - REAL_TEST_MEAN) < 1e-4 and abs(test.std() - REAL_TEST_STD) < 1e-4):
-        raise AssertionError(f"{call}: the test part has mean {test.mean():.4f} and std {test.std():.4f}, "
+        raise SelfCheckFailed(f"{call}: the test part has mean {test.mean():.4f} and std {test.std():.4f}, "
                              f"expected {REAL_TEST_MEAN} and {REAL_TEST_STD}.")
     print(PASSED)
 
@@ -197,7 +196,7 @@ def make_windows_test(target: Callable) -> None:
     call = "make_windows(series, 30, 1) on 1000 samples of the signal"
     got = _as_floats(_values(_call(target, (train, WINDOW, 1), call), 1, call, "windows")[0], call, "windows")
     if got.shape != (971, 30) or not np.array_equal(got[204], train[204:234]):
-        raise AssertionError(f"{call}: expected shape (971, 30) with row 204 = series[204:234], got shape {got.shape}.")
+        raise SelfCheckFailed(f"{call}: expected shape (971, 30) with row 204 = series[204:234], got shape {got.shape}.")
     print(PASSED)
 
 
@@ -235,7 +234,7 @@ def score_reconstruction_test(target: Callable) -> None:
         "Flag by the rolling mean, not by the error itself.": np.array([0.0, 0, 1, 1, 0, 0]),
     })
     if np.asarray(flagged).dtype != bool:
-        raise AssertionError(f"{call}: flagged should be a boolean array (rolling_mean > threshold), "
+        raise SelfCheckFailed(f"{call}: flagged should be a boolean array (rolling_mean > threshold), "
                              f"got dtype {np.asarray(flagged).dtype}.")
 
     call = "score_reconstruction(target, reconstruction, 4, 0.5) with target = [1, 1, 1, 1] and reconstruction = [0, 2, 0, 2]"
@@ -282,7 +281,7 @@ def bottleneck_activations_test(target: Callable) -> None:
     if got.shape != (4, 5):
         hint = {(4, 10): " Did you stop one layer early or go one too far?", (4, 30): " Return the bottleneck, not the output.",
                 (4, 20): " Apply the first len(coefs) // 2 = 3 layers."}.get(got.shape, "")
-        raise AssertionError(f"{call}: expected shape (4, 5), got {got.shape}.{hint}")
+        raise SelfCheckFailed(f"{call}: expected shape (4, 5), got {got.shape}.{hint}")
     if np.any(got <= 0) or np.any(got >= 1):
-        raise AssertionError(f"{call}: sigmoid activations lie between 0 and 1, got values from {got.min():.4g} to {got.max():.4g}.")
+        raise SelfCheckFailed(f"{call}: sigmoid activations lie between 0 and 1, got values from {got.min():.4g} to {got.max():.4g}.")
     print(PASSED)

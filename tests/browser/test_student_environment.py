@@ -31,7 +31,7 @@ def test_the_release_is_copied_outside_the_course(tmp_path):
     assert workspace.folder == tmp_path / LAB and workspace.config_dir == tmp_path / CONFIG_FOLDER
     copied = {str(path.relative_to(workspace.folder)) for path in workspace.folder.rglob("*") if path.is_file()}
     assert copied == released_files(LAB) == set(workspace.copied)
-    assert {"anomaly_detection.ipynb", "utils.py", "public_tests.py"} <= copied
+    assert {"anomaly_detection.ipynb", "utils.py", "public_tests.py", "selfcheck.py"} <= copied
     assert any(name.startswith("data/") for name in copied)
     assert not workspace.kept
     assert (workspace.config_dir / "labconfig" / "page_config.json").is_file()
