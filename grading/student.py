@@ -117,10 +117,25 @@ def prepare(lab: str, work_dir: str | os.PathLike | None = None, course: Course 
                 workspace.kept_differing.append(str(relative))
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        if relative.suffix == ".ipynb":
+            _copy_for_this_kernel(source, target)
+        else:
+            shutil.copy2(source, target)
         workspace.copied.append(str(relative))
     _refresh_config(workspace.config_dir)
     return workspace
+
+
+def _copy_for_this_kernel(source: Path, target: Path) -> None:
+    """Copy a notebook with the language details this environment's kernel reports: JupyterLab
+    writes them into the notebook when the kernel starts, and would otherwise show the notebook
+    as modified the moment it opens. Only the notebook's metadata differs from the release."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    notebook.setdefault("metadata", {})["language_info"] = dict(IPythonKernel.language_info)
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    shutil.copystat(source, target)
 
 
 def _datasets(course: Course, lab: str) -> list[str]:

@@ -216,6 +216,9 @@ def test_a_students_session(lab, student_server, page, screenshots):
     # "In the notebook ..." — it opens in the student's own copy, outside the course.
     notebook.open()
     screenshots(page, "opened")
+    # Opening changes nothing: the notebook's tab is not marked modified (no unsaved-changes dot).
+    page.wait_for_timeout(2_000)  # JupyterLab marks a notebook it rewrites on load within moments
+    assert page.locator(".jp-mod-dirty").count() == 0, "the notebook shows as modified right after opening"
 
     # The student's tools only: Validate in the toolbar, the Assignment List in the Nbgrader menu,
     # no Create Assignment sidebar, no Formgrader or Course List.
@@ -234,6 +237,16 @@ def test_a_students_session(lab, student_server, page, screenshots):
         assert notebook.source(locked) == before, f"typing changed the locked cell {locked}"
     assert page.locator(CELLS).count() == len(notebook.release.cells)
     screenshots(page, "locked-cell-unchanged")
+
+    # Run All on the release as it comes: it stops at the first Check your work cell, which says
+    # in one line that the exercise is not done yet (no traceback).
+    notebook.restart_and_run_all(session.run_timeout)
+    first_check = next(code_id for code_id in notebook.code_ids() if code_id.startswith("check_"))
+    message = notebook.output(first_check).strip()
+    notebook.show(notebook.cell(first_check).locator(".jp-OutputArea"))
+    screenshots(page, "not-done-yet")
+    assert message.startswith("Not done yet:") and "still raises NotImplementedError" in message, message
+    assert "\n" not in message and "Traceback" not in message, message
 
     # "... fill in the cells marked # GRADED FUNCTION".
     for grade_id in notebook.answer_ids():
@@ -288,7 +301,8 @@ def test_a_students_session(lab, student_server, page, screenshots):
     message = notebook.output(failing_test)
     notebook.show(notebook.cell(failing_test).locator(".jp-OutputArea"))
     screenshots(page, "mistake-message")
-    assert "AssertionError" in message and hint in message, message
+    assert message.startswith("Not yet right:") and hint in message, message
+    assert "Traceback" not in message and "public_tests.py" not in message, message  # one message, no trace
     assert PASSED not in message
     if "mistake" in session.validate:
         kind, text = notebook.validate()
