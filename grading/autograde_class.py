@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -205,17 +206,66 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     return StudentResult(student, score, max_score, failed, notes)
 
 
+def make_pool(workers: int | None, scheduler: str | None, unsafe: bool):
+    """Where the class's code runs: a Dask cluster if given, else local workers (every core by
+    default; one without a sandbox, whose clean-up would stop the other workers' runs)."""
+    from grading.execution.pool import DaskPool, LocalPool, default_workers
+
+    if scheduler:
+        return DaskPool(scheduler)
+    return LocalPool(1 if unsafe else (workers or default_workers()))
+
+
+def prepare_works(api, course: Course, lab: str, students: list[str]) -> tuple[list, list[str]]:
+    """The workers' share (a `StudentWork` per gradable submission) and the students the
+    coordinator grades itself (refused at intake, or not sanitisable: nbgrader says why)."""
+    from grading.execution.prepare import student_work
+
+    works, itself = [], []
+    for student in students:
+        if refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted) is not None:
+            itself.append(student)
+            continue
+        try:
+            works.append(student_work(api, course, lab, student))
+        except Exception:  # noqa: BLE001 - nbgrader's own pass meets the same problem and records it
+            itself.append(student)
+    return works, itself
+
+
+def progress_bar(total: int, progress: Callable[[str], None]):
+    """A bar with count, rate and time left on a terminal (nothing otherwise), and the function
+    that prints a student's line above it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="student", disable=not sys.stderr.isatty() or total == 0, leave=False,
+               dynamic_ncols=True)
+    say = bar.write if (not bar.disable and progress is print) else progress
+    return bar, say
+
+
 def autograde_class(
     course: Course,
     lab: str,
     students: list[str] | None = None,
     progress: Callable[[str], None] = print,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
     **overrides: object,
 ) -> list[StudentResult]:
     """Autograde every (or the given) student's submission of `lab` and write the lab's report.
 
+    The submitted code runs on `workers` local workers (every core by default) or on the Dask
+    cluster at `scheduler`; this process alone writes the gradebook, the autograded notebooks and
+    the reports. Students already graded (`grading.journal`) are kept unless `force`, or unless
+    `students` names them.
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
+    from grading.execution import prepared
+    from grading.execution.work import WorkError, checked_result
+    from grading.journal import Journal
+
     api = course.nbgrader_api(**overrides)
     sandbox = Sandbox(config=api.config)
     check_available(sandbox)
@@ -225,16 +275,52 @@ def autograde_class(
     copied = lab_cache.fill_from_master(course, lab, api.config)
     if copied:
         progress(f"{lab}: cache filled from the master's run ({copied} file(s) in {lab_cache.cache_folder(course)})")
+    named = students is not None  # students named on the command line are graded again
     students = students if students is not None else course.students(lab)
-    results = []
-    for number, student in enumerate(students, start=1):
+    journal = Journal(course, lab)
+    if force and not named:
+        journal.clear()
+    kept = {} if force or named else {
+        student: StudentResult(**result) for student, result in journal.finished().items() if student in students}
+    todo = [student for student in students if student not in kept]
+    pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox)
+    graded: dict[str, StudentResult] = {}
+    try:
+        progress(f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
+                 + (f"; {len(kept)} already graded (--force grades them again)" if kept else ""))
+        works, itself = prepare_works(api, course, lab, todo)
+        bar, say = progress_bar(len(todo), progress)
+
+        def finish(student: str, started: float, where: str) -> None:
+            result = grade_student(api, course, lab, student)
+            prepared.forget(lab, student)
+            if sandbox.unsafe_no_sandbox:
+                result.notes.append(UNSAFE_NOTE)
+            journal.record(result)
+            graded[student] = result
+            bar.update()
+            say(f"[{len(graded) + len(kept)}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
+                f" ({time.monotonic() - started:.1f} s{where}){' - ' + '; '.join(result.notes) if result.notes else ''}")
+
         started = time.monotonic()
-        result = grade_student(api, course, lab, student)
-        if sandbox.unsafe_no_sandbox:
-            result.notes.append(UNSAFE_NOTE)
-        results.append(result)
-        progress(f"[{number}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
-                 f" ({time.monotonic() - started:.1f} s){' - ' + '; '.join(result.notes) if result.notes else ''}")
+        for work, answer in pool.answers(works):
+            where = ""
+            if isinstance(answer, BaseException):
+                say(f"{work.student}: the worker failed ({type(answer).__name__}: {str(answer)[:200]}); graded here")
+            else:
+                try:
+                    prepared.offer(work, checked_result(answer, work))
+                    where = f", {answer.get('seconds', 0):.1f} s on {str(answer.get('worker', '?'))[:60]}"
+                except WorkError as error:
+                    say(f"{work.student}: the worker's answer was refused ({error}); graded here")
+            finish(work.student, started, where)
+            started = time.monotonic()
+        for student in itself:
+            finish(student, time.monotonic(), "")
+        bar.close()
+    finally:
+        pool.close()
+    results = [kept.get(student) or graded[student] for student in students]
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     from grading.class_report import write_class_report  # it reads this module's notes and results

@@ -8,6 +8,8 @@
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
 Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo),
+--workers N (local workers; default: every core), --scheduler tcp://HOST:PORT (run the code on a
+Dask cluster instead), --force (grade again the students already graded; autograde),
 --unsafe-no-sandbox (run submitted code without a sandbox: only where bubblewrap cannot run).
 
 Every command but demo stops if the grader's files (the kit's code, the configuration, masters,
@@ -29,6 +31,7 @@ from grading.class_report import write_class_report
 from grading.course import KIT_ROOT, Course, put_environment_on_path
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
+from grading.execution.pool import PoolUnavailable
 from grading.sandbox.launch import SandboxUnavailable
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
@@ -103,11 +106,19 @@ def demo(settings: dict[str, object]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, object]:
-    """nbgrader settings that the command-line options set for this run."""
-    settings: dict[str, object] = {"ExecuteInSandbox.timeout": int(args.timeout)} if args.timeout else {}
+    """What the command-line options set for this run: where the code runs, and nbgrader settings."""
+    settings: dict[str, object] = {"workers": args.workers, "scheduler": args.scheduler}
+    if args.timeout:
+        settings["ExecuteInSandbox.timeout"] = int(args.timeout)
     if args.unsafe_no_sandbox:
         settings["Sandbox.unsafe_no_sandbox"] = True
     return settings
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--workers takes a number of workers (1 or more), not {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
     parser.add_argument("--course", type=Path, default=KIT_ROOT, help="the course directory")
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
+    parser.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
+    parser.add_argument("--scheduler", help="address of a Dask scheduler (tcp://HOST:PORT) to run submitted code on")
+    parser.add_argument("--force", action="store_true", help="grade again the students already graded (autograde)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run submitted code without a sandbox (recorded in the report and the feedback)")
     args = parser.parse_args(argv)
@@ -137,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             labs = [known_lab(course, name) for name in args.names] if args.command == "release" else []
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
                 run_command(course, args, lab, labs)
-    except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError) as error:
+    except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError,
+            PoolUnavailable) as error:
         print(f"grading: {error}", file=sys.stderr)
         return 1
     return 0
@@ -152,7 +167,7 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
     else:
         students = args.names[1:] or None
         if args.command == "autograde":
-            print(format_table(lab, autograde_class(course, lab, students, **_settings(args))))
+            print(format_table(lab, autograde_class(course, lab, students, force=args.force, **_settings(args))))
         elif args.command == "feedback":
             feedback(course, lab)
         else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import threading
 from typing import Sequence
 
@@ -20,12 +19,14 @@ import numpy as np
 
 from grading.checks import Case, Outputs, Raised
 from grading.sandbox.inside.verdict_runner import CONTAINERS, VALUE_KINDS
-from grading.sandbox.launch import HOME, PROGRAMS, Mounts, Sandbox, SandboxedRun
+from grading.sandbox.launch import HOME, Mounts, Sandbox
+from grading.sandbox.warm import ColdRun, Run
 from grading.sandbox.protocol import ProtocolError, parse_json, read_arrays
 
 ERROR_TEXT_LIMIT = 300
 REPORT_BYTES = 1_000_000
 MAX_OUTPUT_NUMBERS = 2_000_000  # what a lab's hidden cases return is far smaller
+VERDICT_WORK = f"{HOME}/verdict"
 
 
 class IsolatedCallError(Exception):
@@ -47,6 +48,45 @@ def _inputs(cases: Sequence[Case]) -> tuple[list, bytes]:
     return arg_items, saved.getvalue()
 
 
+def verdict_payload(sources: Sequence[str], function: str, cases: Sequence[Case], n_outputs: int) -> bytes:
+    """What the verdict runner reads: one JSON line, then the cases' arguments as `.npz` bytes."""
+    arg_items, inputs = _inputs(cases)
+    request = {"sources": list(sources), "function": function, "n_outputs": n_outputs,
+               "arg_items": arg_items, "inputs_bytes": len(inputs)}
+    return json.dumps(request).encode() + b"\n" + inputs
+
+
+def receive_verdict(run: Run, timeout: float) -> dict:
+    """Read a verdict run's report and arrays with limits: {"report": ..., "arrays": bytes}, or
+    {"error": what went wrong}. Plain data, checked again by `verdict_results`."""
+    received: dict = {}
+    reader = threading.Thread(target=_receive, args=(run, received), daemon=True)
+    reader.start()
+    finished = run.wait(timeout=timeout)
+    reader.join(timeout=5)
+    if finished.timed_out:
+        return {"error": f"did not finish within {timeout:g} seconds (an endless loop?)"}
+    if "error" in received:
+        return {"error": received["error"]}
+    if "report" not in received:
+        detail = finished.reason(otherwise=f"exit code {finished.returncode}")
+        return {"error": f"the code stopped the Python process ({detail})"}
+    return {"report": received["report"], "arrays": received["arrays"]}
+
+
+def verdict_results(raw: dict, n_cases: int, n_outputs: int) -> list[Outputs | str]:
+    """Per case, the outputs or the error raised, from what `receive_verdict` read; raises
+    IsolatedCallError when no case could be run."""
+    if not isinstance(raw, dict):
+        raise IsolatedCallError("its results could not be read back (malformed)")
+    if "error" in raw:
+        raise IsolatedCallError(str(raw["error"])[:ERROR_TEXT_LIMIT])
+    report, arrays = raw.get("report"), raw.get("arrays")
+    if not isinstance(report, dict) or not isinstance(arrays, bytes):
+        raise IsolatedCallError("its results could not be read back (malformed)")
+    return _results(report, arrays, n_cases, n_outputs)
+
+
 def call_in_fresh_process(
     sources: Sequence[str], function: str, cases: Sequence[Case], n_outputs: int, timeout: float,
     sandbox: Sandbox | None = None,
@@ -58,32 +98,16 @@ def call_in_fresh_process(
     one-line description, and the names of its classes). Raises IsolatedCallError when no case
     could be run.
     """
-    arg_items, inputs = _inputs(cases)
-    request = {"sources": list(sources), "function": function, "n_outputs": n_outputs,
-               "arg_items": arg_items, "inputs_bytes": len(inputs)}
-    argv = [sys.executable, "-I", "-B", f"{PROGRAMS}/verdict_runner.py"]
-    with SandboxedRun(sandbox or Sandbox(), Mounts(work=f"{HOME}/verdict"), argv) as run:
-        received: dict = {}
-        reader = threading.Thread(target=_receive, args=(run, received), daemon=True)
-        reader.start()
-        try:
-            run.stdin.write(json.dumps(request).encode() + b"\n" + inputs)
-            run.stdin.close()
-        except OSError:
-            pass  # the sandbox is already gone: its end says why
-        finished = run.wait(timeout=timeout)
-        reader.join(timeout=5)
-    if finished.timed_out:
-        raise IsolatedCallError(f"did not finish within {timeout:g} seconds (an endless loop?)")
-    if "error" in received:
-        raise IsolatedCallError(received["error"])
-    if "report" not in received:
-        detail = finished.reason(otherwise=f"exit code {finished.returncode}")
-        raise IsolatedCallError(f"the code stopped the Python process ({detail})")
-    return _results(received["report"], received["arrays"], len(cases), n_outputs)
+    payload = verdict_payload(sources, function, cases, n_outputs)
+    run = ColdRun(sandbox or Sandbox(), Mounts(work=VERDICT_WORK), "verdict", payload, {})
+    try:
+        raw = receive_verdict(run, timeout)
+    finally:
+        run.close()
+    return verdict_results(raw, len(cases), n_outputs)
 
 
-def _receive(run: SandboxedRun, received: dict) -> None:
+def _receive(run: Run, received: dict) -> None:
     """Read the run's report line and arrays, with limits, into `received`."""
     try:
         line = run.stdout.readline(REPORT_BYTES + 1)

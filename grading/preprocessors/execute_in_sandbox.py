@@ -16,12 +16,9 @@ What a class of submissions needs on top of running cells:
 from __future__ import annotations
 
 import json
-import queue
 import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -31,22 +28,17 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
-from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE, Mounts, Sandbox, SandboxedRun
-from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
+from grading.execution import prepared
+from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
+from grading.execution.work import checked_notebook
+from grading.execution.worker import SANDBOX_ENV, lab_mounts
+from grading.sandbox.launch import SHARED_CACHE, Sandbox
+from grading.sandbox.protocol import OutputLimits
+from grading.sandbox.warm import ColdRun
 
-KERNEL_DIED = "The kernel died while running this cell ({why})."
-KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds:g} s after the time limit and an interrupt."
-NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and was stopped."
-OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
-PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
-CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-
-
-def error_output(name: str, message: str) -> NotebookNode:
-    return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
 def without_hidden_tests(source: str) -> str:
@@ -54,21 +46,8 @@ def without_hidden_tests(source: str) -> str:
     return HIDDEN_TESTS.sub("", source)
 
 
-def lab_mounts(coursedir: CourseDirectory, lab: str) -> Mounts:
-    """The lab's released files (read-only) in the working folder, and the course's read-only caches."""
-    release = Path(coursedir.format_path(coursedir.release_directory, ".", lab))
-    work = f"{HOME}/{lab}"
-    mounts = Mounts(work=work)
-    for entry in sorted(release.iterdir()):
-        if entry.suffix != ".ipynb" and not entry.name.startswith(".") and entry.name != "__pycache__":
-            mounts.read_only[entry.resolve()] = f"{work}/{entry.name}"
-    cache = course_cache(coursedir)
-    cache.mkdir(parents=True, exist_ok=True)
-    mounts.read_only[cache] = SHARED_CACHE
-    fonts = font_cache(cache / "sandbox" / "matplotlib")
-    for font_list in fonts.glob("fontlist-*.json"):
-        mounts.read_only[font_list] = f"{HOME}/.config/matplotlib/{font_list.name}"
-    return mounts
+def release_folder(coursedir: CourseDirectory, lab: str) -> Path:
+    return Path(coursedir.format_path(coursedir.release_directory, ".", lab))
 
 
 def course_cache(coursedir: CourseDirectory) -> Path:
@@ -101,116 +80,57 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         self.run(nb, info["assignment"], info.get("student", "a notebook"))
         return nb, resources
 
+    def request(self, nb: NotebookNode) -> dict:
+        """What the notebook runner is asked to run: every code cell, hidden tests left out."""
+        cells = [{"index": index, "source": without_hidden_tests(cell.source)}
+                 for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        return {"cells": cells, "cell_timeout": self.timeout, "max_output_chars": self.max_output_chars}
+
+    def output_limits(self) -> OutputLimits:
+        return OutputLimits(text_chars_per_cell=self.max_output_chars, image_bytes_per_cell=self.max_image_bytes,
+                            notebook_bytes=self.max_notebook_bytes)
+
+    def time_limits(self) -> TimeLimits:
+        return TimeLimits(cell=self.timeout, responsive_wait=self.responsive_wait, notebook=self.notebook_timeout)
+
     def run(self, nb: NotebookNode, lab: str, who: str, cache_to: Path | None = None) -> NotebookNode:
-        """Execute `nb` of `lab` in a sandbox, in place. `cache_to` (for the master's run only) is
-        a folder the run may write the lab's cache into; otherwise the course's cache is read-only."""
-        coursedir = CourseDirectory(config=self.config)
-        code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-        for _, cell in code:
-            cell.outputs, cell.execution_count = [], None
-        request = {"cells": [{"index": index, "source": without_hidden_tests(cell.source)} for index, cell in code],
-                   "cell_timeout": self.timeout, "max_output_chars": self.max_output_chars}
+        """Execute `nb` of `lab` in a sandbox, in place; or take the run a class's worker made of
+        exactly these cells. `cache_to` (for the master's run only) is a folder the run may write
+        the lab's cache into; otherwise the course's cache is read-only."""
+        request = self.request(nb)
         settings = Sandbox(config=self.config)
-        argv = [sys.executable, "-I", "-B", f"{PROGRAMS}/notebook_runner.py"]
-        limits = OutputLimits(text_chars_per_cell=self.max_output_chars, image_bytes_per_cell=self.max_image_bytes,
-                              notebook_bytes=self.max_notebook_bytes)
-        mounts = lab_mounts(coursedir, lab)
+        result = None if cache_to is not None else prepared.notebook_answer(lab, who, request)
+        if result is None:
+            result = checked_notebook(self._run_here(request, lab, who, settings, cache_to), self.output_limits())
+        self._place(nb, result, settings)
+        return nb
+
+    def _run_here(self, request: dict, lab: str, who: str, settings: Sandbox, cache_to: Path | None) -> dict:
+        coursedir = CourseDirectory(config=self.config)
+        cache = course_cache(coursedir)
+        font_cache(cache / "sandbox" / "matplotlib")
+        mounts = lab_mounts(release_folder(coursedir, lab), cache, lab)
         if cache_to is not None:
             mounts.read_only = {outside: inside for outside, inside in mounts.read_only.items() if inside != SHARED_CACHE}
             mounts.writable[cache_to] = SHARED_CACHE
-        with SandboxedRun(settings, mounts, argv, {"COURSE_KIT_CACHE_DIR": SHARED_CACHE}) as run:
-            stopped = self._follow(run, nb, request, limits, who)
-        ran = {index for index, cell in code if cell.outputs or cell.execution_count is not None}
+        run = ColdRun(settings, mounts, "notebook", json.dumps(request).encode(), SANDBOX_ENV)
+        try:
+            return follow_notebook(run, request, self.output_limits(), self.time_limits(), who, self.log)
+        finally:
+            run.close()
+
+    @staticmethod
+    def _place(nb: NotebookNode, result: dict, settings: Sandbox) -> None:
+        """Put each cell's outputs in the notebook; after a stop, the cells never reached say so."""
+        code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
         for index, cell in code:
-            if stopped and index not in ran:
-                cell.outputs = [error_output("NotRun", NOT_RUN)]
+            entry = result["cells"].get(index)
+            if entry is not None:
+                cell.outputs, cell.execution_count = entry["outputs"], entry["execution_count"]
+            else:
+                cell.outputs, cell.execution_count = [], None
+                if result["stopped"]:
+                    cell.outputs = [error_output("NotRun", NOT_RUN)]
         if settings.unsafe_no_sandbox and code:
             code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=UNSAFE_NOTE))
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
-        return nb
-
-    def _follow(self, run: SandboxedRun, nb: NotebookNode, request: dict, limits: OutputLimits, who: str) -> bool:
-        """Feed the request, then place each cell's outputs as they come; True when the run stopped early."""
-        events: queue.Queue = queue.Queue()
-        reader = threading.Thread(target=_read_events, args=(run, limits, events), daemon=True)
-        reader.start()
-        try:
-            run.stdin.write(json.dumps(request).encode())
-            run.stdin.close()
-        except OSError:
-            pass  # the sandbox is already gone: its end says why
-        budget = OutputBudget(limits)
-        # Events must come in the request's order: start, end, start, end... A run that breaks it
-        # (code that writes to the runner's pipe, say) is stopped; and however it paces its cells,
-        # it cannot take longer than every cell's limit put together.
-        order = [cell["index"] for cell in request["cells"]]
-        started = time.monotonic()
-        notebook_deadline = started + min(self.notebook_timeout, len(order) * (self.timeout + self.responsive_wait))
-        current: int | None = None
-        last_started: int | None = None
-        position = 0
-        cell_deadline = notebook_deadline
-        while True:
-            now = time.monotonic()
-            try:
-                event = events.get(timeout=max(0.0, min(cell_deadline, notebook_deadline) - now))
-            except queue.Empty:
-                run.kill()
-                if current is not None and cell_deadline < notebook_deadline:
-                    message = KERNEL_STOPPED.format(seconds=self.responsive_wait)
-                    nb.cells[current].outputs.append(error_output("KernelStopped", message))
-                elif current is not None:
-                    nb.cells[current].outputs.append(
-                        error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=self.notebook_timeout)))
-                self.log.warning("Stopped the sandbox of %s: past its time limit", who)
-                return True
-            if event is None or isinstance(event, ProtocolError):
-                run.kill()
-                finished = run.wait()
-                if not run.killed or isinstance(event, ProtocolError):
-                    self.log.warning("The sandbox of %s ended early: %s", who, run.stderr_tail() or event)
-                if current is not None:
-                    if isinstance(event, ProtocolError):
-                        message = OUTPUT_STOPPED.format(why=event)
-                        nb.cells[current].outputs.append(error_output("OutputLimit", message))
-                    else:
-                        why = finished.reason(otherwise="did the code exit Python?")
-                        nb.cells[current].outputs.append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
-                return True
-            kind, index = event.get("event"), event.get("index")
-            if kind == "finished" and current is None and position == len(order):
-                return False
-            if kind == "start" and current is None and position < len(order) and index == order[position]:
-                current, cell_deadline = index, time.monotonic() + self.timeout + self.responsive_wait
-                last_started = index
-                position += 1
-            elif kind == "end" and current is not None and index == current:
-                cell = nb.cells[index]
-                try:
-                    cell.outputs = clean_outputs(event.get("outputs"), budget)
-                except ProtocolError as error:
-                    cell.outputs = [error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))]
-                count = event.get("execution_count")
-                cell.execution_count = count if isinstance(count, int) else None
-                if event.get("timed_out") is True:
-                    cell.outputs.append(error_output("CellTimeoutError", CELL_TIMED_OUT.format(seconds=self.timeout)))
-                current, cell_deadline = None, notebook_deadline
-            else:
-                run.kill()
-                if last_started is not None:  # the cell whose code wrote out of turn
-                    nb.cells[last_started].outputs.append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
-                self.log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
-                return True
-
-
-def _read_events(run: SandboxedRun, limits: OutputLimits, events: queue.Queue) -> None:
-    """Put each event of the run on `events`, then None at the end (or the ProtocolError that ended it)."""
-    try:
-        for event in read_lines(run.stdout, limits):
-            events.put(event)
-    except ProtocolError as error:
-        events.put(error)
-        return
-    except (OSError, ValueError):
-        pass
-    events.put(None)

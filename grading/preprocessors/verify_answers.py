@@ -26,8 +26,11 @@ from traitlets import Float
 
 import grading.hidden_tests
 from grading.checks import Exercise, problems_with
-from grading.isolated_call import IsolatedCallError, call_in_fresh_process
-from grading.sandbox.launch import Sandbox
+from grading.execution import prepared
+from grading.execution.work import VerdictJob, WorkError, checked_verdict
+from grading.isolated_call import IsolatedCallError, VERDICT_WORK, receive_verdict, verdict_payload, verdict_results
+from grading.sandbox.launch import Mounts, Sandbox
+from grading.sandbox.warm import ColdRun
 
 
 def load_hidden_tests() -> dict[str, ModuleType]:
@@ -51,12 +54,27 @@ def load_hidden_tests() -> dict[str, ModuleType]:
 HIDDEN_TESTS = load_hidden_tests()
 
 
-def problems_of(exercise: Exercise, answer_source: str, timeout: float, sandbox: Sandbox | None = None) -> list[str]:
-    """What is wrong with the student's function, judged in a fresh sandbox (empty: nothing)."""
+def verdict_job(exercise: Exercise, answer_source: str, timeout: float) -> VerdictJob:
+    """The sandboxed run that judges `exercise`: its answer cell, then a call per hidden case."""
+    sources = (answer_source,)
+    payload = verdict_payload(sources, exercise.function, exercise.cases(), exercise.n_outputs)
+    return VerdictJob(exercise.function, sources, payload, timeout)
+
+
+def run_verdict(job: VerdictJob, sandbox: Sandbox) -> dict:
+    """The verdict run of `job` in a fresh sandbox of its own: its raw, checked result."""
+    run = ColdRun(sandbox, Mounts(work=VERDICT_WORK), "verdict", job.payload, {})
     try:
-        results = call_in_fresh_process([answer_source], exercise.function, exercise.cases(),
-                                        exercise.n_outputs, timeout, sandbox)
-    except IsolatedCallError as error:
+        return receive_verdict(run, job.timeout)
+    finally:
+        run.close()
+
+
+def problems_of(exercise: Exercise, raw: dict) -> list[str]:
+    """What is wrong with the student's function, from its verdict run (empty: nothing)."""
+    try:
+        results = verdict_results(checked_verdict(raw), len(exercise.cases()), exercise.n_outputs)
+    except (IsolatedCallError, WorkError) as error:
         return [f"{exercise.function} could not be tested: {error}"]
     return problems_with(exercise, results)
 
@@ -108,20 +126,27 @@ class VerifyAnswers(NbGraderPreprocessor):
 
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
 
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        module = HIDDEN_TESTS.get(resources["nbgrader"]["assignment"])
+    def jobs(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, VerdictJob]]:
+        """Each grade cell this lab's hidden tests judge, its exercise, and the run that judges it."""
+        module = HIDDEN_TESTS.get(lab)
         if module is None:
-            return nb, resources
-        sandbox = Sandbox(config=self.config)
+            return []
         answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
                    if cell.metadata.get("nbgrader", {}).get("solution")}
+        found = []
         for cell in nb.cells:
             exercise = module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
-            if exercise is None or cell.cell_type != "code":
-                continue
-            problems = problems_of(exercise, answers.get(exercise.answer_cell, ""), self.timeout, sandbox)
+            if exercise is not None and cell.cell_type == "code":
+                found.append((cell, exercise, verdict_job(exercise, answers.get(exercise.answer_cell, ""), self.timeout)))
+        return found
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
+        sandbox = Sandbox(config=self.config)
+        for cell, exercise, job in self.jobs(nb, lab):
+            raw = prepared.verdict_answer(lab, student, job.function, job.sources)
+            problems = problems_of(exercise, raw if raw is not None else run_verdict(job, sandbox))
             record_verdict(cell, exercise.function, problems)
             if problems:
-                self.log.info("%s: %s failed %d check(s)", resources["nbgrader"]["student"],
-                              exercise.function, len(problems))
+                self.log.info("%s: %s failed %d check(s)", student, exercise.function, len(problems))
         return nb, resources

@@ -141,12 +141,9 @@ def _on_alarm(signum, frame):
     raise CellTimeout("the cell ran past its time limit")
 
 
-def main() -> None:
-    request = json.loads(sys.stdin.read())
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    # What C code or child processes write to standard output goes nowhere (the student's
-    # prints go to the cell's outputs); standard error is the sandbox's, shown in the grader's
-    # log when a run fails.
+def serve(request: dict, protocol) -> None:
+    """Run the request's cells, writing events on `protocol` (a text stream the student's code
+    does not get: standard input and output are /dev/null from here on)."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
@@ -181,6 +178,14 @@ def main() -> None:
         send({"event": "end", "index": cell["index"], "outputs": OUTPUTS.items, "timed_out": timed_out,
               "execution_count": getattr(result, "execution_count", None)})
     send({"event": "finished"})
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.read())
+    # What C code or child processes write to standard output goes nowhere (the student's
+    # prints go to the cell's outputs); standard error is the sandbox's, shown in the grader's
+    # log when a run fails.
+    serve(request, os.fdopen(os.dup(1), "w", encoding="utf-8"))
 
 
 if __name__ == "__main__":

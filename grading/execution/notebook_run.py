@@ -1,0 +1,125 @@
+"""Follow a sandboxed notebook run and collect each cell's outputs, with time limits and output caps.
+
+The run (`grading.sandbox.warm.Run`, cold or warm) executes the request's cells one after
+another and reports JSON events on its channel: start, end (with the cell's outputs), and
+finished. This module is the grader's side of that exchange: events must come in the request's
+order; a cell past its time limit, a run that dies, breaks the order or floods its output gets
+an error output saying so, and the run is stopped. The result is plain data:
+
+    {"cells": {"<index>": {"outputs": [...], "execution_count": n}}, "stopped": bool}
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from nbformat.v4 import new_output
+
+from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
+from grading.sandbox.warm import Run
+
+KERNEL_DIED = "The kernel died while running this cell ({why})."
+KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds:g} s after the time limit and an interrupt."
+NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and was stopped."
+OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
+PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
+CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    cell: float            # seconds a cell may run before it is interrupted
+    responsive_wait: float  # seconds it may go on after the interrupt before the run is stopped
+    notebook: float        # seconds for the whole notebook
+
+
+def error_output(name: str, message: str) -> dict:
+    return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str,
+                    log: logging.Logger) -> dict:
+    """Place each cell's outputs as the run reports them; the plain-data result described above."""
+    cells: dict[str, dict] = {}
+
+    def outputs_of(index: int) -> list:
+        return cells.setdefault(str(index), {"outputs": [], "execution_count": None})["outputs"]
+
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_events, args=(run, limits, events), daemon=True).start()
+    budget = OutputBudget(limits)
+    # Events must come in the request's order: start, end, start, end... A run that breaks it
+    # (code that writes to the runner's channel, say) is stopped; and however it paces its cells,
+    # it cannot take longer than every cell's limit put together.
+    order = [cell["index"] for cell in request["cells"]]
+    notebook_deadline = time.monotonic() + min(times.notebook, len(order) * (times.cell + times.responsive_wait))
+    current: int | None = None
+    last_started: int | None = None
+    position = 0
+    cell_deadline = notebook_deadline
+
+    def stopped() -> dict:
+        return {"cells": cells, "stopped": True}
+
+    while True:
+        try:
+            event = events.get(timeout=max(0.0, min(cell_deadline, notebook_deadline) - time.monotonic()))
+        except queue.Empty:
+            run.kill()
+            if current is not None and cell_deadline < notebook_deadline:
+                outputs_of(current).append(error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait)))
+            elif current is not None:
+                outputs_of(current).append(error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook)))
+            log.warning("Stopped the sandbox of %s: past its time limit", who)
+            return stopped()
+        if event is None or isinstance(event, ProtocolError):
+            run.kill()
+            finished = run.wait()
+            if not run.killed or isinstance(event, ProtocolError):
+                log.warning("The sandbox of %s ended early: %s", who, run.stderr_tail() or event)
+            if current is not None:
+                if isinstance(event, ProtocolError):
+                    outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why=event)))
+                else:
+                    why = finished.reason(otherwise="did the code exit Python?")
+                    outputs_of(current).append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
+            return stopped()
+        kind, index = event.get("event"), event.get("index")
+        if kind == "finished" and current is None and position == len(order):
+            return {"cells": cells, "stopped": False}
+        if kind == "start" and current is None and position < len(order) and index == order[position]:
+            current, cell_deadline = index, time.monotonic() + times.cell + times.responsive_wait
+            last_started = index
+            position += 1
+        elif kind == "end" and current is not None and index == current:
+            try:
+                outputs = clean_outputs(event.get("outputs"), budget)
+            except ProtocolError as error:
+                outputs = [error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))]
+            if event.get("timed_out") is True:
+                outputs.append(error_output("CellTimeoutError", CELL_TIMED_OUT.format(seconds=times.cell)))
+            count = event.get("execution_count")
+            cells[str(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
+            current, cell_deadline = None, notebook_deadline
+        else:
+            run.kill()
+            if last_started is not None:  # the cell whose code wrote out of turn
+                outputs_of(last_started).append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
+            log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
+            return stopped()
+
+
+def _read_events(run: Run, limits: OutputLimits, events: queue.Queue) -> None:
+    """Put each event of the run on `events`, then None at the end (or the ProtocolError that ended it)."""
+    try:
+        for event in read_lines(run.stdout, limits):
+            events.put(event)
+    except ProtocolError as error:
+        events.put(error)
+        return
+    except (OSError, ValueError):
+        pass
+    events.put(None)

@@ -1,0 +1,110 @@
+"""Where a class's work runs: threads of this machine (`LocalPool`) or a Dask cluster (`DaskPool`).
+
+Both take `StudentWork` and yield each student's answer as it arrives, in plain data; the
+coordinator (`grading.autograde_class`) checks each answer and puts it through nbgrader. A
+student whose work fails on a worker (a worker lost for good, an answer of the wrong shape) is
+yielded with the exception, and the coordinator grades that student itself.
+"""
+from __future__ import annotations
+
+import os
+import queue
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Iterable, Iterator
+
+from grading.execution.work import StudentWork
+from grading.execution.worker import Worker, perform_on_dask
+
+Answer = tuple[StudentWork, "dict | BaseException"]
+
+
+class PoolUnavailable(RuntimeError):
+    """The workers asked for cannot be reached; the message says what to start."""
+
+
+def default_workers() -> int:
+    """Every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalPool:
+    """`workers` threads, each with a `Worker` of its own (warm sandboxes, its own user id)."""
+
+    def __init__(self, workers: int, warm: bool = True):
+        self.workers = workers
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._all = [Worker(warm=warm, name=f"worker {number}") for number in range(1, workers + 1)]
+        for worker in self._all:
+            self._idle.put(worker)
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grading-worker")
+
+    def _perform(self, work: StudentWork) -> dict:
+        worker = self._idle.get()
+        try:
+            return worker.perform(work)
+        finally:
+            self._idle.put(worker)
+
+    def answers(self, works: Iterable[StudentWork]) -> Iterator[Answer]:
+        """Each work's answer as soon as it is ready; at most `workers` students run at once."""
+        pending: dict[Future, StudentWork] = {}
+        for work in works:
+            pending[self._threads.submit(self._perform, work)] = work
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                work = pending.pop(future)
+                error = future.exception()
+                yield work, (error if error is not None else future.result())
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker(s)"
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        for worker in self._all:
+            worker.close()
+
+
+class DaskPool:
+    """A Dask distributed cluster: each student's work is one task, run by `perform_on_dask` on a
+    Dask worker. A worker lost mid-task has its tasks run again elsewhere by the scheduler."""
+
+    def __init__(self, address: str, connect_seconds: float = 30):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PoolUnavailable("--scheduler needs the 'distributed' package: pip install distributed") from None
+        try:
+            self._client = Client(address, timeout=connect_seconds, set_as_default=False)
+        except OSError as error:
+            raise PoolUnavailable(f"no Dask scheduler answered at {address} ({error}): start one with "
+                               f"`dask scheduler` and workers with `dask worker {address}`") from None
+        self.address = address
+
+    def answers(self, works: Iterable[StudentWork]) -> Iterator[Answer]:
+        from distributed import as_completed
+
+        pending = {}
+        for work in works:
+            future = self._client.submit(perform_on_dask, work.to_wire(), pure=False,
+                                         key=f"grade-{work.lab}-{work.student}-{os.urandom(4).hex()}")
+            pending[future.key] = (future, work)
+        for future in as_completed([future for future, _ in pending.values()]):
+            _, work = pending.pop(future.key)
+            try:
+                yield work, future.result()
+            except BaseException as error:  # noqa: BLE001 - the coordinator grades this student itself
+                yield work, error
+            finally:
+                future.release()
+
+    def describe(self) -> str:
+        workers = len(self._client.scheduler_info().get("workers", {}))
+        return f"the Dask cluster at {self.address} ({workers} worker(s))"
+
+    def close(self) -> None:
+        self._client.close()

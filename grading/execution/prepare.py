@@ -1,0 +1,55 @@
+"""The coordinator's first step for a student: the code nbgrader is about to run, as `StudentWork`.
+
+The submission goes through the same sanitising preprocessors nbgrader's autograde will apply
+(`Autograde.sanitize_preprocessors` of the course's configuration: the release's locked cells
+restored, outputs cleared, ...), in memory; then `ExecuteInSandbox` and `VerifyAnswers` say what
+they would run. Their answers, made on workers, are used only if nbgrader's own pass asks for
+exactly the same runs (`grading.execution.prepared`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+from traitlets.utils.importstring import import_item
+
+from grading.course import Course
+from grading.execution.work import StudentWork
+from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox, course_cache, font_cache, release_folder
+from grading.preprocessors.verify_answers import VerifyAnswers
+from grading.sandbox.launch import Sandbox
+
+
+def sanitized(api, course: Course, lab: str, student: str) -> NotebookNode:
+    """The submission as nbgrader's autograde hands it to its execution step."""
+    nb = nbformat.read(course.submission(lab, student), as_version=4)
+    resources = {"unique_key": lab, "output_files_dir": f"{lab}_files",
+                 "nbgrader": {"student": student, "assignment": lab, "notebook": lab,
+                              "db_url": api.coursedir.db_url}}
+    for entry in api.config.Autograde.sanitize_preprocessors:
+        preprocessor = (import_item(entry) if isinstance(entry, str) else entry)(config=api.config)
+        nb, resources = preprocessor(nb, resources)  # skipped when disabled, as in nbgrader's exporter
+    return nb
+
+
+def sandbox_settings(api) -> dict:
+    settings = Sandbox(config=api.config)
+    return {name: getattr(settings, name) for name in settings.traits(config=True)}
+
+
+def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
+    """What a worker runs for `student`: the notebook's cells and each graded function's verdict."""
+    nb = sanitized(api, course, lab, student)
+    execute, verify = ExecuteInSandbox(config=api.config), VerifyAnswers(config=api.config)
+    cache = course_cache(api.coursedir)
+    font_cache(cache / "sandbox" / "matplotlib")
+    return StudentWork(
+        lab=lab, student=student,
+        release=str(release_folder(api.coursedir, lab).resolve()), cache=str(Path(cache).resolve()),
+        notebook=execute.request(nb),
+        times=dataclasses.asdict(execute.time_limits()), limits=dataclasses.asdict(execute.output_limits()),
+        sandbox=sandbox_settings(api),
+        verdicts=tuple(job for _, _, job in verify.jobs(nb, lab)),
+    )
