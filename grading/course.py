@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.gradebook_url import open_gradebook
+
 KIT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,6 +56,12 @@ class Course:
             return []
         return sorted(folder.name for folder in self.submitted.iterdir() if (folder / lab).is_dir())
 
+    def all_students(self) -> list[str]:
+        """Ids of the students with a submission folder (of any lab)."""
+        if not self.submitted.is_dir():
+            return []
+        return sorted(folder.name for folder in self.submitted.iterdir() if folder.is_dir())
+
     def submission(self, lab: str, student: str) -> Path:
         return self.submitted / student / lab / f"{lab}.ipynb"
 
@@ -61,7 +69,9 @@ class Course:
         return self.autograded / student / lab / f"{lab}.ipynb"
 
     def nbgrader_api(self, **overrides: object):
-        """An `NbGraderAPI` with this course's configuration plus `overrides` ({"Class.trait": value})."""
+        """An `NbGraderAPI` with this course's configuration plus `overrides` ({"Class.trait": value}).
+
+        Opens the configured gradebook first: a one-line `GradebookUnavailable` when it cannot."""
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config.loader import PyFileConfigLoader
@@ -72,7 +82,9 @@ class Course:
         for key, value in overrides.items():
             section, trait = key.split(".")
             setattr(config[section], trait, value)
-        return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        coursedir = CourseDirectory(config=config)
+        open_gradebook(coursedir.db_url, coursedir.course_id, self.all_students())
+        return NbGraderAPI(coursedir=coursedir, config=config)
 
 
 def put_environment_on_path() -> None:

@@ -1,0 +1,112 @@
+"""The course's gradebook database: which one it is, and opening it so that several graders can share it.
+
+`nbgrader_config.py` names it (`c.CourseDirectory.db_url`); the environment variable
+COURSE_GRADEBOOK_URL, when set, overrides the file, so that a grader's shell can point at a
+database without editing the course or writing a password into it. SQLite (grading/gradebook.db,
+the default) serves one grader at a time; a PostgreSQL database serves several at once.
+
+nbgrader creates a gradebook's tables, its course row and each student's row the first time it
+needs them, by looking first and inserting after: two graders doing so at the same moment collide
+on PostgreSQL (a duplicate-key error, and nbgrader's autograde then fails that student). The kit's
+commands therefore open a server gradebook first through `open_gradebook`, which creates the
+tables, the course and the rows of the students with a submission one grader at a time, under a
+PostgreSQL advisory lock; nbgrader then finds them all and inserts none of them itself.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable
+
+ENV_VAR = "COURSE_GRADEBOOK_URL"
+EXAMPLE = "postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"
+CONNECT_TIMEOUT = 10  # seconds to wait for a database server before saying it cannot be reached
+_LOCK_KEY = 0x6E62_6772_6164_6572  # "nbgrader" in ASCII: the kit's advisory lock in the gradebook's database
+
+
+class GradebookUnavailable(ValueError):
+    """The gradebook cannot be opened; the message is one line naming it and saying what to do
+    (a ValueError, which the kit's command line prints as its one line of error)."""
+
+
+def configured_url(file_setting: str) -> str:
+    """The gradebook URL in effect: COURSE_GRADEBOOK_URL if set and not empty, else the file's."""
+    return os.environ.get(ENV_VAR, "").strip() or file_setting
+
+
+def shown(url: str) -> str:
+    """`url` with its password replaced by ***, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: hide whatever stands where a password would
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _where_set() -> str:
+    return f"the environment variable {ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() \
+        else "c.CourseDirectory.db_url in nbgrader_config.py"
+
+
+def _first_line(error: BaseException, url: str) -> str:
+    """The driver's own reason, on one line, without the password."""
+    from sqlalchemy.engine import make_url
+
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    text = reason[0].strip() if reason else type(error).__name__
+    try:
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def _engine(url: str):
+    """A SQLAlchemy engine for `url`, or a one-line error for a URL it cannot use."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        server = parsed.get_backend_name() == "postgresql"
+        return create_engine(parsed, **({"connect_args": {"connect_timeout": CONNECT_TIMEOUT}} if server else {}))
+    except ImportError as error:
+        raise GradebookUnavailable(
+            f"the gradebook {shown(url)} needs a database driver that is not installed ({error}): install the kit"
+            f" again (pip install -e .) or the driver alone (pip install 'psycopg[binary]' for PostgreSQL)") from None
+    except Exception as error:
+        raise GradebookUnavailable(
+            f"the gradebook URL {shown(url)} is not valid ({_first_line(error, url)}): fix {_where_set()};"
+            f" for PostgreSQL it reads {EXAMPLE}") from None
+
+
+def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> None:
+    """Check that the gradebook at `url` opens; on a PostgreSQL server, also create its tables, its
+    course and the rows of `students` if missing, one grader at a time (see the module's docstring)."""
+    from sqlalchemy import text
+
+    engine = _engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+                _create_missing(url, course_id, students)
+    except Exception as error:
+        advice = (f"check that its folder exists and can be written, or fix {_where_set()}"
+                  if engine.dialect.name == "sqlite" else
+                  "check that its server is running and reachable from here, and the user, password and database"
+                  f" name in {_where_set()}")
+        reason = _first_line(error, url)
+        raise GradebookUnavailable(f"cannot open the gradebook {shown(url)} ({reason}): {advice}") from None
+    finally:
+        engine.dispose()  # closing the connection released the lock
+
+
+def _create_missing(url: str, course_id: str, students: Iterable[str]) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url, course_id) as gradebook:  # creates the tables and the course row if missing
+        known = {student.id for student in gradebook.students}
+        for student in sorted(set(students) - known):
+            gradebook.add_student(student)
