@@ -17,7 +17,15 @@ c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+# The gradebook. SQLite in grading/gradebook.db serves one grader at a time; for several graders
+# at once, name a PostgreSQL database instead (its driver, psycopg, comes with the kit), e.g.
+#     GRADEBOOK = "postgresql+psycopg://grader:PASSWORD@db.example.org:5432/anomaly_gradebook"
+# The environment variable COURSE_GRADEBOOK_URL, when set, is used instead of this setting (it
+# keeps the password out of this file); see grading/gradebook_url.py.
+from grading.gradebook_url import configured_url  # noqa: E402
+
+GRADEBOOK = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+c.CourseDirectory.db_url = configured_url(GRADEBOOK)
 # Never released, collected or graded: nbgrader's own defaults plus the labs' local caches.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".autoencoder_cache"]
 
@@ -68,6 +76,10 @@ c.Sandbox.tmp_mb = 128              # private /tmp and home, each (discarded aft
 # labs go out as the assignments/ folders and come back through zip_collect. A folder of the
 # course stands in for it (`make setup` creates it), so that formgrader does not warn about a missing one.
 c.Exchange.root = os.path.join(HERE, "grading", "exchange")
+
+# Formgrader's Manage Assignments page shows the loaded configuration when `debug` is on (its
+# default); it cannot serialise the Jupyter server's own settings and logs a warning each time.
+c.FormgradeExtension.debug = False
 
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<assignment>.ipynb` (or zip files of them), go in

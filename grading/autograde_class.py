@@ -321,8 +321,12 @@ def autograde_class(
     finally:
         pool.close()
     results = [kept.get(student) or graded[student] for student in students]
+    # The lab's report is the class's: students graded before (and not again now) keep their results.
+    earlier = {student: StudentResult(**result) for student, result in journal.finished().items()}
+    everyone = [graded.get(student) or kept.get(student) or earlier[student]
+                for student in course.students(lab) if student in graded or student in kept or student in earlier]
     course.reports.mkdir(parents=True, exist_ok=True)
-    (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in everyone], indent=1))
     from grading.class_report import write_class_report  # it reads this module's notes and results
 
     page = write_class_report(course, lab)

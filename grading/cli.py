@@ -7,7 +7,7 @@
     report LAB                print the class table of the last autograde and write its HTML page
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
-Options: --course DIR (default: the kit's root), --timeout SECONDS (per cell, autograde/demo),
+Options: --course DIR (default: the current folder if it is a course, else the kit's root), --timeout SECONDS (per cell, autograde/demo),
 --workers N (local workers; default: every core), --scheduler tcp://HOST:PORT (run the code on a
 Dask cluster instead), --force (grade again the students already graded; autograde),
 --unsafe-no-sandbox (run submitted code without a sandbox: only where bubblewrap cannot run).
@@ -28,7 +28,7 @@ from pathlib import Path
 from grading import integrity
 from grading.autograde_class import autograde_class
 from grading.class_report import write_class_report
-from grading.course import KIT_ROOT, Course, put_environment_on_path
+from grading.course import KIT_ROOT, Course
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
 from grading.execution.pool import PoolUnavailable
@@ -66,7 +66,7 @@ def feedback(course: Course, lab: str) -> None:
 
 
 def export(course: Course) -> None:
-    put_environment_on_path()
+    course.nbgrader_api()  # opens the gradebook first: one line of error when it cannot; puts alembic on PATH
     nbgrader = Path(sys.executable).parent / "nbgrader"
     done = subprocess.run([str(nbgrader), "export", f"--to={course.grades_csv}"],
                           cwd=course.root, capture_output=True, text=True)
@@ -115,6 +115,12 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
     return settings
 
 
+def default_course() -> Path:
+    """The folder the command is typed in when it is a course (nbgrader's commands work there too), else the kit's."""
+    here = Path.cwd()
+    return here if (here / "nbgrader_config.py").is_file() else KIT_ROOT
+
+
 def _workers(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"--workers takes a number of workers (1 or more), not {text!r}")
@@ -126,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "demo"])
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
-    parser.add_argument("--course", type=Path, default=KIT_ROOT, help="the course directory")
+    parser.add_argument("--course", type=Path, default=default_course(),
+                        help="the course directory (default: this folder if it holds nbgrader_config.py, else the kit's root)")
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
     parser.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
     parser.add_argument("--scheduler", help="address of a Dask scheduler (tcp://HOST:PORT) to run submitted code on")

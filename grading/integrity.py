@@ -23,6 +23,10 @@ from grading.course import KIT_ROOT, Course
 # Work areas of grading: they change with every class, and no code is loaded from them.
 WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus")
 SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache", "data")
+# What Jupyter and IPython write as they run, in ~/.jupyter and ~/.ipython: state, not configuration
+# (JupyterLab saves its layout in lab/workspaces whenever formgrader's tab moves).
+STATE_FOLDERS = ("__pycache__", "workspaces", "runtime")
+STATE_FILES = ("migrated",)
 
 
 class IntegrityError(Exception):
@@ -56,12 +60,12 @@ def _summary(folder: Path) -> dict[str, str]:
     digests: dict[str, "hashlib._Hash"] = {}
     for current, dirs, files in os.walk(folder):
         # Bytecode caches change whenever Python first imports a module; the sandboxes cannot write them.
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if d not in STATE_FOLDERS)
         relative = os.path.relpath(current, folder).split(os.sep)
         key = str(folder.joinpath(*relative[:4])) if relative != ["."] else str(folder)
         digest = digests.setdefault(key, hashlib.sha256())
         for name in sorted(files):
-            if name.startswith("history.sqlite"):  # IPython's history of commands: data, not code
+            if name.startswith("history.sqlite") or name in STATE_FILES:  # IPython's history, Jupyter's marker
                 continue
             try:
                 info = os.lstat(os.path.join(current, name))
@@ -97,10 +101,18 @@ def _describe(changed: list[str]) -> str:
 
 
 def record(course: Course) -> None:
-    """Keep the fingerprint of the grader's files as they are now."""
+    """Keep the fingerprint of the grader's files as they are now.
+
+    Written to a file of its own, then renamed over the kept one: commands that run at the same time
+    (two graders, two labs) never read a half-written fingerprint nor interleave their writes."""
     path = _stored(course)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(fingerprint(course)))
+    written = path.with_name(f"{path.name}.{os.getpid()}")
+    try:
+        written.write_text(json.dumps(fingerprint(course)))
+        os.replace(written, path)
+    finally:
+        written.unlink(missing_ok=True)
 
 
 def _to_stderr(text: str) -> None:

@@ -91,3 +91,26 @@ def screenshots(request):
 
     take.folder = folder
     return take
+
+
+# ---------------------------------------------------------------------------------------------
+# The instructor's Jupyter server (instructor_server.py)
+# ---------------------------------------------------------------------------------------------
+
+from .instructor_server import InstructorServer, start_instructor_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def instructor_server():
+    """instructor_server(course_root, home): `jupyter lab` started in that course with that HOME,
+    the first time it is asked for, and stopped at the end of the module."""
+    started: dict[Path, InstructorServer] = {}
+
+    def get(course_root: Path, home: Path) -> InstructorServer:
+        if course_root not in started:
+            started[course_root] = start_instructor_server(course_root, home)
+        return started[course_root]
+
+    yield get
+    for server in started.values():
+        server.stop()
