@@ -79,7 +79,7 @@ class DaskPool:
         except ImportError:
             raise PoolUnavailable("--scheduler needs the 'distributed' package: pip install distributed") from None
         try:
-            self._client = Client(address, timeout=connect_seconds, set_as_default=False)
+            self._client = Client(address, timeout=connect_seconds)
         except OSError as error:
             raise PoolUnavailable(f"no Dask scheduler answered at {address} ({error}): start one with "
                                f"`dask scheduler` and workers with `dask worker {address}`") from None

@@ -95,6 +95,9 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        # No shared-memory semaphores in the sandbox: joblib (scikit-learn) would say so on stderr
+        # when first imported, an error-looking output in the student's notebook; it runs serially.
+        "JOBLIB_MULTIPROCESSING": "0",
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine-specific numpy fixes
         if key in os.environ:

@@ -195,10 +195,9 @@ class WarmRun:
         if not self._ended.wait(timeout):
             self.kill()
             self._ended.wait()
-        if self._status is None:  # the server died with the run
+        if self._status is None:  # the server died with the run: the run's code stopped it
             self._sandbox.discard(self._server)
-            code = self._server.wait(timeout=5).returncode
-            return Finished(code if code else 1, self.killed)
+            return Finished(1, self.killed)
         return Finished(self._status, self.killed)
 
     def stderr_tail(self, limit: int = 600) -> str:

@@ -7,13 +7,10 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .student_server import SERVER_START_TIMEOUT, free_port
+from .student_server import answering, free_port
 
 
 @dataclass
@@ -84,18 +81,4 @@ def start_instructor_server(course_root: Path, home: Path) -> InstructorServer:
         process = subprocess.Popen(command, cwd=course_root, env=instructor_environment(home),
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    server = InstructorServer(course_root, process, port, token, log)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the instructor's JupyterLab exited with {process.returncode}:\n{server.log_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(server.url("api/status"), timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"the instructor's JupyterLab did not answer in {SERVER_START_TIMEOUT} s:\n{server.log_text()[-3000:]}")
-        time.sleep(0.25)
+    return answering(InstructorServer(course_root, process, port, token, log), "the instructor's JupyterLab")

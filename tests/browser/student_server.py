@@ -62,11 +62,15 @@ def start_student_server(lab: str, work_root: Path, base_env: dict[str, str] | N
         process = subprocess.Popen(jupyter_command(workspace, args), cwd=workspace.folder,
                                    env=student_environment(workspace, base_env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    server = StudentServer(workspace, process, port, token, log)
+    return answering(StudentServer(workspace, process, port, token, log), "the student's JupyterLab")
+
+
+def answering(server, who: str):
+    """`server` once its API answers; a RuntimeError with its log's end if it exits or stays silent."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the student's JupyterLab exited with {process.returncode}:\n{server.log_text()[-3000:]}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{who} exited with {server.process.returncode}:\n{server.log_text()[-3000:]}")
         try:
             with urllib.request.urlopen(server.url("api/status"), timeout=2) as response:
                 if response.status == 200:
@@ -75,5 +79,5 @@ def start_student_server(lab: str, work_root: Path, base_env: dict[str, str] | N
             pass
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"the student's JupyterLab did not answer in {SERVER_START_TIMEOUT} s:\n{server.log_text()[-3000:]}")
+            raise RuntimeError(f"{who} did not answer in {SERVER_START_TIMEOUT} s:\n{server.log_text()[-3000:]}")
         time.sleep(0.25)
