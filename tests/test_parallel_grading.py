@@ -112,6 +112,7 @@ def test_per_cell_scores_are_nbgraders_whatever_the_number_of_workers(tmp_path, 
     course = fresh_course(tmp_path / "course")
     output = finish(kit(course, "--workers", workers))
     assert f"on {workers} local worker(s)" in output
+    assert "\r" not in output and "/student" not in output and "student/s" not in output  # no bar off a terminal
     scores = cell_scores(course)
     assert comparable(scores) == comparable(stock_scores)
     assert set(scores["broken_notebook"].values()) == {0}
@@ -135,6 +136,35 @@ def test_a_grading_killed_midway_resumes_without_regrading_anyone(tmp_path, stoc
     assert all(course.autograded_notebook(LAB, student).is_file() for student in students)
     assert "0 submission(s) to grade" in finish(kit(course))  # nothing left; --force grades again
     assert f"{len(students)} submission(s) to grade" in finish(kit(course, "--force"))
+
+
+def test_a_terminal_shows_a_progress_bar(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    course = fresh_course(tmp_path / "course")
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a terminal's size
+    command = [PYTHON, "-m", "grading", "autograde", LAB, "correct_vectorised", "less_or_equal",
+               "--course", str(course.root), *LIMITS]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    text = shown.decode(errors="replace")
+    assert ("s/student" in text or "student/s" in text) and "2/2" in text, text  # count, rate, time left
+    assert "] correct_vectorised: 20/20" in text and "] less_or_equal: 10/20" in text
 
 
 # ---------------------------------------------------------------------------------------------
