@@ -55,7 +55,7 @@ grade: setup
 
 bench: setup
 	$(PY) benchmarks/notebook_speed.py
-	$(PY) benchmarks/autograde_speed.py
+	$(PY) benchmarks/class_speed.py
 	$(PY) benchmarks/sandbox_cost.py
 
 # A student's copy of a lab, outside the course (only missing files are copied), opened in
