@@ -106,9 +106,9 @@ c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
 # ---------------------------------------------------------------------------------------------
 # Feedback pages (`nbgrader generate_feedback LAB`, `python -m grading feedback LAB`; see
 # grading/feedback_page). After nbgrader's GetGrades: drop the grade cells' hidden tests, replace
-# the grading machine's paths in outputs, name each exercise from its grade cell's first line, and
-# turn the markdown's formulas into MathML. The page comes from the kit's template named
-# `feedback` (nbgrader's API always asks for that name; the kit's folder is searched first): a
+# the grading machine's paths in outputs, name each exercise from its grade cell's first line,
+# turn the markdown's formulas into MathML, and re-encode the figures with a palette. The page
+# comes from the kit's template named `feedback` (nbgrader's API always asks for that name; the kit's folder is searched first): a
 # compact stylesheet, no script, a Content-Security-Policy forbidding scripts. nbgrader's own
 # template folder stays on the list, and HTMLExporter.template_name is left unset, because
 # formgrader reads this file too and needs its `formgrade` template. Named by import path, as above.
@@ -117,6 +117,6 @@ from grading.feedback_page import TEMPLATE_DIRS  # noqa: E402 (the kit's templat
 FEEDBACK = "grading.feedback_page."
 c.GenerateFeedback.preprocessors = [
     NBGRADER + "GetGrades", FEEDBACK + "HideHiddenTests", FEEDBACK + "ShortenPaths", FEEDBACK + "NameExercises",
-    FEEDBACK + "RenderMath",
+    FEEDBACK + "RenderMath", FEEDBACK + "CompressFigures",
 ]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS

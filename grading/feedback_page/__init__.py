@@ -10,6 +10,7 @@ forces the template name `feedback`):
 - NameExercises: name each graded cell after its first line ("Exercise 1: estimate_gaussian").
 - RenderMath: turn the `$...$` and `$$...$$` of markdown cells into MathML, which browsers
   render without a script or a network.
+- CompressFigures: re-encode the PNG figures with a 256-colour palette (a third of the weight).
 
 The template keeps nbgrader's score summary and cells, with a compact stylesheet of its own, no
 script and a Content-Security-Policy that forbids scripts.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import nbgrader
 
+from grading.feedback_page.compress_figures import CompressFigures
 from grading.feedback_page.hide_hidden_tests import HideHiddenTests
 from grading.feedback_page.name_exercises import NameExercises
 from grading.feedback_page.render_math import RenderMath
@@ -30,4 +32,4 @@ NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensio
 # The kit's folder first: its `feedback` template is found before nbgrader's.
 TEMPLATE_DIRS = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
 
-__all__ = ["TEMPLATES", "TEMPLATE_DIRS", "HideHiddenTests", "NameExercises", "RenderMath", "ShortenPaths"]
+__all__ = ["TEMPLATES", "TEMPLATE_DIRS", "CompressFigures", "HideHiddenTests", "NameExercises", "RenderMath", "ShortenPaths"]
