@@ -66,7 +66,7 @@ def feedback(course: Course, lab: str) -> None:
 
 
 def export(course: Course) -> None:
-    course.nbgrader_api()  # opens the gradebook first: one line of error when it cannot; puts alembic on PATH
+    course.nbgrader_api(register_students=False)  # one line of error when the gradebook cannot be opened
     nbgrader = Path(sys.executable).parent / "nbgrader"
     done = subprocess.run([str(nbgrader), "export", f"--to={course.grades_csv}"],
                           cwd=course.root, capture_output=True, text=True)

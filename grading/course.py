@@ -68,10 +68,11 @@ class Course:
     def autograded_notebook(self, lab: str, student: str) -> Path:
         return self.autograded / student / lab / f"{lab}.ipynb"
 
-    def nbgrader_api(self, **overrides: object):
+    def nbgrader_api(self, register_students: bool = True, **overrides: object):
         """An `NbGraderAPI` with this course's configuration plus `overrides` ({"Class.trait": value}).
 
-        Opens the configured gradebook first: a one-line `GradebookUnavailable` when it cannot."""
+        Opens the configured gradebook first: a one-line `GradebookUnavailable` when it cannot; and,
+        unless told not to (a command that only reads it), registers the students who submitted."""
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config.loader import PyFileConfigLoader
@@ -83,7 +84,7 @@ class Course:
             section, trait = key.split(".")
             setattr(config[section], trait, value)
         coursedir = CourseDirectory(config=config)
-        open_gradebook(coursedir.db_url, coursedir.course_id, self.all_students())
+        open_gradebook(coursedir.db_url, coursedir.course_id, self.all_students() if register_students else [])
         return NbGraderAPI(coursedir=coursedir, config=config)
 
 
