@@ -63,7 +63,7 @@ c.LimitOutput.max_lines = 1000
 # The sandbox of every process that runs submitted code (grading/sandbox/launch.py): bubblewrap
 # with no network, no course files but the lab's release, its own PID namespace, as this
 # unprivileged user, with these limits. A run that hits one is recorded with the reason.
-c.Sandbox.uid = 65534               # "nobody"
+c.Sandbox.uid = 65534               # "nobody"; parallel workers take the ids below it, one each
 c.Sandbox.memory_mb = 4096          # address space of each process
 c.Sandbox.max_processes = 128       # processes and threads of the sandbox user
 c.Sandbox.max_file_mb = 64          # largest file written

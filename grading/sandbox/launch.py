@@ -46,7 +46,8 @@ class SandboxUnavailable(RuntimeError):
 class Sandbox(Configurable):
     """Limits of every process that runs submitted code (the notebook's run, each verdict run)."""
 
-    uid = Integer(65534, help="Unprivileged user id (and group id) the sandboxed program runs as.").tag(config=True)
+    uid = Integer(65534, help="Unprivileged user id (and group id) the sandboxed program runs as; parallel "
+                              "workers take the ids below it, one each (grading/execution/worker.py).").tag(config=True)
     memory_mb = Integer(4096, help="Address space of each sandboxed process, in MiB.").tag(config=True)
     max_processes = Integer(128, help="Processes and threads the sandbox user may have at once.").tag(config=True)
     max_file_mb = Integer(64, help="Largest file a sandboxed process may write, in MiB.").tag(config=True)
