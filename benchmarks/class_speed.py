@@ -57,6 +57,7 @@ from grading.cli import copy_course, release
 from grading.course import Course
 from grading.execution.pool import default_workers
 from grading.sample_class import BASE_ENTRY, CorpusEntry, corpus, released_notebook, submission_of, write_submission
+from stock_config import stock_config  # beside this file
 
 KIT = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
@@ -70,19 +71,7 @@ RUNNERS = KIT / "grading" / "sandbox" / "inside"
 POLL_SECONDS = 0.25
 Scores = dict[str, dict[str, float]]  # student -> grade cell -> score
 STOCK_COURSE_ID = "stock-course"
-STOCK_CONFIG = f'''
-import os
-HERE = os.path.dirname(os.path.abspath(__file__))
-c = get_config()
-c.CourseDirectory.course_id = "{STOCK_COURSE_ID}"
-c.CourseDirectory.root = HERE
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
-'''
+STOCK_CONFIG = stock_config(f'c.CourseDirectory.course_id = "{STOCK_COURSE_ID}"')
 STUDENT_LINE = re.compile(r"\] (\S+): [^(\n]*\(([\d.]+) s, ([\d.]+) s on ")
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 # Runs in a process of its own, in the lab's folder: the kit's notebook runner (argv[1]) serves

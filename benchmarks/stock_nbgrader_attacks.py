@@ -35,24 +35,13 @@ from grading.autograde_class import autograde_class  # noqa: E402
 from grading.cli import copy_course, export, feedback, release  # noqa: E402
 from grading.course import Course  # noqa: E402
 from grading.sample_class import released_notebook  # noqa: E402
+from stock_config import stock_config  # noqa: E402  (beside this file)
 
 POINTS = {EX1: 10, EX2: 10}
 STOCK_EXIT_CODES: dict[str, int] = {}
 CHANGED_BY_STOCK: list[str] = []  # files of the (copied) kit, environment and home the stock run changed  # nbgrader autograde's exit code per student, in the stock run
 CANARY = "canary-" + hashlib.sha256(b"grader secret").hexdigest()[:12]
-STOCK_CONFIG = '''
-import os
-HERE = os.path.dirname(os.path.abspath(__file__))
-c = get_config()
-c.CourseDirectory.root = HERE
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
-c.Execute.timeout = 10
-'''
+STOCK_CONFIG = stock_config("c.Execute.timeout = 10")
 
 
 def log(message: str) -> None:

@@ -280,8 +280,8 @@ def autograde_class(
     journal = Journal(course, lab)
     if force and not named:
         journal.clear()
-    kept = {} if force or named else {
-        student: StudentResult(**result) for student, result in journal.finished().items() if student in students}
+    finished = {student: StudentResult(**result) for student, result in journal.finished().items()}
+    kept = {} if force or named else {student: result for student, result in finished.items() if student in students}
     todo = [student for student in students if student not in kept]
     pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox)
     graded: dict[str, StudentResult] = {}
@@ -322,9 +322,8 @@ def autograde_class(
         pool.close()
     results = [kept.get(student) or graded[student] for student in students]
     # The lab's report is the class's: students graded before (and not again now) keep their results.
-    earlier = {student: StudentResult(**result) for student, result in journal.finished().items()}
-    everyone = [graded.get(student) or kept.get(student) or earlier[student]
-                for student in course.students(lab) if student in graded or student in kept or student in earlier]
+    everyone = [graded.get(student) or finished[student]
+                for student in course.students(lab) if student in graded or student in finished]
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in everyone], indent=1))
     from grading.class_report import write_class_report  # it reads this module's notes and results

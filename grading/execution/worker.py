@@ -78,22 +78,26 @@ class Worker:
         settings.uid = self._uid
         return settings
 
-    def _start(self, work: StudentWork, settings: Sandbox, mounts: Mounts, program: str, payload: bytes) -> Run:
+    def _start(self, work: StudentWork, settings: Sandbox, program: str, payload: bytes) -> Run:
+        """A run of `program`: a fork of the lab's warm sandbox (the mounts are read when it starts),
+        or, without warm sandboxes, a sandbox of its own (a verdict's holds nothing of the lab)."""
         if not self.warm or settings.unsafe_no_sandbox:
-            # As a single run: a verdict's sandbox holds nothing of the lab.
-            cold_mounts = mounts if program == "notebook" else Mounts(work=VERDICT_WORK)
-            return ColdRun(settings, cold_mounts, program, payload, SANDBOX_ENV)
+            mounts = self._mounts(work) if program == "notebook" else Mounts(work=VERDICT_WORK)
+            return ColdRun(settings, mounts, program, payload, SANDBOX_ENV)
         key = (work.lab, work.release, work.cache, json.dumps(work.sandbox, sort_keys=True))
         if key not in self._sandboxes:
-            self._sandboxes[key] = WarmSandbox(settings, mounts, SANDBOX_ENV)
+            self._sandboxes[key] = WarmSandbox(settings, self._mounts(work), SANDBOX_ENV)
         return self._sandboxes[key].run(program, payload)
+
+    @staticmethod
+    def _mounts(work: StudentWork) -> Mounts:
+        return lab_mounts(Path(work.release), Path(work.cache), work.lab)
 
     def perform(self, work: StudentWork) -> dict:
         """Run the student's notebook, then each graded function's verdict; the plain-data answer."""
         started = time.monotonic()
         settings = self._settings(work.sandbox)
-        mounts = lab_mounts(Path(work.release), Path(work.cache), work.lab)
-        run = self._start(work, settings, mounts, "notebook", json.dumps(work.notebook).encode())
+        run = self._start(work, settings, "notebook", json.dumps(work.notebook).encode())
         try:
             notebook = follow_notebook(run, work.notebook, OutputLimits(**work.limits), TimeLimits(**work.times),
                                        work.student, LOG)
@@ -101,7 +105,7 @@ class Worker:
             run.close()
         verdicts = {}
         for job in work.verdicts:
-            run = self._start(work, settings, mounts, "verdict", job.payload)
+            run = self._start(work, settings, "verdict", job.payload)
             try:
                 verdicts[job.function] = receive_verdict(run, job.timeout)
             finally:

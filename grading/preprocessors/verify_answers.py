@@ -126,26 +126,25 @@ class VerifyAnswers(NbGraderPreprocessor):
 
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
 
-    def jobs(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, VerdictJob]]:
-        """Each grade cell this lab's hidden tests judge, its exercise, and the run that judges it."""
+    def judged(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, str]]:
+        """Each grade cell this lab's hidden tests judge, its exercise, and the source of its answer cell."""
         module = HIDDEN_TESTS.get(lab)
         if module is None:
             return []
         answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
                    if cell.metadata.get("nbgrader", {}).get("solution")}
-        found = []
-        for cell in nb.cells:
-            exercise = module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
-            if exercise is not None and cell.cell_type == "code":
-                found.append((cell, exercise, verdict_job(exercise, answers.get(exercise.answer_cell, ""), self.timeout)))
-        return found
+        return [(cell, exercise, answers.get(exercise.answer_cell, "")) for cell in nb.cells
+                if cell.cell_type == "code"
+                and (exercise := module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))) is not None]
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
         sandbox = Sandbox(config=self.config)
-        for cell, exercise, job in self.jobs(nb, lab):
-            raw = prepared.verdict_answer(lab, student, job.function, job.sources)
-            problems = problems_of(exercise, raw if raw is not None else run_verdict(job, sandbox))
+        for cell, exercise, answer in self.judged(nb, lab):
+            raw = prepared.verdict_answer(lab, student, exercise.function, (answer,))
+            if raw is None:  # no worker ran it: judge it here
+                raw = run_verdict(verdict_job(exercise, answer, self.timeout), sandbox)
+            problems = problems_of(exercise, raw)
             record_verdict(cell, exercise.function, problems)
             if problems:
                 self.log.info("%s: %s failed %d check(s)", student, exercise.function, len(problems))
