@@ -1,11 +1,14 @@
-"""What the bubblewrap sandbox costs: start-up per run, and seconds per submission of a class.
+"""What the sandbox costs: each defence of a run, a run, and seconds per submission of a class.
 
-Times, with the default `Sandbox()` settings and with `Sandbox(unsafe_no_sandbox=True)`:
-a trivial program (`python -c pass`) started through `SandboxedRun`, one verdict run
-(`call_in_fresh_process` on a tiny function and one case), and the autograding of a class of
-the first lab built from the correctness corpus, each in its own fresh scratch course. Checks
-that both class runs give every student the same score. Progress goes to stderr, the table to
-stdout. Run from the kit's root (about 2 minutes on 2 cores):
+Prints, in milliseconds (median): each step that gives a run a world of its own, timed alone in
+a child process of this one (`grading/sandbox/inside/isolation.py`: new namespaces, fresh
+folders, a /proc of its own, the unprivileged user with the seccomp filter, and the run's cgroup
+made ready, read and emptied); then a verdict run served by a warm sandbox (every defence
+together) and one in a sandbox of its own (`call_in_fresh_process`), each beside the same run
+without a sandbox; and the autograding of a class of the first lab built from the correctness
+corpus, with and without a sandbox, each in its own fresh scratch course. Checks that both class
+runs give every student the same score. Progress goes to stderr, the table to stdout. Run from
+the kit's root, as root (about 2 minutes on 2 cores):
 
     .venv/bin/python benchmarks/sandbox_cost.py [--repeats N] [--students N]
 """
@@ -30,7 +33,11 @@ from grading.cli import copy_course, release
 from grading.course import Course
 from grading.isolated_call import call_in_fresh_process
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
-from grading.sandbox.launch import HOME, Mounts, Sandbox, SandboxedRun
+from grading.isolated_call import VERDICT_WORK, receive_verdict, verdict_payload
+from grading.sandbox import cgroups
+from grading.sandbox.launch import HOME, INSIDE, Mounts, Sandbox
+from grading.sandbox.seccomp import filter_program
+from grading.sandbox.warm import WarmSandbox
 
 LAB = "anomaly_detection"
 MISTAKES = ("sample_variance", "less_or_equal")  # each loses one exercise
@@ -52,13 +59,68 @@ def median_ms(action: Callable[[], None], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def trivial_run(settings: Sandbox) -> None:
-    """Start `python -c pass` through SandboxedRun and wait for its end."""
-    with SandboxedRun(settings, Mounts(work=f"{HOME}/work"), [sys.executable, "-c", "pass"]) as run:
-        run.stdin.close()
-        finished = run.wait(timeout=30)
-        if finished.returncode != 0:
-            raise RuntimeError(f"trivial run failed ({finished}): {run.stderr_tail()}")
+def in_child(step: Callable[[], None]) -> None:
+    """Run `step` in a forked child (as the run server's fork would) and wait for it."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            step()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"a defence step failed in its child (status {status})")
+
+
+def isolation_module():
+    sys.path.insert(0, str(INSIDE))
+    import isolation  # noqa: E402  (the programs beside the run server)
+
+    return isolation
+
+
+def defence_costs(repeats: int) -> dict[str, float]:
+    """Median ms of each defence of a run, timed alone in a child process."""
+    isolation = isolation_module()
+    program = filter_program()
+    folder = tempfile.mkdtemp(prefix="sandbox-cost-")
+    folders = [{"path": folder, "bytes": 1 << 20, "mode": "0700"}]
+
+    def fresh_folders() -> None:
+        isolation.new_namespaces()
+        isolation.fresh_folders(folders, 65534)
+
+    def own_proc() -> None:
+        isolation.new_namespaces()
+        if os.fork() == 0:
+            isolation.mount_proc()
+            os._exit(0)
+        os.wait()
+
+    steps = {
+        "new namespaces (IPC, mount, net, UTS, cgroup, PID)": isolation.new_namespaces,
+        "fresh private folders (4 per run; 1 timed)": fresh_folders,
+        "a /proc of its own (with its namespaces)": own_proc,
+        "unprivileged user, no capabilities, seccomp": lambda: isolation.drop_privileges(65534, program),
+    }
+    costs = {}
+    for name, step in steps.items():
+        log(f"defence: {name}: {repeats} runs")
+        costs[name] = median_ms(lambda: in_child(step), repeats)
+    costs["process in a child alone (subtracted above)"] = median_ms(lambda: in_child(lambda: None), repeats)
+    try:
+        slot = cgroups.slot(f"cost-{os.getpid()}")
+    except cgroups.CgroupsUnavailable as error:
+        log(f"defence: no cgroup here ({error})")
+    else:
+        limits = cgroups.RunLimits(4096 << 20, 128, 1.0)
+        costs["the run's cgroup: limits set, usage read, emptied"] = median_ms(
+            lambda: (slot.start_run(limits), slot.usage(), slot.kill_run()), repeats)
+        slot.close()
+    os.rmdir(folder)
+    return costs
 
 
 def verdict_run(settings: Sandbox) -> None:
@@ -68,14 +130,30 @@ def verdict_run(settings: Sandbox) -> None:
     assert np.array_equal(results[0][0], np.arange(1.0, 4.0)), results
 
 
-def start_up_costs(repeats: int) -> dict[str, dict[str, float]]:
-    """Median ms per run kind ("trivial program", "verdict run") and mode."""
+def warm_verdict_run(sandbox: WarmSandbox) -> None:
+    """One verdict run of a tiny function on one small case, served by an already started sandbox."""
+    case = Case("tiny", (np.arange(3.0),), "three numbers")
+    run = sandbox.run("verdict", verdict_payload(["def plus_one(x):\n    return x + 1\n"], "plus_one", [case], 1))
+    try:
+        raw = receive_verdict(run, 30)
+    finally:
+        run.close()
+    assert "report" in raw, raw
+
+
+def run_costs(repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms per run kind ("warm verdict run", "cold verdict run") and mode."""
     costs: dict[str, dict[str, float]] = {}
-    for kind, action in (("trivial program", trivial_run), ("verdict run", verdict_run)):
-        for mode, overrides in MODES.items():
-            settings = Sandbox(unsafe_no_sandbox=bool(overrides))
-            log(f"start-up: {kind}, {mode}: {repeats} runs")
-            costs.setdefault(kind, {})[mode] = median_ms(lambda: action(settings), repeats)
+    for mode, overrides in MODES.items():
+        settings = Sandbox(unsafe_no_sandbox=bool(overrides))
+        sandbox = WarmSandbox(settings, Mounts(work=VERDICT_WORK), {})
+        try:
+            log(f"runs: warm verdict run, {mode}: {repeats} runs")
+            costs.setdefault("warm verdict run", {})[mode] = median_ms(lambda: warm_verdict_run(sandbox), repeats)
+        finally:
+            sandbox.stop()
+        log(f"runs: cold verdict run, {mode}: {repeats} runs")
+        costs.setdefault("cold verdict run", {})[mode] = median_ms(lambda: verdict_run(settings), repeats)
     return costs
 
 
@@ -108,7 +186,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=10, help="size of the class (default 10)")
     args = parser.parse_args()
 
-    costs = start_up_costs(args.repeats)
+    defences = defence_costs(args.repeats)
+    costs = run_costs(args.repeats)
     with tempfile.TemporaryDirectory(prefix="sandbox-cost-") as folder:
         scratch = Path(folder)
         source = copy_course(Course(), scratch / "source")
@@ -117,10 +196,14 @@ def main() -> None:
     n = len(with_scores)
 
     print(f"Sandbox cost on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{'each defence of a run (ms, median)':<56} {'ms':>6}")
+    for name, ms in defences.items():
+        print(f"{name:<56} {ms:>6.1f}")
+    print()
     print(f"{'what':<38} {'sandbox':>10} {'no sandbox':>11} {'ratio':>6}")
     for kind, by_mode in costs.items():
         on, off = by_mode["sandbox"], by_mode["no sandbox"]
-        print(f"{kind + ' start-up (ms, median)':<38} {on:>10.0f} {off:>11.0f} {on / off:>6.2f}")
+        print(f"{kind + ' (ms, median)':<38} {on:>10.0f} {off:>11.0f} {on / off:>6.2f}")
     on, off = with_seconds / n, without_seconds / n
     print(f"{f'class of {n} (s per submission)':<38} {on:>10.2f} {off:>11.2f} {on / off:>6.2f}")
     agree = with_scores == without_scores

@@ -1,7 +1,10 @@
 """The sandbox that every run of submitted code goes through, each defence shown against the
-same code run without it (as root, like the grader on these machines)."""
+same code run without it (as root, like the grader on these machines). The code runs as a
+notebook cell, in a sandbox of its own, exactly as a student's would."""
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
 import sys
@@ -10,19 +13,29 @@ from pathlib import Path
 
 import pytest
 
-from grading.sandbox.launch import HOME, Mounts, Sandbox, SandboxedRun, SandboxUnavailable, check_available
+from grading.execution.notebook_run import TimeLimits, follow_notebook
+from grading.sandbox.launch import HOME, Mounts, Sandbox, SandboxUnavailable, check_available
+from grading.sandbox.protocol import OutputLimits
+from grading.sandbox.warm import ColdRun
 
 SAFE, UNSAFE = Sandbox(), Sandbox(unsafe_no_sandbox=True)
 
 
 def run_python(code: str, settings: Sandbox = SAFE, mounts: Mounts | None = None, timeout: float = 30) -> tuple[str, int]:
-    """Run `code` with the sandboxed interpreter; its standard output and exit code."""
+    """Run `code` as one notebook cell in a sandbox of its own; the cell's text output and the run's exit code."""
     mounts = mounts or Mounts(work=f"{HOME}/lab")
-    with SandboxedRun(settings, mounts, [sys.executable, "-I", "-B", "-c", code]) as run:
-        run.stdin.close()
-        output = run.stdout.read(1_000_000).decode(errors="replace")
-        finished = run.wait(timeout=timeout)
-    return output, finished.returncode
+    request = {"cells": [{"index": 0, "source": code}], "cell_timeout": timeout}
+    run = ColdRun(settings, mounts, "notebook", json.dumps(request).encode(), {})
+    try:
+        result = follow_notebook(run, request, OutputLimits(), TimeLimits(timeout, 3, timeout + 10), "a test",
+                                 logging.getLogger("test"))
+        finished = run.wait(timeout)
+    finally:
+        run.close()
+    outputs = result["cells"].get("0", {}).get("outputs", [])
+    text = "".join(o.get("text", "") if o["output_type"] == "stream" else f"{o.get('ename')}: {o.get('evalue')}\n"
+                   for o in outputs)
+    return text, finished.returncode
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +126,10 @@ def test_processes_left_behind_are_stopped_with_the_sandbox(tmp_path):
 
 
 def test_memory_is_limited():
+    """With a cgroup the run is killed when it uses the memory up; without one, the allocation fails."""
     code = "try:\n    b = bytearray(6 * 1024**3); print('allocated')\nexcept MemoryError:\n    print('MemoryError')"
-    assert run_python(code, Sandbox(memory_mb=1024))[0].strip() == "MemoryError"
+    output = run_python(code, Sandbox(memory_mb=1024))[0].strip()
+    assert output == "MemoryError" or "it used up the memory of its sandbox" in output, output
 
 
 def test_the_working_folder_is_small_and_discarded(tmp_path):

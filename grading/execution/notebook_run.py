@@ -6,7 +6,11 @@ finished. This module is the grader's side of that exchange: events must come in
 order; a cell past its time limit, a run that dies, breaks the order or floods its output gets
 an error output saying so, and the run is stopped. The result is plain data:
 
-    {"cells": {"<index>": {"outputs": [...], "execution_count": n}}, "stopped": bool}
+    {"cells": {"<index>": {"outputs": [...], "execution_count": n}}, "stopped": bool,
+     "incidents": [{"kind": str, "cell": index | None}, ...]}
+
+Each error output the grader adds has its incident (`grading.incidents`): the notes of a
+submission come from those, never from outputs that the student's code could imitate.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 
 from nbformat.v4 import new_output
 
+from grading.incidents import incident
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
 from grading.sandbox.warm import Run
 
@@ -27,6 +32,7 @@ NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and wa
 OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
 PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
 CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
+TRUNCATION_NOTE = "\n[output truncated"  # how grading.sandbox.protocol's note of a cut starts
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,16 @@ def error_output(name: str, message: str) -> dict:
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
+def is_truncation_note(output: dict) -> bool:
+    """Whether `output` is the note `grading.sandbox.protocol` puts where it cut a cell's text."""
+    return output.get("output_type") == "stream" and output.get("text", "").startswith(TRUNCATION_NOTE)
+
+
 def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str,
                     log: logging.Logger) -> dict:
     """Place each cell's outputs as the run reports them; the plain-data result described above."""
     cells: dict[str, dict] = {}
+    incidents: list[dict] = []
 
     def outputs_of(index: int) -> list:
         return cells.setdefault(str(index), {"outputs": [], "execution_count": None})["outputs"]
@@ -62,7 +74,7 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
     cell_deadline = notebook_deadline
 
     def stopped() -> dict:
-        return {"cells": cells, "stopped": True}
+        return {"cells": cells, "stopped": True, "incidents": incidents}
 
     while True:
         try:
@@ -71,25 +83,31 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             run.kill()
             if current is not None and cell_deadline < notebook_deadline:
                 outputs_of(current).append(error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait)))
+                incidents.append(incident("kernel_stopped", current))
             elif current is not None:
                 outputs_of(current).append(error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook)))
+                incidents.append(incident("notebook_timeout", current))
             log.warning("Stopped the sandbox of %s: past its time limit", who)
             return stopped()
         if event is None or isinstance(event, ProtocolError):
             run.kill()
             finished = run.wait()
-            if not run.killed or isinstance(event, ProtocolError):
-                log.warning("The sandbox of %s ended early: %s", who, run.stderr_tail() or event)
+            if not run.killed or isinstance(event, ProtocolError):  # the grader's words, never the run's
+                log.warning("The sandbox of %s ended early: %s", who,
+                            event if event is not None else finished.reason(f"exit status {finished.returncode}"))
             if current is not None:
                 if isinstance(event, ProtocolError):
                     outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why=event)))
+                    incidents.append(incident("output_limit", current))
                 else:
                     why = finished.reason(otherwise="did the code exit Python?")
                     outputs_of(current).append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
+                    incidents.append(incident(finished.kind(), current))
             return stopped()
         kind, index = event.get("event"), event.get("index")
         if kind == "finished" and current is None and position == len(order):
-            return {"cells": cells, "stopped": False}
+            incidents += _limits_reached(run, incidents)
+            return {"cells": cells, "stopped": False, "incidents": incidents}
         if kind == "start" and current is None and position < len(order) and index == order[position]:
             current, cell_deadline = index, time.monotonic() + times.cell + times.responsive_wait
             last_started = index
@@ -99,17 +117,36 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
                 outputs = clean_outputs(event.get("outputs"), budget)
             except ProtocolError as error:
                 outputs = [error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))]
+                incidents.append(incident("output_limit", index))
+            if any(is_truncation_note(output) for output in outputs):
+                incidents.append(incident("output_truncated", index))
             if event.get("timed_out") is True:
                 outputs.append(error_output("CellTimeoutError", CELL_TIMED_OUT.format(seconds=times.cell)))
+                incidents.append(incident("cell_timeout", index))
             count = event.get("execution_count")
             cells[str(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
             current, cell_deadline = None, notebook_deadline
+        elif kind == "stopped" and current is not None and index == current:
+            run.kill()  # the supervisor refused the kernel's answer: too large, too deep or malformed
+            outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why="an answer too large or malformed")))
+            incidents.append(incident("output_limit", current))
+            log.warning("Stopped the sandbox of %s: its output broke the output rules", who)
+            return stopped()
         else:
             run.kill()
             if last_started is not None:  # the cell whose code wrote out of turn
                 outputs_of(last_started).append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
+                incidents.append(incident("protocol_violation", last_started))
             log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
             return stopped()
+
+
+def _limits_reached(run: Run, incidents: list[dict]) -> list[dict]:
+    """Limits the run reached without dying of them (a process it could not start, a full
+    folder), as the grader counted them, for the notebook as a whole."""
+    finished = run.wait(timeout=30)
+    seen = {item["kind"] for item in incidents}
+    return [incident(kind, None) for kind in finished.limits_hit if kind not in seen]
 
 
 def _read_events(run: Run, limits: OutputLimits, events: queue.Queue) -> None:

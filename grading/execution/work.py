@@ -5,7 +5,7 @@ lies, the sandbox settings, the notebook's cells (without the hidden tests) and 
 graded function. A worker answers with a plain dict (`perform` in `grading.execution.worker`):
 
     {"student": str, "notebook": {"cells": {"<index>": {"outputs": [...], "execution_count": n}},
-                                  "stopped": bool},
+                                  "stopped": bool, "incidents": [{"kind": str, "cell": n}, ...]},
      "verdicts": {"<function>": {"report": {...}, "arrays": bytes} | {"error": str}},
      "seconds": float, "worker": str}
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from grading.incidents import valid_incidents
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs
 
 MAX_VERDICT_BYTES = 40_000_000  # a verdict's report and arrays (see grading.isolated_call)
@@ -67,7 +68,8 @@ def roomy(limits: OutputLimits) -> OutputLimits:
 
 
 def checked_notebook(raw: object, limits: OutputLimits) -> dict:
-    """A notebook run's result, its outputs cleaned again; raises WorkError when malformed."""
+    """A notebook run's result, its outputs cleaned again and its incidents checked (none when
+    missing); raises WorkError when malformed."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), dict) or not isinstance(raw.get("stopped"), bool):
         raise WorkError("the notebook's result is not {cells, stopped}")
     if len(raw["cells"]) > MAX_CELLS:
@@ -83,7 +85,7 @@ def checked_notebook(raw: object, limits: OutputLimits) -> dict:
         except ProtocolError as error:
             raise WorkError(f"a cell's outputs are malformed ({error})") from None
         cells[int(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
-    return {"cells": cells, "stopped": raw["stopped"]}
+    return {"cells": cells, "stopped": raw["stopped"], "incidents": valid_incidents(raw.get("incidents", []))}
 
 
 def checked_verdict(raw: object) -> dict:

@@ -1,9 +1,10 @@
 """A worker: runs students' work (`StudentWork`) in sandboxes on this machine, one student at a time.
 
 Each worker keeps a warm sandbox per lab (`grading.sandbox.warm.WarmSandbox`): Python and the
-libraries start once, and every run (the notebook, then each graded function's verdict) is a
-fresh fork in it, cleaned up after. Each worker runs as a user id of its own (`claim_uid`), so
-that the process limit of one student's sandbox is not shared with another's. The same worker
+libraries start once, and every run (the notebook, then each graded function's verdict) gets
+namespaces, folders and a cgroup of its own in it. As root, each worker's runs use a user id of
+its own (`claim_uid`), so that no process of one worker's runs can signal another's; as an
+ordinary user, each run has a user namespace of its own. The same worker
 serves the local pool's threads and, on a cluster, each Dask worker process (`perform_on_dask`).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from grading.execution.notebook_run import TimeLimits, follow_notebook
 from grading.execution.work import StudentWork
 from grading.isolated_call import VERDICT_WORK, receive_verdict
-from grading.sandbox.launch import HOME, SHARED_CACHE, Mounts, Sandbox
+from grading.sandbox.launch import HOME, SHARED_CACHE, Mounts, Sandbox, as_root
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import ColdRun, Run, WarmSandbox
 
@@ -73,6 +74,8 @@ class Worker:
 
     def _settings(self, values: dict) -> Sandbox:
         settings = Sandbox(**values)
+        if not as_root():
+            return settings
         if self._uid is None:
             self._uid, self._lock_fd = claim_uid(settings.uid)
         settings.uid = self._uid

@@ -11,7 +11,9 @@ What a class of submissions needs on top of running cells:
 - a sandbox that dies (the code exited Python, used up its memory, CPU time or file-size
   allowance) costs only the cells from there on, with an error output saying why;
 - outputs are capped per cell and per notebook, and only text, HTML (sanitised later), PNG
-  and JPEG outputs are kept.
+  and JPEG outputs are kept;
+- what the grader saw go wrong (`grading.incidents`) is kept in the notebook's metadata,
+  `nb.metadata["grading"]["incidents"]`, where the class's notes are read from.
 """
 from __future__ import annotations
 
@@ -34,10 +36,12 @@ from grading.execution.work import checked_notebook
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
 from grading.sandbox.protocol import OutputLimits
-from grading.sandbox.warm import ColdRun
+from grading.sandbox.warm import ColdRun, missing_guarantees
 
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
+WEAKER_LIMITS_NOTE = ("[graded with per-process limits only: the grading machine offered no cgroup to count this"
+                      " notebook's run as a whole]\n")
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
@@ -121,7 +125,11 @@ class ExecuteInSandbox(NbGraderPreprocessor):
 
     @staticmethod
     def _place(nb: NotebookNode, result: dict, settings: Sandbox) -> None:
-        """Put each cell's outputs in the notebook; after a stop, the cells never reached say so."""
+        """Put each cell's outputs of the checked `result` in the notebook; after a stop, the cells
+        never reached say so. The run's incidents go in the notebook's metadata, written here
+        whole: RestoreReleasedCells has already replaced the submission's metadata by the
+        release's, so nothing a student wrote there survives, and nothing of the run's outputs
+        is read for them."""
         code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
         for index, cell in code:
             entry = result["cells"].get(index)
@@ -133,4 +141,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
                     cell.outputs = [error_output("NotRun", NOT_RUN)]
         if settings.unsafe_no_sandbox and code:
             code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=UNSAFE_NOTE))
+        elif code and missing_guarantees(settings):
+            code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=WEAKER_LIMITS_NOTE))
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
+        nb.metadata["grading"] = {"incidents": result["incidents"]}

@@ -1,15 +1,18 @@
-"""Start a program in a bubblewrap sandbox that sees only what the run needs.
+"""Start a sandbox that sees only what a run needs, and know how each run in it ended.
 
 Inside, the file system holds the system folders and the Python environment (read-only),
 the programs of `grading/sandbox/inside/` (read-only), the lab's released files (read-only)
 in a size-limited, writable working folder, and private `/tmp` and home folders. Nothing
 else of the course is there: no solutions, hidden tests, gradebook, submissions, nor the
 kit's code. The sandbox has no network, its own PID namespace (it cannot see or signal the
-grader), and dies with its parent. Its program runs as an unprivileged user with a clean
-environment and resource limits; what it writes disappears with it.
+grader), and dies with its parent.
 
-bubblewrap runs as root here only to set up the mounts and namespaces; `setpriv` then drops
-to `Sandbox.uid` with no capabilities before the program starts.
+Its first process is the run server (`inside/server.py`), which keeps the capabilities it needs
+to give each run its own namespaces, folders and cgroup, and runs the student's code as an
+unprivileged user with no capabilities. As root, that user is `Sandbox.uid` (one per worker);
+as an ordinary user, bubblewrap starts in a user namespace and each run gets one of its own.
+The mounts are made in an order that keeps the environment and the release visible wherever
+the course lives (under /tmp, in a home folder, on a path with spaces).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Sequence
 
-from traitlets import Bool, Integer
+from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
 
 from grading.reaping import become_subreaper, descendants, kill_descendants
@@ -34,27 +37,36 @@ INSIDE = Path(__file__).resolve().parent / "inside"
 HOME = "/home/student"
 PROGRAMS = "/opt/course-sandbox"
 SHARED_CACHE = "/var/cache/course"
+CGROUP_MOUNT = "/run/course-cgroup"  # the run's cgroup folders, for the server only (inside/isolation.py)
+SERVER = f"{PROGRAMS}/server.py"
 
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow it to create"
                 " namespaces, or pass --unsafe-no-sandbox to grade without one (not for real classes)")
+# What the run server needs as root to give each run its own world; the student's code has none of them.
+SERVER_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_CHOWN", "CAP_FOWNER",
+                       "CAP_DAC_OVERRIDE", "CAP_KILL")
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create its namespaces here; the message says what to do."""
+    """A sandbox cannot start here; the message names the cause and what to do."""
 
 
 class Sandbox(Configurable):
-    """Limits of every process that runs submitted code (the notebook's run, each verdict run)."""
+    """Limits of every run of submitted code (the notebook's run, each verdict run)."""
 
-    uid = Integer(65534, help="Unprivileged user id (and group id) the sandboxed program runs as; parallel "
-                              "workers take the ids below it, one each (grading/execution/worker.py).").tag(config=True)
-    memory_mb = Integer(4096, help="Address space of each sandboxed process, in MiB.").tag(config=True)
-    max_processes = Integer(128, help="Processes and threads the sandbox user may have at once.").tag(config=True)
+    uid = Integer(65534, help="Unprivileged user id (and group id) the student's code runs as when grading as root; "
+                              "parallel workers take the ids below it, one each (grading/execution/worker.py).").tag(config=True)
+    memory_mb = Integer(4096, help="Memory of one run, in MiB: every process, shared memory and private folders "
+                                   "together (a cgroup); without a cgroup, the address space of each process.").tag(config=True)
+    max_processes = Integer(128, help="Processes and threads one run may have at once.").tag(config=True)
+    cpus = Float(1.0, help="CPU bandwidth of one run, in cores.").tag(config=True)
     max_file_mb = Integer(64, help="Largest file a sandboxed process may write, in MiB.").tag(config=True)
     max_open_files = Integer(256, help="Files a sandboxed process may hold open.").tag(config=True)
-    cpu_seconds = Integer(600, help="CPU seconds of one sandboxed process (one notebook run).").tag(config=True)
+    cpu_seconds = Integer(600, help="CPU seconds of one run (one notebook run), all its processes together.").tag(config=True)
     work_mb = Integer(256, help="Size of the writable working folder (the lab folder), in MiB.").tag(config=True)
-    tmp_mb = Integer(128, help="Size of the private /tmp and of the home folder, each, in MiB.").tag(config=True)
+    tmp_mb = Integer(128, help="Size of the private /tmp, the home folder and /dev/shm, each, in MiB.").tag(config=True)
+    cgroup = Unicode("", help="The cgroup under which runs are counted: empty to let the kit make one (as root), or a "
+                              "cgroup delegated to this user by an administrator (see the README).").tag(config=True)
     unsafe_no_sandbox = Bool(
         False, help="Run submitted code without a sandbox, as the grader's own user. Only for trying the kit "
                     "where bubblewrap cannot run; it is printed in the output and recorded in reports and feedback."
@@ -66,7 +78,7 @@ class Mounts:
     """What a sandboxed run sees besides the system and the environment.
 
     `read_only` and `writable` map a path outside to the path it has inside; `work` is the
-    inside path of the working folder (a fresh, size-limited tmpfs) where the program starts.
+    inside path of the working folder (a fresh, size-limited tmpfs per run) where the program starts.
     """
 
     work: str
@@ -79,6 +91,11 @@ def python_roots() -> list[Path]:
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
              Path(os.path.realpath(sys.executable)).parent.parent}
     return sorted(roots)
+
+
+def as_root() -> bool:
+    """Whether the grader runs as root (runs get a user id each) or as an ordinary user (a user namespace)."""
+    return os.geteuid() == 0
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:
@@ -96,8 +113,8 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        # No shared-memory semaphores in the sandbox: joblib (scikit-learn) would say so on stderr
-        # when first imported, an error-looking output in the student's notebook; it runs serially.
+        # joblib (scikit-learn) would warn on stderr that it cannot use its shared-memory
+        # semaphores, an error-looking output in the student's notebook; it runs serially.
         "JOBLIB_MULTIPROCESSING": "0",
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine-specific numpy fixes
@@ -105,6 +122,21 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
             env[key] = os.environ[key]
     env.update(extra)
     return env
+
+
+def run_folders(settings: Sandbox, mounts: Mounts) -> list[dict]:
+    """The folders each run finds empty and may write (a new tmpfs each, of this size and mode)."""
+    return [{"path": "/tmp", "bytes": settings.tmp_mb << 20, "mode": "1777"},
+            {"path": "/dev/shm", "bytes": settings.tmp_mb << 20, "mode": "1777"},
+            {"path": HOME, "bytes": settings.tmp_mb << 20, "mode": "0700"},
+            {"path": mounts.work, "bytes": settings.work_mb << 20, "mode": "0700"}]
+
+
+def run_limits(settings: Sandbox) -> dict[str, int]:
+    """Per-process limits of the student's code, on top of the run's cgroup."""
+    return {"RLIMIT_AS": settings.memory_mb << 20, "RLIMIT_NPROC": settings.max_processes,
+            "RLIMIT_FSIZE": settings.max_file_mb << 20, "RLIMIT_NOFILE": settings.max_open_files,
+            "RLIMIT_CPU": settings.cpu_seconds, "RLIMIT_CORE": 0}
 
 
 class _Layout:
@@ -118,21 +150,23 @@ class _Layout:
     def _parents(self, inside: str) -> None:
         for parent in reversed(Path(inside).parents):
             if str(parent) not in self._made:
-                # Folders made in the home (say ~/.config) stay the student's to write in.
-                perms = "0777" if str(parent).startswith(HOME + "/") else "0755"
-                self.args += ["--perms", perms, "--dir", str(parent)]
+                self.args += ["--perms", "0755", "--dir", str(parent)]
                 self._made.add(str(parent))
 
-    def add(self, option: str, source: str | None, inside: str, perms: str | None = None, size: int | None = None) -> None:
+    def add(self, option: str, source: str | None, inside: str, perms: str | None = None) -> None:
         self._parents(inside)
         self.args += ["--perms", perms] if perms else []
-        self.args += ["--size", str(size)] if size else []
         self.args += [option] + ([source] if source is not None else []) + [inside]
         self._made.add(inside)
 
 
-def bwrap_command(settings: Sandbox, mounts: Mounts, argv: Sequence[str], env: dict[str, str]) -> list[str]:
-    """The full bubblewrap command line for `argv` with `mounts`."""
+def bwrap_command(mounts: Mounts, cgroup_folders: Sequence[Path], argv: Sequence[str], env: dict[str, str]) -> list[str]:
+    """The full bubblewrap command line for the run server `argv` with `mounts`.
+
+    The private folders come first and everything bound inside them after, so that a course or
+    an environment under /tmp or in a home stays visible; each run then gets new folders with the
+    same read-only mounts in them (`inside/isolation.py`).
+    """
     layout = _Layout()
     layout.add("--ro-bind", "/usr", "/usr")
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -144,62 +178,54 @@ def bwrap_command(settings: Sandbox, mounts: Mounts, argv: Sequence[str], env: d
     for name in ("fonts", "localtime", "ld.so.cache", "alternatives", "mime.types"):
         if (Path("/etc") / name).exists():
             layout.add("--ro-bind", f"/etc/{name}", f"/etc/{name}")
-    for root in python_roots():
-        layout.add("--ro-bind", str(root), str(root))
     layout.add("--proc", None, "/proc")
     layout.add("--dev", None, "/dev")
-    layout.add("--tmpfs", None, "/tmp", perms="1777", size=settings.tmp_mb << 20)
-    layout.add("--tmpfs", None, HOME, perms="0777", size=settings.tmp_mb << 20)
-    layout.add("--tmpfs", None, mounts.work, perms="0777", size=settings.work_mb << 20)
+    for folder in ("/tmp", HOME, mounts.work):
+        layout.add("--tmpfs", None, folder, perms="0755")
+    for root in python_roots():
+        layout.add("--ro-bind", str(root), str(root))
     layout.add("--ro-bind", str(INSIDE), PROGRAMS)
     for outside, inside in sorted(mounts.read_only.items(), key=lambda item: item[1]):
         layout.add("--ro-bind", str(outside), inside)
     for outside, inside in mounts.writable.items():
         layout.add("--bind", str(outside), inside)
-    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+    for number, folder in enumerate(cgroup_folders):
+        layout.add("--bind", str(folder), f"{CGROUP_MOUNT}/{number}")
+    if as_root():
+        identity = [arg for capability in SERVER_CAPABILITIES for arg in ("--cap-add", capability)]
+    else:
+        identity = ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
+    args = ["bwrap", *identity, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--die-with-parent", "--new-session", "--hostname", "sandbox", *layout.args,
             "--chdir", mounts.work, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    # bwrap keeps these two capabilities only for setpriv, which drops them and every other.
-    args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
-             "setpriv", f"--reuid={settings.uid}", f"--regid={settings.uid}", "--clear-groups",
-             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return args + list(argv)
-
-
-def _limits(settings: Sandbox) -> None:
-    """Applied in the child before bubblewrap starts; every process of the sandbox inherits them."""
-    for limit, value in ((resource.RLIMIT_AS, settings.memory_mb << 20),
-                         (resource.RLIMIT_NPROC, settings.max_processes),
-                         (resource.RLIMIT_FSIZE, settings.max_file_mb << 20),
-                         (resource.RLIMIT_NOFILE, settings.max_open_files),
-                         (resource.RLIMIT_CPU, settings.cpu_seconds),
-                         (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(limit, (value, value))
+    return args + ["--"] + list(argv)
 
 
 def check_available(settings: Sandbox) -> None:
-    """Raise SandboxUnavailable (one line: what to install or enable) unless a sandbox starts here."""
+    """Raise SandboxUnavailable (one line: the cause, and what to do) unless a run works here.
+
+    It starts a real sandbox and a real run in it (namespaces, folders, cgroup, the unprivileged
+    user and the seccomp filter), so that what fails is named as it is."""
     if settings.unsafe_no_sandbox:
         return
-    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None or shutil.which("setpriv") is None:
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
         raise SandboxUnavailable(f"grading needs a sandbox and bubblewrap (bwrap) was not found: {INSTALL_HINT}")
-    mounts = Mounts(work=f"{HOME}/work")
-    probe = bwrap_command(settings, mounts, [sys.executable, "-c", "pass"], _environment({}))
-    done = subprocess.run(probe, capture_output=True, text=True, preexec_fn=lambda: _limits(settings))
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        raise SandboxUnavailable(f"grading needs a sandbox and bubblewrap could not start one ({detail}): {INSTALL_HINT}")
+    from grading.sandbox.warm import probe_run
+
+    probe_run(settings)
 
 
 @dataclass
 class Finished:
-    """How a sandboxed run ended: its exit code (negative: killed by that signal), and whether
-    the grader killed it at its deadline."""
+    """How a sandboxed run ended: its exit code (negative: killed by that signal), whether the
+    grader killed it at its deadline, and the limits the grader saw it reach ("memory_limit",
+    "process_limit", "cpu_limit", "disk_full", "file_size_limit")."""
 
     returncode: int
     timed_out: bool
+    limits_hit: tuple[str, ...] = ()
 
     @property
     def signal_name(self) -> str | None:
@@ -211,27 +237,48 @@ class Finished:
         except ValueError:
             return None
 
+    def kind(self) -> str:
+        """Why the run died, as an incident kind (`grading.incidents`): a limit the grader saw it
+        reach, else the signal that ended it, else "kernel_died"."""
+        for kind in ("memory_limit", "cpu_limit", "disk_full", "file_size_limit", "process_limit"):
+            if kind in self.limits_hit:
+                return kind
+        return ENDED_BY.get(self.signal_name or "", ("kernel_died", ""))[0]
+
     def reason(self, otherwise: str) -> str:
-        """Why the run died, in the student's terms, from the signal that ended it (or `otherwise`)."""
-        return ENDED_BY.get(self.signal_name or "", otherwise)
+        """Why the run died, in the student's terms (or `otherwise`)."""
+        for kind in ("memory_limit", "cpu_limit", "disk_full", "file_size_limit", "process_limit"):
+            if kind in self.limits_hit:
+                return LIMIT_REACHED[kind]
+        return ENDED_BY.get(self.signal_name or "", ("", otherwise))[1]
 
 
-ENDED_BY = {  # the signal that ended a sandboxed run -> what the student and the instructor read
-    "SIGXCPU": "it used up its CPU time limit",
-    "SIGXFSZ": "it wrote a file larger than the file-size limit",
-    "SIGSEGV": "the code crashed Python (segmentation fault)",
-    "SIGKILL": "it was killed, most likely for using up the memory",
+LIMIT_REACHED = {  # a limit the grader saw a run reach -> what the student and the instructor read
+    "memory_limit": "it used up the memory of its sandbox",
+    "cpu_limit": "it used up its CPU time limit",
+    "disk_full": "it filled its private disk space",
+    "file_size_limit": "it wrote a file as large as the file-size limit",
+    "process_limit": "it reached the limit on processes",
+}
+ENDED_BY = {  # the signal that ended a sandboxed run -> (incident kind, what the student and the instructor read)
+    "SIGXCPU": ("cpu_limit", "it used up its CPU time limit"),
+    "SIGXFSZ": ("file_size_limit", "it wrote a file larger than the file-size limit"),
+    "SIGSEGV": ("crashed", "the code crashed Python (segmentation fault)"),
+    "SIGKILL": ("kernel_died", "it was killed"),
 }
 
 
 class SandboxedRun:
-    """A running sandboxed program with pipes to its standard input and output.
+    """A running sandboxed program (the run server) with pipes to its standard input and output.
 
+    `cgroup_folders` are bound inside for the server (the run's cgroup, see `grading.sandbox.cgroups`);
+    `before_start` runs in the child before bubblewrap starts (joining the server's cgroup).
     Use as a context manager: leaving it kills whatever still runs (the whole sandbox).
     """
 
     def __init__(self, settings: Sandbox, mounts: Mounts, argv: Sequence[str],
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, cgroup_folders: Sequence[Path] = (),
+                 before_start=None):
         self.settings = settings
         self.killed = False
         env = _environment(extra_env or {})
@@ -242,14 +289,24 @@ class SandboxedRun:
             env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "LANG")},
                    **{key: self._unsafe.outside(value) for key, value in env.items()}}
         else:
-            command, cwd = bwrap_command(settings, mounts, argv, env), None
+            command, cwd = bwrap_command(mounts, cgroup_folders, argv, env), None
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        # Below Python, only bubblewrap and the interpreter write here (the runners send the
-        # student's stderr to /dev/null): the grader's log shows its tail when a run fails.
+        # Only bubblewrap and the server write here (each run's own stderr goes to its supervisor):
+        # the grader's log shows its tail when a sandbox fails to start.
         self._stderr = tempfile.TemporaryFile()
+
+        def prepare() -> None:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if before_start is not None:
+                before_start()
+
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=cwd, env=env,
-            start_new_session=True, preexec_fn=lambda: _limits(settings))
+            start_new_session=True, preexec_fn=prepare)
+
+    def outside(self, value: str) -> str:
+        """An inside path as the program sees it (the same, but without a sandbox)."""
+        return self._unsafe.outside(value) if self._unsafe is not None else value
 
     @property
     def stdin(self) -> IO[bytes]:

@@ -1,14 +1,24 @@
 """Run a notebook's code cells with IPython, as a Jupyter kernel would, and report each cell's outputs.
 
-This program runs inside the sandbox, in the same process as the student's code: it imports
-nothing of the kit. It reads one JSON request on standard input:
+This module runs inside the sandbox and imports nothing of the kit. It has two sides, in two
+processes, so that the channel to the grader belongs to a process the student's code does not
+run in (`server.py` starts both):
 
-    {"cells": [{"index": 3, "source": "..."}, ...], "cell_timeout": 30, "max_output_chars": 100000}
+- `kernel`, in the process that runs the student's code: it reads one cell at a time on a pipe
+  ({"source": ...}, one JSON line), runs it with IPython and answers with one JSON line,
+  {"outputs": [...], "timed_out": bool, "execution_count": n}, outputs in nbformat's shape
+  (streams, display data, execute results, errors);
+- `drive`, in the run's supervisor: it takes the request
 
-and writes JSON lines on its original standard output, one {"event": "start", "index": i}
-before each cell and one {"event": "end", "index": i, "execution_count": n, "outputs": [...]}
-after it, with outputs in nbformat's shape (streams, display data, execute results, errors).
-The grader trusts none of it: it reads these lines with limits and keeps only what it allows.
+      {"cells": [{"index": 3, "source": "..."}, ...], "cell_timeout": 30, "max_output_chars": 100000}
+
+  hands the kernel one cell after another, and writes on the grader's channel one
+  {"event": "start", "index": i} before each cell and one {"event": "end", "index": i,
+  "execution_count": n, "outputs": [...]} after it, then {"event": "finished"}. The index is the
+  supervisor's own; a kernel that stops answering ends the run at that cell, and one whose answer
+  is too large, too deep or malformed gets {"event": "stopped", "index": i} instead of an end.
+
+The grader trusts none of the outputs: it reads these lines with limits and keeps only what it allows.
 """
 from __future__ import annotations
 
@@ -141,33 +151,25 @@ def _on_alarm(signum, frame):
     raise CellTimeout("the cell ran past its time limit")
 
 
-def serve(request: dict, protocol) -> None:
-    """Run the request's cells, writing events on `protocol` (a text stream the student's code
-    does not get: standard input and output are /dev/null from here on)."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):
-        os.dup2(devnull, fd)
-    sys.stdin = io.StringIO("")
-    OUTPUTS.max_chars = int(request.get("max_output_chars", 100_000))
-    sys.path.insert(0, os.getcwd())  # the lab folder, as a kernel started there has it
+def kernel(settings: dict, cells, replies) -> None:
+    """Run each cell read from `cells` (a binary pipe), answering on `replies`, until the pipe ends.
 
+    Standard input and output are /dev/null: what C code or child processes print goes nowhere
+    (the student's prints go to the cell's outputs)."""
+    sys.stdin = io.StringIO("")
+    OUTPUTS.max_chars = int(settings.get("max_output_chars", 100_000))
+    sys.path.insert(0, os.getcwd())  # the lab folder, as a kernel started there has it
     shell = NotebookShell.instance(colors="nocolor")
     stdout, stderr = CapturedStream("stdout"), CapturedStream("stderr")
     signal.signal(signal.SIGALRM, _on_alarm)
-    timeout = float(request.get("cell_timeout", 30))
-
-    def send(event: dict) -> None:
-        protocol.write(json.dumps(event) + "\n")
-        protocol.flush()
-
-    for cell in request["cells"]:
+    timeout = float(settings.get("cell_timeout", 30))
+    for line in cells:
         OUTPUTS.reset()
-        send({"event": "start", "index": cell["index"]})
         sys.stdout, sys.stderr = stdout, stderr
         signal.setitimer(signal.ITIMER_REAL, timeout)
         timed_out = False
         try:
-            result = shell.run_cell(cell["source"], store_history=True)
+            result = shell.run_cell(json.loads(line)["source"], store_history=True)
         except CellTimeout:  # raised outside the student's code, in IPython's own
             result, timed_out = None, True
         finally:
@@ -175,18 +177,48 @@ def serve(request: dict, protocol) -> None:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         if result is not None and isinstance(result.error_in_exec, CellTimeout):
             timed_out = True
-        send({"event": "end", "index": cell["index"], "outputs": OUTPUTS.items, "timed_out": timed_out,
-              "execution_count": getattr(result, "execution_count", None)})
+        replies.write(json.dumps({"outputs": OUTPUTS.items, "timed_out": timed_out,
+                                  "execution_count": getattr(result, "execution_count", None)}).encode() + b"\n")
+        replies.flush()
+
+
+MAX_REPLY = 32_000_000  # one cell's answer; the grader's own limit is lower
+
+
+def drive(request: dict, to_kernel, from_kernel, channel) -> None:
+    """Hand the kernel the request's cells one by one; write the events on `channel`."""
+
+    def send(event: dict) -> None:
+        channel.write(json.dumps(event).encode() + b"\n")
+        channel.flush()
+
+    settings = {key: request[key] for key in ("cell_timeout", "max_output_chars") if key in request}
+    to_kernel.write(json.dumps(settings).encode() + b"\n")
+    for cell in request["cells"]:
+        send({"event": "start", "index": cell["index"]})
+        to_kernel.write(json.dumps({"source": cell["source"]}).encode() + b"\n")
+        to_kernel.flush()
+        line = from_kernel.readline(MAX_REPLY + 1)
+        if not line:
+            return  # the kernel died: the run ends at this cell
+        reply = _reply(line)
+        if reply is None:  # too large, too deep or not an answer: the run is stopped at this cell
+            send({"event": "stopped", "index": cell["index"]})
+            return
+        send({"event": "end", "index": cell["index"], **reply})
     send({"event": "finished"})
 
 
-def main() -> None:
-    request = json.loads(sys.stdin.read())
-    # What C code or child processes write to standard output goes nowhere (the student's
-    # prints go to the cell's outputs); standard error is the sandbox's, shown in the grader's
-    # log when a run fails.
-    serve(request, os.fdopen(os.dup(1), "w", encoding="utf-8"))
-
-
-if __name__ == "__main__":
-    main()
+def _reply(line: bytes) -> dict | None:
+    """The kernel's answer for one cell, re-encoded field by field, or None when it is not one."""
+    if not line.endswith(b"\n") or len(line) > MAX_REPLY:
+        return None
+    try:
+        raw = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list):
+        return None
+    count = raw.get("execution_count")
+    return {"outputs": raw["outputs"], "timed_out": raw.get("timed_out") is True,
+            "execution_count": count if isinstance(count, int) and not isinstance(count, bool) else None}
