@@ -7,6 +7,11 @@ nbgrader's autograde (sandboxed run, verdicts, gradebook), and the notes of what
 nbgrader's `autograde` drops a student whose notebook it cannot read and leaves no grade
 behind; here every student ends with a score in the gradebook (zero when the notebook could
 not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
+
+The notes are the grader's own words: what it saw go wrong in the run (`grading.incidents`,
+never an output the student's code could imitate) and why it refused a submission. Whatever in
+them or in a student's id came from a submission is made printable (`grading.text`) before it is
+kept or shown.
 """
 from __future__ import annotations
 
@@ -19,36 +24,26 @@ import warnings
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import nbformat
 from nbformat.v4 import new_output
 
-from grading import lab_cache
+from grading import incidents, lab_cache
 from grading.course import Course
 from grading.intake import link_refusal, refusal
 from grading.preprocessors.restore_released_cells import changed_locked_cells
 from grading.sandbox.launch import Sandbox, check_available
+from grading.sandbox.warm import missing_guarantees
+from grading.text import printable
 
 if TYPE_CHECKING:
     from nbgrader.coursedir import CourseDirectory
 
-OUTCOME_NOTES = {  # error names in the graded notebook -> what an instructor reads
-    "DeadKernelError": "the kernel died",
-    "KernelStopped": "a cell ran past the time limit and ignored the interrupt; the kernel was stopped",
-    "CellTimeoutError": "a cell ran past the time limit and was interrupted",
-    "NotebookTimeLimit": "the notebook ran past its time limit and was stopped",
-    "OutputLimit": "its output broke the output rules and the kernel was stopped",
-    "ProtocolViolation": "its code wrote to the grader's channel out of turn; the kernel was stopped",
-    "MemoryError": "hit the memory limit (MemoryError)",
-}
-LIMIT_ERRORS = {  # (error name, text in its message) -> the limit a cell hit
-    ("BlockingIOError", "Resource temporarily unavailable"): "hit the process limit (could not start more processes)",
-    ("OSError", "File too large"): "hit the file-size limit",
-    ("OSError", "No space left on device"): "filled its private disk space",
-}
-TRUNCATED_MARK = "[output truncated"
 UNSAFE_NOTE = "graded without a sandbox (--unsafe-no-sandbox)"
+INSECURE_CLUSTER_NOTE = "graded on a cluster without authentication (--insecure-cluster)"
+WEAKER_LIMITS_NOTE = "graded with per-process limits only (no cgroup counted its runs as a whole)"
 
 
 @dataclass
@@ -58,6 +53,17 @@ class StudentResult:
     max_score: float
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Notes and test names printable however the result was made or read back (journal, report)."""
+        self.failed = [printable(name) for name in self.failed]
+        self.notes = [printable(note) for note in self.notes]
+
+    def stored(self) -> dict:
+        """The result as the journal and the report keep it: plain data, its notes and test names
+        printable again (notes are added after it is made); JSON escapes whatever the id holds."""
+        return {**asdict(self), "failed": [printable(name) for name in self.failed],
+                "notes": [printable(note) for note in self.notes]}
 
 
 @contextmanager
@@ -120,28 +126,13 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
 
 
 def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
-    """What the autograded notebook shows beyond right and wrong: dead kernels, limits, floods."""
+    """What the grader saw go wrong in the run beyond right and wrong (dead kernels, limits, floods):
+    the incidents that ExecuteInSandbox kept in the autograded notebook's metadata, never its outputs."""
     path = course.autograded_notebook(lab, student)
     if not path.is_file():
         return []
-    notes = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "error" and output.ename == "NotGraded":
-                continue  # the refusal's reason is already the first note
-            if output.output_type == "error":
-                if output.ename in OUTCOME_NOTES:
-                    note = OUTCOME_NOTES[output.ename]
-                    if output.ename == "DeadKernelError" and "(" in output.evalue:
-                        note += " (" + output.evalue.split("(", 1)[1].rstrip(".").rstrip(")") + ")"
-                    notes.append(note)
-                notes += [note for (name, text), note in LIMIT_ERRORS.items()
-                          if output.ename == name and text in output.evalue]
-            if output.output_type == "stream" and TRUNCATED_MARK in output.text:
-                notes.append("output was truncated (a cell printed too much)")
-    if OUTCOME_NOTES["KernelStopped"] in notes:  # says more than the interrupt before it
-        notes = [note for note in notes if note != OUTCOME_NOTES["CellTimeoutError"]]
-    return list(dict.fromkeys(notes))
+    grading = nbformat.read(path, as_version=4).metadata.get("grading")
+    return incidents.notes(grading.get("incidents") if isinstance(grading, dict) else None)
 
 
 def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, float, list[str]]:
@@ -185,6 +176,7 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     """Intake, nbgrader's autograde and the notes of one student; never raises for their submission."""
     notes: list[str] = []
     reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted)
+    reason = None if reason is None else printable(reason)  # it may name the submission's files
     stamp_submission(course, lab, student)
     if reason is None:
         notes += tampering_note(course, lab, student)
@@ -193,11 +185,11 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
                 outcome = api.autograde(lab, student, force=True, create=True)
             if not outcome["success"]:
                 errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
-                reason = "autograding failed: " + (errors[0][8:][:300] if errors else "see nbgrader's log")
+                reason = "autograding failed: " + (printable(errors[0][8:], 300) if errors else "see nbgrader's log")
         except (RecursionError, MemoryError) as error:
             reason = f"autograding failed: the notebook is too deep or too large to process ({type(error).__name__})"
         except Exception as error:  # any failure on this submission is this student's alone
-            reason = f"autograding failed: {type(error).__name__}: {str(error)[:200]}"
+            reason = f"autograding failed: {type(error).__name__}: {printable(str(error), 200)}"
     if reason is not None:
         record_refusal(api, course, lab, student, reason)
         notes.insert(0, reason)
@@ -206,13 +198,14 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     return StudentResult(student, score, max_score, failed, notes)
 
 
-def make_pool(workers: int | None, scheduler: str | None, unsafe: bool):
-    """Where the class's code runs: a Dask cluster if given, else local workers (every core by
-    default; one without a sandbox, whose clean-up would stop the other workers' runs)."""
+def make_pool(workers: int | None, scheduler: str | None, unsafe: bool, security=None):
+    """Where the class's code runs: a Dask cluster if given (reached with `security`, from
+    `grading.execution.pool.dask_security`), else local workers (every core by default; one
+    without a sandbox, whose clean-up would stop the other workers' runs)."""
     from grading.execution.pool import DaskPool, LocalPool, default_workers
 
     if scheduler:
-        return DaskPool(scheduler)
+        return DaskPool(scheduler, security)
     return LocalPool(1 if unsafe else (workers or default_workers()))
 
 
@@ -235,13 +228,14 @@ def prepare_works(api, course: Course, lab: str, students: list[str]) -> tuple[l
 
 def progress_bar(total: int, progress: Callable[[str], None]):
     """A bar with count, rate and time left on a terminal (nothing otherwise), and the function
-    that prints a student's line above it."""
+    that prints a student's line above it, made printable (`grading.text`): a student's id or
+    note can never move the cursor, erase a line or fake another."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="student", disable=not sys.stderr.isatty() or total == 0, leave=False,
                dynamic_ncols=True)
-    say = bar.write if (not bar.disable and progress is print) else progress
-    return bar, say
+    write = bar.write if (not bar.disable and progress is print) else progress
+    return bar, lambda line: write(printable(line))
 
 
 def autograde_class(
@@ -252,17 +246,22 @@ def autograde_class(
     workers: int | None = None,
     scheduler: str | None = None,
     force: bool = False,
+    certificates: Path | None = None,
+    insecure_cluster: bool = False,
     **overrides: object,
 ) -> list[StudentResult]:
     """Autograde every (or the given) student's submission of `lab` and write the lab's report.
 
     The submitted code runs on `workers` local workers (every core by default) or on the Dask
-    cluster at `scheduler`; this process alone writes the gradebook, the autograded notebooks and
-    the reports. Students already graded (`grading.journal`) are kept unless `force`, or unless
-    `students` names them.
+    cluster at `scheduler`, reached over TLS with the certificates in `certificates` (default: the
+    course's `grading/cluster`), or without authentication if `insecure_cluster` allows it; this
+    process alone writes the gradebook, the autograded notebooks and the reports. Students
+    already graded (`grading.journal`) are kept unless `force`, or unless `students` names them.
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
+    from grading.cluster_security import default_folder
     from grading.execution import prepared
+    from grading.execution.pool import dask_security
     from grading.execution.work import WorkError, checked_result
     from grading.journal import Journal
 
@@ -271,6 +270,14 @@ def autograde_class(
     check_available(sandbox)
     if sandbox.unsafe_no_sandbox:
         progress(f"WARNING: {UNSAFE_NOTE}: submitted code runs as this user, with the course's files in reach")
+    weaker = missing_guarantees(sandbox) if not scheduler else ""
+    if weaker:
+        progress(f"WARNING: {weaker}")
+    security = dask_security(scheduler, certificates or default_folder(course), insecure_cluster) if scheduler else None
+    insecure = scheduler is not None and security is None
+    if insecure:
+        progress(f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
+                 " and change the grades")
     ensure_in_gradebook(api, course, lab)
     copied = lab_cache.fill_from_master(course, lab, api.config)
     if copied:
@@ -283,7 +290,7 @@ def autograde_class(
     finished = {student: StudentResult(**result) for student, result in journal.finished().items()}
     kept = {} if force or named else {student: result for student, result in finished.items() if student in students}
     todo = [student for student in students if student not in kept]
-    pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox)
+    pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox, security)
     graded: dict[str, StudentResult] = {}
     try:
         progress(f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
@@ -296,6 +303,10 @@ def autograde_class(
             prepared.forget(lab, student)
             if sandbox.unsafe_no_sandbox:
                 result.notes.append(UNSAFE_NOTE)
+            if insecure:
+                result.notes.append(INSECURE_CLUSTER_NOTE)
+            if weaker:
+                result.notes.append(WEAKER_LIMITS_NOTE)
             journal.record(result)
             graded[student] = result
             bar.update()
@@ -306,7 +317,8 @@ def autograde_class(
         for work, answer in pool.answers(works):
             where = ""
             if isinstance(answer, BaseException):
-                say(f"{work.student}: the worker failed ({type(answer).__name__}: {str(answer)[:200]}); graded here")
+                why = f"{type(answer).__name__}: {printable(str(answer), 200)}"
+                say(f"{work.student}: the worker failed ({why}); graded here")
             else:
                 try:
                     prepared.offer(work, checked_result(answer, work))
@@ -325,7 +337,7 @@ def autograde_class(
     everyone = [graded.get(student) or finished[student]
                 for student in course.students(lab) if student in graded or student in finished]
     course.reports.mkdir(parents=True, exist_ok=True)
-    (course.reports / f"{lab}.json").write_text(json.dumps([asdict(r) for r in everyone], indent=1))
+    (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
     from grading.class_report import write_class_report  # it reads this module's notes and results
 
     page = write_class_report(course, lab)

@@ -8,7 +8,8 @@ fingerprints, the release's stubs discounted as boilerplate), side by side.
 
 Everything that comes from a submission is untrusted text: notebooks are only parsed as JSON
 (nbformat, at most MAX_NOTEBOOK_BYTES each), never run or imported, and every string from them
-or from the class report is HTML-escaped. The page loads nothing: CSS inline, plots as PNG data.
+or from the class report is made printable (`grading.text`: no control or bidi characters) and
+HTML-escaped. The page loads nothing: CSS inline, plots as PNG data.
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from nbformat.notebooknode import NotebookNode
 
-from grading.autograde_class import LIMIT_ERRORS, OUTCOME_NOTES, UNSAFE_NOTE, StudentResult
+from grading.autograde_class import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentResult
 from grading.course import KIT_ROOT, Course
+from grading.incidents import KINDS
 from grading.report import load_results
+from grading.text import printable, printable_lines
 
 MAX_NOTEBOOK_BYTES = 20_000_000  # a bigger autograded notebook is skipped, not read
 MAX_ANSWER_CHARS = 50_000  # answer code fingerprinted and shown per student
@@ -44,12 +47,10 @@ MAX_COMPARED, MAX_PAIRS_SHOWN, MAX_FAILURES_SHOWN = 1_000, 25, 25
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _ARRAY = re.compile(r"\[(?:[\s.,…]*N)+[\s.,…]*\]")
 _NOTE_KINDS = [  # (what a note starts with, its kind), first match wins; anything else: not graded
-    (OUTCOME_NOTES["DeadKernelError"], "crashed"),
-    *((OUTCOME_NOTES[name], "timed out") for name in ("KernelStopped", "CellTimeoutError", "NotebookTimeLimit")),
-    *((note, "hit a limit") for note in (OUTCOME_NOTES["OutputLimit"], OUTCOME_NOTES["MemoryError"],
-                                         *LIMIT_ERRORS.values(), "output was truncated")),
+    *((kind.sentence, kind.family) for kind in KINDS.values()),
     ("changed or removed locked cells", "changed locked cells"),
     (UNSAFE_NOTE, "not sandboxed"),
+    (INSECURE_CLUSTER_NOTE, "unauthenticated cluster"),
 ]
 
 
@@ -95,8 +96,8 @@ def answer_code(notebook: NotebookNode) -> str:
 
 
 def normalise(message: str) -> str:
-    """A failure message with its numbers (and arrays of numbers) replaced, so alike mistakes group."""
-    text = _ARRAY.sub("[…]", _NUMBER.sub("N", message[:2 * MAX_LINE_CHARS]))
+    """A failure message, printable, with its numbers (and arrays of numbers) replaced, so alike mistakes group."""
+    text = _ARRAY.sub("[…]", _NUMBER.sub("N", printable(message[:2 * MAX_LINE_CHARS])))
     return " ".join(text.split())[:MAX_LINE_CHARS]
 
 
@@ -182,9 +183,19 @@ def highlight(code: str, slices: np.ndarray) -> str:
     for start, end in sorted(zip(*np.asarray(slices, dtype=int).tolist())) if np.size(slices) else []:
         start, end = max(start, position), min(end, len(code))
         if start < end:
-            parts += [escape(code[position:start]), "<mark>", escape(code[start:end]), "</mark>"]
+            parts += [_code(code[position:start]), "<mark>", _code(code[start:end]), "</mark>"]
             position = end
-    return "".join(parts) + escape(code[position:])
+    return "".join(parts) + _code(code[position:])
+
+
+def _code(code: str) -> str:
+    """Code for the page: its lines printable (no bidi override can make it read otherwise), escaped."""
+    return escape(printable_lines(code))
+
+
+def _shown(text: str) -> str:
+    """A string of the class (a student id, a note, a message) for the page: printable, escaped."""
+    return escape(printable(text))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -220,8 +231,8 @@ def exercises_section(results: list[StudentResult], exercises: dict[str, float])
 
 
 def failures_section(failures: list[tuple[str, tuple[str, ...], list[str]]]) -> str:
-    rows = [[escape(g), "<ul>" + "".join(f"<li>{escape(p)}</li>" for p in _listed(list(problems))) + "</ul>",
-             str(len(students)), escape(", ".join(_listed(students)))]
+    rows = [[_shown(g), "<ul>" + "".join(f"<li>{_shown(p)}</li>" for p in _listed(list(problems))) + "</ul>",
+             str(len(students)), _shown(", ".join(_listed(students)))]
             for g, problems, students in failures[:MAX_FAILURES_SHOWN]]
     return ("<h2>Most common failures</h2><p>What the grader told students, numbers replaced by N.</p>"
             + _table(["grade cell", "problems", "students", "who"], rows))
@@ -229,11 +240,11 @@ def failures_section(failures: list[tuple[str, tuple[str, ...], list[str]]]) -> 
 
 def notes_section(results: list[StudentResult], skipped: list[str]) -> str:
     noted = [r for r in results if r.notes]
-    rows = [[escape(r.student), f"{float(r.score):g}/{float(r.max_score):g}",
-             "<br>".join(escape(note_kind(n)) for n in r.notes), "<br>".join(escape(n) for n in r.notes)]
+    rows = [[_shown(r.student), f"{float(r.score):g}/{float(r.max_score):g}",
+             "<br>".join(escape(note_kind(n)) for n in r.notes), "<br>".join(_shown(n) for n in r.notes)]
             for r in noted]
     unread = (f"<p>Autograded notebooks not read (missing, over {MAX_NOTEBOOK_BYTES // 1_000_000} MB or damaged): "
-              f"{escape(', '.join(_listed(skipped, 50)))}</p>") if skipped else ""
+              f"{_shown(', '.join(_listed(skipped, 50)))}</p>") if skipped else ""
     return (f"<h2>Submissions with a note ({len(noted)})</h2>"
             + _table(["student", "score", "what", "reason"], rows) + unread)
 
@@ -241,11 +252,11 @@ def notes_section(results: list[StudentResult], skipped: list[str]) -> str:
 def similarity_section(pairs: list[SimilarPair], unchecked: int) -> str:
     """The flagged pairs, each with its answer cells side by side, shared code marked."""
     shown = pairs[:MAX_PAIRS_SHOWN]
-    rows = [[f'<a href="#pair-{i}">{escape(p.first)} – {escape(p.second)}</a>',
+    rows = [[f'<a href="#pair-{i}">{_shown(p.first)} – {_shown(p.second)}</a>',
              f"{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%"] for i, p in enumerate(shown)]
     views = "".join(
-        f'<details id="pair-{i}"><summary>{escape(p.first)} and {escape(p.second)}</summary><div class="side">'
-        + "".join(f"<div><h4>{escape(name)}</h4><pre>{highlight(code, spans)}</pre></div>"
+        f'<details id="pair-{i}"><summary>{_shown(p.first)} and {_shown(p.second)}</summary><div class="side">'
+        + "".join(f"<div><h4>{_shown(name)}</h4><pre>{highlight(code, spans)}</pre></div>"
                   for name, code, spans in zip((p.first, p.second), p.code, p.slices))
         + "</div></details>" for i, p in enumerate(shown))
     more = f"<p>The {len(shown)} most alike of {len(pairs)} pairs are shown.</p>" if len(pairs) > len(shown) else ""
@@ -259,9 +270,9 @@ def similarity_section(pairs: list[SimilarPair], unchecked: int) -> str:
 def render_page(lab: str, results: list[StudentResult], exercises: dict[str, float],
                 failures: list[tuple[str, tuple[str, ...], list[str]]], pairs: list[SimilarPair],
                 unchecked: int, skipped: list[str]) -> str:
-    """The whole page as one HTML string; every value from the class is escaped by the sections."""
+    """The whole page as one HTML string; every value from the class is made printable and escaped by the sections."""
     max_score = max((float(r.max_score) for r in results), default=sum(exercises.values()))
-    everyone = [[escape(r.student), f"{float(r.score):g}", escape(", ".join(r.failed) or "-")] for r in results]
+    everyone = [[_shown(r.student), f"{float(r.score):g}", _shown(", ".join(r.failed) or "-")] for r in results]
     body = (scores_section(lab, results, max_score) + exercises_section(results, exercises)
             + failures_section(failures) + notes_section(results, skipped) + similarity_section(pairs, unchecked)
             + "<h2>Every student</h2><details><summary>show</summary>"

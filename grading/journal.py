@@ -4,16 +4,20 @@ One JSON line per student, appended (and flushed to disk) only after the student
 entry, autograded notebook and notes are all written: `grading/reports/<lab>.journal.jsonl`.
 A restarted grading skips the students whose line is there, whose submission has not changed
 since (its SHA-256), and whose autograded notebook exists; `--force` starts the journal afresh.
-A line cut short by a crash is ignored, and its student graded again.
+A line cut short by a crash is ignored, and its student graded again. A result is kept as
+`StudentResult.stored` gives it: its notes printable, its id escaped by JSON.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from grading.course import Course
+
+if TYPE_CHECKING:
+    from grading.autograde_class import StudentResult
 
 
 def submission_digest(course: Course, lab: str, student: str) -> str:
@@ -55,11 +59,11 @@ class Journal:
                 found.pop(student, None)
         return found
 
-    def record(self, result: object) -> None:
+    def record(self, result: StudentResult) -> None:
         """Append the student's result, on disk before this returns."""
-        student = getattr(result, "student")
+        student = result.student
         entry = {"student": student, "submission": submission_digest(self.course, self.lab, student),
-                 "result": asdict(result)}
+                 "result": result.stored()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as journal:
             journal.write(json.dumps(entry) + "\n")

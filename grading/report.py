@@ -1,4 +1,8 @@
-"""The class table an instructor reads after autograding: student, score, max, failed tests, notes."""
+"""The class table an instructor reads after autograding: student, score, max, failed tests, notes.
+
+Each cell is made printable (`grading.text`): a student's id is a folder's name and a note may
+quote a submission, and neither may move the cursor or fake a line of the table.
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +11,7 @@ import sys
 
 from grading.autograde_class import StudentResult
 from grading.course import Course
+from grading.text import printable
 
 
 def load_results(course: Course, lab: str) -> list[StudentResult]:
@@ -32,8 +37,8 @@ def format_table(lab: str, results: list[StudentResult], width: int | None = Non
     if width is None and sys.stdout.isatty():
         width = shutil.get_terminal_size().columns
     header = ("student", "score", "max", "failed tests", "notes")
-    rows = [(r.student, f"{r.score:g}", f"{r.max_score:g}", ", ".join(r.failed) or "-", "; ".join(r.notes) or "")
-            for r in results]
+    rows = [(printable(r.student), f"{r.score:g}", f"{r.max_score:g}", printable(", ".join(r.failed)) or "-",
+             printable("; ".join(r.notes))) for r in results]
     used = sum(max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4))
     if width is not None:
         rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]

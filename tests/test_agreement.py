@@ -236,6 +236,24 @@ def test_a_failing_verdict_keeps_the_public_test_and_adds_the_problems():
     assert "train has shape (31,), expected (30,)" in cell.outputs[1].evalue
 
 
+def test_a_failing_verdict_shows_no_pass_the_notebook_printed_above_it():
+    printed = new_output("stream", name="stdout", text="my own line\n" + GREEN + "all  TESTS\x1b[0m passed\n")
+    shown = new_output("display_data", data={"text/html": "<b>All tests</b> passed!", "text/plain": "ok"})
+    raised = new_output("error", ename="Exception", evalue="All tests passed!", traceback=["All tests passed!"])
+    cell = grade_cell(printed, shown, raised, PUBLIC_FAILURE)
+    record_verdict(cell, "split_and_normalise", ["41 samples: train has shape (31,), expected (30,)"])
+    assert determine_grade(cell) == (0, 10)
+    assert [output.output_type for output in cell.outputs] == ["stream", "error", "error"]
+    assert texts(cell) == "my own line\n"
+    assert cell.outputs[1] == PUBLIC_FAILURE and cell.outputs[2].ename == "WrongAnswer"
+
+
+def test_a_failing_verdict_after_a_passing_public_test_shows_only_the_problems():
+    cell = grade_cell(new_output("stream", name="stdout", text=GREEN))
+    record_verdict(cell, "split_and_normalise", ["41 samples: train has shape (31,), expected (30,)"])
+    assert [output.get("ename") for output in cell.outputs] == ["WrongAnswer"]
+
+
 def test_an_entry_can_be_judged_in_a_child_even_when_it_ends_the_process():
     judged = judge("anomaly_detection", "import os\nos._exit(3)\n", "test_estimate_gaussian")
     assert not judged.public_passed and not judged.grader_passed

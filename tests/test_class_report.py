@@ -12,6 +12,7 @@ import random
 import re
 import shutil
 import time
+import unicodedata
 from dataclasses import asdict
 from html import escape
 from pathlib import Path
@@ -21,9 +22,10 @@ import pytest
 from matplotlib.image import imread
 from nbformat.v4 import new_output
 
-from grading.autograde_class import LIMIT_ERRORS, OUTCOME_NOTES, StudentResult
+from grading.autograde_class import StudentResult
 from grading.class_report import common_failures, pass_rates, similar_pairs, write_class_report
 from grading.course import Course
+from grading.incidents import KINDS
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -83,10 +85,10 @@ def renamed(code: str, names: dict[str, str]) -> str:
 
 def test_every_student_with_a_note_is_listed_with_its_reason(course):
     notes = {
-        "crashed": OUTCOME_NOTES["DeadKernelError"] + " (did the code exit Python?)",
-        "stuck": OUTCOME_NOTES["KernelStopped"],
+        "crashed": KINDS["kernel_died"].sentence,
+        "stuck": KINDS["kernel_stopped"].sentence,
         "unreadable": "anomaly_detection.ipynb is not valid notebook JSON (Expecting value: line 1, column 1)",
-        "forker": LIMIT_ERRORS[("BlockingIOError", "Resource temporarily unavailable")],
+        "forker": KINDS["process_limit"].sentence,
         "tamperer": "changed or removed locked cells (test_estimate_gaussian): graded as released",
     }
     results = [result(s, GRADE_CELLS if s in ("crashed", "unreadable") else (), (n,)) for s, n in notes.items()]
@@ -188,6 +190,21 @@ def test_student_text_is_escaped(course):
     assert page.count("&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;") >= 4  # failure, note, both codes
 
 
+def test_student_text_reaches_the_page_without_control_or_bidi_characters(course):
+    forged = "\r\x1b[2K\x1b]0;title\x07 20/20 \u202e\u2066\x85"
+    code = {grade_id: f"{source}\nBANNER = \"{forged}\"\n" for grade_id, source in CORRECT.items()}
+    student = "x\x1b[1Ay"
+    add_student(course, student, code, {GRADE_CELLS[0]: wrong_answer("estimate_gaussian", [f"var is {forged}"])})
+    add_student(course, "z", code)
+    write_results(course, [result(student, GRADE_CELLS[:1], (f"autograding failed: ValueError: {forged}",)),
+                           result("z")])
+
+    page = write_class_report(course, LAB).read_text()
+
+    assert [hex(ord(c)) for c in page if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"] == []
+    assert "<td>xy</td>" in page and "20/20" in page
+
+
 def test_a_class_of_200_renders(course):
     random.seed(7)
     entries = [entry for entry in ENTRIES.values() if set(entry.cells) <= set(CORRECT)]
@@ -202,7 +219,7 @@ def test_a_class_of_200_renders(course):
         errors = {grade_id: wrong_answer("f", [f"case {number}: value is {random.random()}, expected 1.5"])
                   for grade_id in failed}
         add_student(course, student, answers, errors)
-        notes = (OUTCOME_NOTES["CellTimeoutError"],) if number % 25 == 0 else ()
+        notes = (KINDS["cell_timeout"].sentence,) if number % 25 == 0 else ()
         results.append(StudentResult(student, 20.0 - 10 * len(failed), 20.0, list(failed), list(notes)))
     write_results(course, results)
 

@@ -7,9 +7,11 @@ the grader. That verdict decides the grade cell's points, and the cell says so: 
 turns the error and stderr outputs of the notebook's own run (a failing public test, a
 kernel that another answer crashed) into plain text, still visible but no longer scored
 as a failure by nbgrader, and ends with the grader's verdict; a failure keeps the kernel's
-outputs and appends an error output that tells the student what was wrong. So a wrong
-function costs only its own points, no trick played inside the kernel can earn any, and
-the graded notebook never hides what the public test said.
+outputs but any that announce a pass (a public test's "All tests passed!", or the same words
+printed by the student's code) and appends an error output that tells the student what was
+wrong. So a wrong function costs only its own points, no trick played inside the kernel can
+earn any or show a pass above the grader's verdict, and the graded notebook never hides what a
+failing public test said.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from grading.execution.work import VerdictJob, WorkError, checked_verdict
 from grading.isolated_call import IsolatedCallError, VERDICT_WORK, receive_verdict, verdict_payload, verdict_results
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
+from grading.text import printable
 
 
 def load_hidden_tests() -> dict[str, ModuleType]:
@@ -97,16 +100,40 @@ def as_plain_text(output: NotebookNode) -> NotebookNode:
     return new_output("stream", name="stdout", text=text.rstrip("\n") + "\n")
 
 
+_PASS = re.compile(r"all\s+tests\s+passed", re.I)  # what the public tests print (public_tests/*.py: PASSED)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _announces_pass(text: str) -> bool:
+    return bool(_PASS.search(printable(_TAG.sub(" ", text))))
+
+
+def without_pass(output: NotebookNode) -> NotebookNode | None:
+    """`output` without what announces a pass: a stream loses those lines (None when nothing is
+    left), any other output that shows it is dropped (None)."""
+    if output.output_type == "stream":
+        kept = [line for line in output.get("text", "").splitlines(keepends=True) if not _announces_pass(line)]
+        return new_output("stream", name=output.name, text="".join(kept)) if kept else None
+    if output.output_type == "error":
+        texts = [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+    else:
+        texts = [value for mime, value in output.get("data", {}).items()
+                 if mime.startswith("text/") and isinstance(value, str)]
+    return None if any(_announces_pass(text) for text in texts) else output
+
+
 def record_verdict(cell: NotebookNode, function: str, problems: list[str]) -> None:
     """Put the grader's verdict on `function` into its grade cell's outputs.
 
-    A failure appends an error output listing the problems (nbgrader gives the cell no points).
+    A failure appends an error output listing the problems (nbgrader gives the cell no points),
+    after the notebook's own outputs without any that announce a pass (`without_pass`).
     A pass keeps every output the notebook's run left, but as plain text: an error or stderr
     output (the public test's failure, a kernel stopped by another answer) becomes the same
     words on stdout, so that it stays visible while nbgrader gives the points; a last line
     states the verdict and, when something failed above, that the points come from it.
     """
     if problems:
+        cell.outputs = [kept for kept in map(without_pass, cell.outputs) if kept is not None]
         message = f"{function} is not correct yet:\n- " + "\n- ".join(problems)
         cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,
                                        traceback=[f"WrongAnswer: {message}"]))
