@@ -16,7 +16,7 @@ Prints one plain-text table per part (progress goes to stderr, the figures to st
   floor       each master's cells in a warm interpreter with figures rendered, as the kit's
               notebook runner runs them, hidden tests left out: the second run's seconds.
   scaling     classes of 50, 100 and 200 (first lab, kit, every worker): the cost is linear.
-  dask        the class graded through a Dask scheduler on loopback with 1 and 2 workers.
+  dask        the class graded through a Dask scheduler over TLS on loopback with 1 and 2 workers.
 
 Honest means: no entry that misbehaves (loops forever, kills its kernel, floods its output) or
 hard-codes published results. Every grading is the command line's (`python -m grading
@@ -54,6 +54,7 @@ import psutil
 
 from grading import lab_cache
 from grading.cli import copy_course, release
+from grading.cluster_security import make_certificates, tls_options
 from grading.course import Course
 from grading.execution.pool import default_workers
 from grading.sample_class import BASE_ENTRY, CorpusEntry, corpus, released_notebook, submission_of, write_submission
@@ -65,7 +66,7 @@ BIN = PYTHON.parent
 FIRST, SECOND = "anomaly_detection", "timeseries_autoencoder"
 PARTS = ("stock", "kit", "lab2", "floor", "scaling", "dask")
 NOT_HONEST = frozenset({"endless_loop", "kills_kernel", "floods_output", "hardcoded_gaussian", "hardcoded_threshold"})
-SANDBOX_PROGRAMS = ("warm_runner.py", "notebook_runner.py", "verdict_runner.py")
+SANDBOX_PROGRAMS = ("server.py", "notebook_runner.py", "verdict_runner.py")
 KERNEL_PROGRAMS = ("ipykernel_launcher",)
 RUNNERS = KIT / "grading" / "sandbox" / "inside"
 POLL_SECONDS = 0.25
@@ -82,13 +83,15 @@ sys.path.insert(0, sys.argv[1])
 import notebook_runner
 request = json.loads(sys.stdin.read())
 out = os.fdopen(os.dup(1), "w")
+settings = {key: request[key] for key in ("cell_timeout", "max_output_chars") if key in request}
+cells = [json.dumps({"source": cell["source"]}).encode() + b"\n" for cell in request["cells"]]
 seconds, errors = [], []
 for _ in range(2):
-    events = io.StringIO()
+    replies = io.BytesIO()
     started = time.perf_counter()
-    notebook_runner.serve(request, events)
+    notebook_runner.kernel(settings, cells, replies)
     seconds.append(time.perf_counter() - started)
-    errors = [o["ename"] for line in events.getvalue().splitlines() for o in json.loads(line).get("outputs", [])
+    errors = [o["ename"] for line in replies.getvalue().splitlines() for o in json.loads(line)["outputs"]
               if o.get("output_type") == "error"]
 out.write(json.dumps({"seconds": seconds, "errors": errors}) + "\n")
 out.flush()
@@ -298,9 +301,10 @@ def grade_stock(course: Course, lab: str, students: int, cache: Path | None = No
 
 
 def grade_kit(course: Course, lab: str, students: int, workers: int | None = None, scheduler: str | None = None,
-              names: list[str] | None = None, roots: Iterable[int] = ()) -> Run:
-    """`python -m grading autograde` of the class (or of the named students)."""
-    where = ["--workers", str(workers)] if workers else ["--scheduler", scheduler] if scheduler else []
+              names: list[str] | None = None, roots: Iterable[int] = (), certificates: Path | None = None) -> Run:
+    """`python -m grading autograde` of the class (or of the named students); on a cluster, with its certificates."""
+    where = (["--workers", str(workers)] if workers else
+             ["--scheduler", scheduler, "--dir", str(certificates)] if scheduler else [])
     label = (f"kit, {workers} worker{'s' if workers > 1 else ''}" if workers else
              f"kit, Dask at {scheduler}" if scheduler else f"kit, {default_workers()} workers (all)")
     command = [str(PYTHON), "-m", "grading", "autograde", lab, *(names or []), "--course", str(course.root),
@@ -603,25 +607,32 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 @contextlib.contextmanager
-def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, list[int]]]:
-    """A `dask scheduler` and `workers` one-thread `dask worker` processes on 127.0.0.1: address, worker pids."""
+def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, list[int], Path]]:
+    """A `dask scheduler` and `workers` one-thread `dask worker` processes on 127.0.0.1 over TLS, as
+    the course runs them: address, worker pids, the certificates' folder."""
     from distributed import Client
 
+    from grading.cluster_security import coordinator_security
+
     folder.mkdir(parents=True, exist_ok=True)
+    certificates = folder / "certificates"
+    make_certificates(certificates, force=True)
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"tls://127.0.0.1:{port}"
     dask = str(BIN / "dask")
     with open(folder / "cluster.log", "w") as log_file:
-        started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                                     *tls_options(certificates, "scheduler")],
                                     cwd=folder, env=environment(), stdout=log_file, stderr=subprocess.STDOUT)]
         try:
             started += [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                          "--local-directory", str(folder / f"worker-{number}")],
+                                          "--local-directory", str(folder / f"worker-{number}"),
+                                          *tls_options(certificates, "worker")],
                                          cwd=folder, env=environment(), stdout=log_file, stderr=subprocess.STDOUT)
                         for number in range(1, workers + 1)]
-            with Client(address, timeout=60) as client:
+            with Client(address, timeout=60, security=coordinator_security(certificates)) as client:
                 client.wait_for_workers(workers, timeout=120)
-            yield address, [process.pid for process in started[1:]]
+            yield address, [process.pid for process in started[1:]], certificates
         finally:
             stop(started[1:] + started[:1])
 
@@ -633,8 +644,8 @@ def part_dask(scratch: Path, students: int) -> None:
     rows = []
     for workers in (1, 2):
         log(f"dask: a scheduler and {workers} worker(s) on loopback; kit autograde of {students} submissions")
-        with dask_cluster(scratch / f"dask-cluster-{workers}", workers) as (address, pids):
-            run = grade_kit(course, FIRST, students, scheduler=address, roots=pids)
+        with dask_cluster(scratch / f"dask-cluster-{workers}", workers) as (address, pids, certificates):
+            run = grade_kit(course, FIRST, students, scheduler=address, roots=pids, certificates=certificates)
         rows.append([str(workers), f"{run.seconds:.1f}", f"{run.per_student:.2f}",
                      f"{run.coordinator_mb:.0f}", f"{run.runner_mb:.0f}"])
     section(f"5. Dask on loopback: {FIRST}, a class of {students}, `--scheduler` with one-thread workers",

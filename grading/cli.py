@@ -5,16 +5,20 @@
     feedback LAB              write feedback HTML (nbgrader generate_feedback)
     export                    write grading/grades.csv (nbgrader export)
     report LAB                print the class table of the last autograde and write its HTML page
+    cluster-certs             make the certificates of the course's Dask cluster and print how to start it
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
 Options: --course DIR (default: the current folder if it is a course, else the kit's root), --timeout SECONDS (per cell, autograde/demo),
---workers N (local workers; default: every core), --scheduler tcp://HOST:PORT (run the code on a
-Dask cluster instead), --force (grade again the students already graded; autograde),
---unsafe-no-sandbox (run submitted code without a sandbox: only where bubblewrap cannot run).
+--workers N (local workers; default: every core), --scheduler tls://HOST:PORT (run the code on the
+course's Dask cluster instead, started with the certificates of cluster-certs), --dir DIR (the
+cluster's certificates; default: grading/cluster of the course), --insecure-cluster (allow a
+scheduler without TLS, which runs anyone's code: only to try on one machine), --force (grade again
+the students already graded; cluster-certs: replace the certificates), --unsafe-no-sandbox (run
+submitted code without a sandbox: only where bubblewrap cannot run).
 
-Every command but demo stops if the grader's files (the kit's code, the configuration, masters,
-releases, hidden tests, the Python environment) change while it runs, and says which changed
-since the last command.
+Every command but demo and cluster-certs stops if the grader's files (the kit's code, the
+configuration, masters, releases, hidden tests, the Python environment) change while it runs, and
+says which changed since the last command.
 """
 from __future__ import annotations
 
@@ -28,9 +32,11 @@ from pathlib import Path
 from grading import integrity
 from grading.autograde_class import autograde_class
 from grading.class_report import write_class_report
+from grading.cluster_security import CertificateError, dask_commands, default_folder, make_certificates
 from grading.course import KIT_ROOT, Course
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
+from grading.text import printable_lines
 from grading.execution.pool import PoolUnavailable
 from grading.sandbox.launch import SandboxUnavailable
 
@@ -105,9 +111,19 @@ def demo(settings: dict[str, object]) -> None:
           f" feedback in {course.feedback}")
 
 
-def _settings(args: argparse.Namespace) -> dict[str, object]:
+def cluster_certs(course: Course, folder: Path | None, force: bool) -> None:
+    where = (folder or default_folder(course)).resolve()
+    make_certificates(where, force)
+    print(f"cluster-certs: a new certificate authority for the course and its cluster's certificates in {where}"
+          " (the authority's key is not kept)", flush=True)
+    print(dask_commands(where, named=folder is not None), flush=True)
+
+
+def _settings(args: argparse.Namespace, course: Course) -> dict[str, object]:
     """What the command-line options set for this run: where the code runs, and nbgrader settings."""
-    settings: dict[str, object] = {"workers": args.workers, "scheduler": args.scheduler}
+    settings: dict[str, object] = {"workers": args.workers, "scheduler": args.scheduler,
+                                   "certificates": args.dir or default_folder(course),
+                                   "insecure_cluster": args.insecure_cluster}
     if args.timeout:
         settings["ExecuteInSandbox.timeout"] = int(args.timeout)
     if args.unsafe_no_sandbox:
@@ -130,14 +146,23 @@ def _workers(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "demo"])
+    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "cluster-certs",
+                                            "demo"])
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
     parser.add_argument("--course", type=Path, default=default_course(),
                         help="the course directory (default: this folder if it holds nbgrader_config.py, else the kit's root)")
     parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
     parser.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
-    parser.add_argument("--scheduler", help="address of a Dask scheduler (tcp://HOST:PORT) to run submitted code on")
-    parser.add_argument("--force", action="store_true", help="grade again the students already graded (autograde)")
+    parser.add_argument("--scheduler", help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
+                        " submitted code on, reached with the certificates of cluster-certs")
+    parser.add_argument("--dir", type=Path, help="the cluster's certificates: where cluster-certs writes them and"
+                        " --scheduler reads them (default: grading/cluster of the course)")
+    parser.add_argument("--insecure-cluster", action="store_true",
+                        help="allow a --scheduler without TLS: anyone who reaches it can run code on its workers and"
+                        " change grades (recorded in the report and the notes; only to try on one machine)")
+    parser.add_argument("--force", action="store_true",
+                        help="grade again the students already graded (autograde); make new certificates"
+                        " over the old ones (cluster-certs)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run submitted code without a sandbox (recorded in the report and the feedback)")
     args = parser.parse_args(argv)
@@ -148,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.command == "demo":
-            demo(_settings(args))
+            demo(_settings(args, course))
+        elif args.command == "cluster-certs":
+            cluster_certs(course, args.dir, args.force)
         else:
             lab = None
             if args.command not in ("release", "export"):
@@ -159,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
                 run_command(course, args, lab, labs)
     except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError,
-            PoolUnavailable) as error:
-        print(f"grading: {error}", file=sys.stderr)
+            PoolUnavailable, CertificateError) as error:
+        print(f"grading: {printable_lines(str(error))}", file=sys.stderr)
         return 1
     return 0
 
@@ -174,9 +201,10 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
     else:
         students = args.names[1:] or None
         if args.command == "autograde":
-            print(format_table(lab, autograde_class(course, lab, students, force=args.force, **_settings(args))))
+            print(printable_lines(format_table(lab, autograde_class(course, lab, students, force=args.force,
+                                                                    **_settings(args, course)))))
         elif args.command == "feedback":
             feedback(course, lab)
         else:
-            print(format_table(lab, load_results(course, lab)))
+            print(printable_lines(format_table(lab, load_results(course, lab))))
             print(f"report: {write_class_report(course, lab)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 from grading.course import KIT_ROOT, Course
 
 # Work areas of grading: they change with every class, and no code is loaded from them.
-WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus")
+WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus", "cluster")
 SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache", "data")
 # What Jupyter and IPython write as they run, in ~/.jupyter and ~/.ipython: state, not configuration
 # (JupyterLab saves its layout in lab/workspaces whenever formgrader's tab moves).

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import importlib
+import shlex
+import socket
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +152,123 @@ def graded_classes(kit_course):
 def graded_class(graded_classes) -> GradedClass:
     """The first lab's class, with every known trick."""
     return graded_classes("anomaly_detection")
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's Dask cluster over TLS, on loopback (one per session: starting it costs seconds)
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_cluster_certificates(folder: Path) -> str:
+    """`python -m grading cluster-certs --dir folder`, as an instructor runs it: what it printed."""
+    done = subprocess.run([sys.executable, "-m", "grading", "cluster-certs", "--dir", str(folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def printed_command(printed: str, program: str, replace: dict[str, list[str]]) -> list[str]:
+    """The `dask <program>` command that cluster-certs printed, its placeholders replaced."""
+    for line in printed.splitlines():
+        words = shlex.split(line) if line.startswith("  ") else []  # the commands are the indented lines
+        if len(words) > 1 and words[0].endswith("/dask") and words[1] == program:
+            return [new for word in words for new in replace.get(word, [word])]
+    raise AssertionError(f"cluster-certs printed no `dask {program}` command:\n{printed}")
+
+
+class TlsCluster:
+    """A `dask scheduler` and one-thread `dask worker` processes on 127.0.0.1, started with the
+    commands that `python -m grading cluster-certs` printed (its TLS options and certificates)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.certificates = self.folder / "certificates"
+        printed = make_cluster_certificates(self.certificates)
+        port = str(free_port())
+        self.address = f"tls://127.0.0.1:{port}"
+        self.scheduler_command = printed_command(printed, "scheduler", {"0.0.0.0": ["127.0.0.1"], "8786": [port]})
+        self.worker_command = printed_command(printed, "worker", {"tls://SCHEDULER:8786": [self.address],
+                                                                  "--nworkers": ["--no-nanny"], "$(nproc)": []})
+        self.processes: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+        self._client = None
+
+    def start(self, workers: int) -> None:
+        self.launch(self.scheduler_command, "scheduler")
+        self.workers = [self.start_worker(f"worker-{number}") for number in range(1, workers + 1)]
+        self.wait_for_workers()
+
+    def launch(self, command: list[str], name: str) -> subprocess.Popen:
+        """Start `command` in the cluster's folder, its output in `name`.log; stopped with the cluster."""
+        with open(self.folder / f"{name}.log", "a") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder)
+        self.processes.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text()
+
+    def start_worker(self, name: str, *extra: str, identity: Path | None = None) -> subprocess.Popen:
+        """A `dask worker` as cluster-certs printed it; with `identity`, the worker certificate and key
+        of that folder instead of the course's (the course's authority still trusted)."""
+        own = {str(self.certificates / "worker.pem"), str(self.certificates / "worker-key.pem")}
+        command = [str(identity / Path(word).name) if identity and word in own else word for word in self.worker_command]
+        return self.launch([*command, "--name", name, "--local-directory", str(self.folder / name), *extra], name)
+
+    def client(self):
+        """The course's own client (the coordinator's certificate), kept for the session."""
+        if self._client is None:
+            from distributed import Client
+
+            from grading.cluster_security import coordinator_security
+
+            self._client = Client(self.address, security=coordinator_security(self.certificates), timeout=60)
+        return self._client
+
+    def worker_names(self) -> list[str]:
+        return sorted(info["name"] for info in self.client().scheduler_info(n_workers=-1)["workers"].values())
+
+    def wait_for_workers(self) -> None:
+        self.client().wait_for_workers(len(self.workers), timeout=120)
+
+    def revive(self) -> None:
+        """Start again the workers a test killed."""
+        for number, worker in enumerate(self.workers, start=1):
+            if worker.poll() is not None:
+                self.workers[number - 1] = self.start_worker(f"worker-{number}")
+        self.wait_for_workers()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture(scope="session")
+def tls_cluster_of_session(tmp_path_factory):
+    pytest.importorskip("distributed")
+    cluster = TlsCluster(tmp_path_factory.mktemp("dask-tls"))
+    try:
+        cluster.start(workers=2)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def tls_cluster(tls_cluster_of_session) -> TlsCluster:
+    """The session's TLS cluster (`dask scheduler` and two `dask worker` processes), every worker alive."""
+    tls_cluster_of_session.revive()
+    return tls_cluster_of_session

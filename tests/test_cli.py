@@ -121,8 +121,8 @@ def test_table_of_no_submissions_has_a_zero_mean():
 def test_help_describes_every_command():
     done = grading("--help")
     assert done.returncode == 0
-    commands = re.search(r"\{([a-z,]+)\}", done.stdout).group(1).split(",")
-    described = re.findall(r"^    ([a-z]+) ", done.stdout, flags=re.MULTILINE)
+    commands = re.search(r"\{([a-z,-]+)\}", done.stdout).group(1).split(",")
+    described = re.findall(r"^    ([a-z-]+) ", done.stdout, flags=re.MULTILINE)
     assert sorted(described) == sorted(commands)
 
 

@@ -4,8 +4,9 @@ of nbgrader's own serial run; a grading killed midway resumes without losing or 
 One small class of the first lab (correct answers, typical mistakes, a crash, a flood, the
 unmodified release and a broken file) is graded in separate copies of the course: by plain
 `nbgrader autograde` (one student after another, each run in a sandbox of its own), and by the
-kit with one and with two workers, with a kill -9 in the middle, and on a real Dask cluster
-(`dask scheduler` and two `dask worker` processes on loopback) one of whose workers is killed.
+kit with one and with two workers, with a kill -9 in the middle, and on a real Dask cluster over
+TLS (`dask scheduler` and two `dask worker` processes on loopback, started with the certificates
+of `python -m grading cluster-certs`) one of whose workers is killed.
 """
 from __future__ import annotations
 
@@ -168,53 +169,14 @@ def test_a_terminal_shows_a_progress_bar(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# A Dask cluster on loopback
+# The course's Dask cluster over TLS on loopback (`tls_cluster` in conftest.py)
 # ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory):
-    """A `dask scheduler` and two `dask worker` processes (one thread each) on 127.0.0.1."""
-    pytest.importorskip("distributed")
-    folder = tmp_path_factory.mktemp("dask")
-    dask = str(Path(PYTHON).parent / "dask")
-    address = f"tcp://127.0.0.1:{free_port()}"
-    logs = [open(folder / name, "w") for name in ("scheduler.log", "worker-1.log", "worker-2.log")]
-    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                  "--no-dashboard"], stdout=logs[0], stderr=subprocess.STDOUT, cwd=folder)
-    workers = [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                 "--name", f"worker-{number}", "--local-directory", str(folder / f"w{number}")],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-               for number, log in ((1, logs[1]), (2, logs[2]))]
-    from distributed import Client
-
-    with Client(address, timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address, workers
-    for process in [*workers, scheduler]:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    for log in logs:
-        log.close()
-
-
-def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(tmp_path, stock_scores, dask_cluster):
-    address, workers = dask_cluster
+def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(tmp_path, stock_scores, tls_cluster):
     course = fresh_course(tmp_path / "course")
-    grading = kit(course, "--scheduler", address)
+    grading = kit(course, "--scheduler", tls_cluster.address, "--dir", str(tls_cluster.certificates))
     wait_for_journal(course, 2, grading)
-    workers[0].kill()  # in the middle of the class: its students are run again on the other worker
+    tls_cluster.workers[0].kill()  # in the middle of the class: its students are run again on the other worker
     output = finish(grading)
     assert "2 worker(s)" in output
     assert comparable(cell_scores(course)) == comparable(stock_scores)

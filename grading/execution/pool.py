@@ -4,12 +4,18 @@ Both take `StudentWork` and yield each student's answer as it arrives, in plain 
 coordinator (`grading.autograde_class`) checks each answer and puts it through nbgrader. A
 student whose work fails on a worker (a worker lost for good, an answer of the wrong shape) is
 yielded with the exception, and the coordinator grades that student itself.
+
+A Dask cluster is reached only over TLS with the course's certificates (`grading.cluster_security`):
+the scheduler then admits only the course's workers, and every answer comes from one of them. A
+scheduler without TLS runs anyone's code as its workers' user: it is refused unless the instructor
+allows it (`--insecure-cluster`, to try the kit on one machine).
 """
 from __future__ import annotations
 
 import os
 import queue
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from grading.execution.work import StudentWork
@@ -69,21 +75,43 @@ class LocalPool:
             worker.close()
 
 
+def dask_security(address: str, certificates: Path, insecure: bool = False):
+    """How the coordinator reaches the scheduler at `address`: Dask's TLS settings with the course's
+    certificates in `certificates`, or None for an address without TLS that `insecure` allows."""
+    from grading.cluster_security import CertificateError, coordinator_security
+
+    if address.startswith("tls://"):
+        try:
+            return coordinator_security(certificates)
+        except (CertificateError, ImportError) as error:
+            raise PoolUnavailable(str(error)) from None
+    if not insecure:
+        raise PoolUnavailable(f"refusing the scheduler {address}: without TLS anyone who reaches it can run code on"
+                              " its workers and change grades; make the course's certificates with `python -m grading"
+                              " cluster-certs` and use --scheduler tls://HOST:PORT (--insecure-cluster: only to try on"
+                              " one machine)")
+    return None
+
+
 class DaskPool:
     """A Dask distributed cluster: each student's work is one task, run by `perform_on_dask` on a
-    Dask worker. A worker lost mid-task has its tasks run again elsewhere by the scheduler."""
+    Dask worker. A worker lost mid-task has its tasks run again elsewhere by the scheduler.
 
-    def __init__(self, address: str, connect_seconds: float = 30):
+    `security` is from `dask_security`: None only for a cluster the instructor chose to reach
+    without authentication."""
+
+    def __init__(self, address: str, security, connect_seconds: float = 30):
         try:
             from distributed import Client
         except ImportError:
             raise PoolUnavailable("--scheduler needs the 'distributed' package: pip install distributed") from None
         try:
-            self._client = Client(address, timeout=connect_seconds)
+            self._client = Client(address, timeout=connect_seconds, security=security)
         except OSError as error:
-            raise PoolUnavailable(f"no Dask scheduler answered at {address} ({error}): start one with "
-                               f"`dask scheduler` and workers with `dask worker {address}`") from None
+            raise PoolUnavailable(f"no Dask scheduler answered at {address} ({error}): start it and its workers"
+                                  " as `python -m grading cluster-certs` prints") from None
         self.address = address
+        self.authenticated = security is not None
 
     def answers(self, works: Iterable[StudentWork]) -> Iterator[Answer]:
         from distributed import as_completed
@@ -104,7 +132,8 @@ class DaskPool:
 
     def describe(self) -> str:
         workers = len(self._client.scheduler_info().get("workers", {}))
-        return f"the Dask cluster at {self.address} ({workers} worker(s))"
+        return (f"the Dask cluster at {self.address} ({workers} worker(s)"
+                f"{'' if self.authenticated else ', without authentication'})")
 
     def close(self) -> None:
         self._client.close()
