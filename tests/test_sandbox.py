@@ -155,3 +155,13 @@ def test_a_missing_bubblewrap_is_one_line_saying_what_to_install(monkeypatch):
 def test_unsafe_mode_needs_no_bubblewrap(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     check_available(Sandbox(unsafe_no_sandbox=True))
+
+
+def test_a_sandbox_that_cannot_start_is_named_by_its_real_cause(monkeypatch, tmp_path):
+    """bubblewrap is there but cannot make its namespaces: the line says so, not 'install bubblewrap'."""
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    with pytest.raises(SandboxUnavailable, match=r"did not start: bwrap: setting up uid map: Permission denied$"):
+        check_available(Sandbox())
