@@ -375,16 +375,31 @@ def _full_folders(settings: Settings) -> list[str]:
 
 
 def _largest_file(settings: Settings) -> int:
-    """The size of the largest file the run left in its writable folders (for the file-size limit)."""
+    """The size of the largest file the run left in its writable folders (for the file-size limit):
+    the folders' own files only, never what is mounted in them (the release, an environment)."""
     largest = 0
     for folder in settings.folders:
-        for root, _, files in os.walk(folder["path"]):
+        try:
+            device = os.stat(folder["path"]).st_dev
+        except OSError:
+            continue
+        for root, folders, files in os.walk(folder["path"]):
+            folders[:] = [name for name in folders if _on_device(os.path.join(root, name), device)]
             for name in files:
                 try:
-                    largest = max(largest, os.lstat(os.path.join(root, name)).st_size)
+                    info = os.lstat(os.path.join(root, name))
                 except OSError:
-                    pass
+                    continue
+                if info.st_dev == device:
+                    largest = max(largest, info.st_size)
     return largest
+
+
+def _on_device(path: str, device: int) -> bool:
+    try:
+        return os.lstat(path).st_dev == device
+    except OSError:
+        return False
 
 
 def run_kernel(settings: Settings, program: str, cells: int, replies: int, errors: int) -> None:
