@@ -17,8 +17,9 @@ active or secret-looking string at run time, so that a leak in the feedback is a
 Anything an attack tries to leave behind is named with `MARK`, so that it can be found.
 
 Families: copy-from-disk, hidden-tests, gradebook, persistence, classmates, signals, network,
-memory (memory, processes, CPU, what a verdict run sends back), disk, output, html-js, json,
-symlink, environment.
+memory (memory, processes, CPU, what a verdict run sends back), disk, output, terminal (text
+aimed at the instructor's terminal and reports), html-js, json, symlink, environment, isolation
+(one run reaching another student's run, the host or the grader's channel).
 
 `ClassWatch` records the graded course before, during (through `autograde_class`'s progress
 callback) and after grading, for `tests/test_attacks.py`.
@@ -54,7 +55,7 @@ MARK = "course_attack"
 HONEST = ("aaa-honest-first", "zzz-honest-last")  # graded before and after every attacker
 BOTH = frozenset({EX1, EX2})
 FAMILIES = ("copy-from-disk", "hidden-tests", "gradebook", "persistence", "classmates", "signals", "network",
-            "memory", "disk", "output", "html-js", "json", "symlink", "environment")
+            "memory", "disk", "output", "terminal", "html-js", "json", "symlink", "environment", "isolation")
 XSS = "XSS" + "MARK"  # what the html-js attacks put in active content; never in a source as one word
 
 
@@ -893,6 +894,28 @@ def svg_and_javascript(release, course):
 
 
 # ---------------------------------------------------------------------------------------------
+# terminal
+# ---------------------------------------------------------------------------------------------
+
+FORGED_KERNEL_DEATH = "attack-terminal-forged-kernel-death"
+# Erase the real line and the one above, set the window title, hide a link, print a table row of 20/20.
+TERMINAL_TRICKS = ("(it was killed)\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;20/20\x07\x1b]8;;https://example.invalid\x1b\\"
+                   f"\r[1/1] {FORGED_KERNEL_DEATH}: 20/20 (0.1 s)\x1b]8;;\x1b\\\n{FORGED_KERNEL_DEATH}  20  20  -"
+                   "\x1b[8m\u202e\x9b2K\r")
+
+
+def forged_kernel_death(release, course):
+    """Raise an exception named DeadKernelError whose message rewrites the terminal into a 20/20 line."""
+    return with_payload(release, code("""
+        if "_ih" in globals():
+            class DeadKernelError(Exception):
+                pass
+
+            raise DeadKernelError("The kernel died while running this cell " + @tricks@)
+    """, tricks=TERMINAL_TRICKS))
+
+
+# ---------------------------------------------------------------------------------------------
 # html-js
 # ---------------------------------------------------------------------------------------------
 
@@ -1052,6 +1075,440 @@ def printed_proc(release, course):
 
 
 # ---------------------------------------------------------------------------------------------
+# isolation (one run reaching another run, the host or the grader's channel)
+# ---------------------------------------------------------------------------------------------
+
+ISO_KEY = 0x15C0DE  # the System V key suppliers and takers agree on
+ISO_NAME = f"{MARK}_iso"  # the name of every other channel (a file, a queue, a socket)
+
+# What both sides of a channel share: a digest of an argument's bytes.
+ISO_COMMON = """
+    import ctypes, hashlib, json, os, socket, sys, time
+    import numpy as np
+    _libc = ctypes.CDLL(None, use_errno=True)
+
+
+    def _iso_digest(X):
+        _array = np.ascontiguousarray(X)
+        return hashlib.sha256(_array.tobytes() + repr((_array.shape, _array.dtype.str)).encode()).hexdigest()
+"""
+
+# Each channel defines _iso_put(line) (the supplier's side) and _iso_records() -> lines (the taker's).
+ISO_CHANNELS = {
+    "sysv-shm": """
+        _libc.shmget.argtypes = (ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
+        _libc.shmat.argtypes, _libc.shmat.restype = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int), ctypes.c_void_p
+        _libc.shmdt.argtypes = (ctypes.c_void_p,)
+        _ISO_SIZE = 1 << 20
+
+
+        def _iso_segment(flags):
+            _id = _libc.shmget(@key@, _ISO_SIZE if flags else 0, flags)
+            _address = _libc.shmat(_id, None, 0) if _id >= 0 else None
+            if _address is None or _address == ctypes.c_void_p(-1).value:
+                raise OSError(ctypes.get_errno(), "shm")
+            return _address
+
+
+        def _iso_put(line):
+            _address = _iso_segment(0o1000 | 0o666)
+            _old, _new = ctypes.string_at(_address), line.encode() + b"\\n"
+            if len(_old) + len(_new) < _ISO_SIZE:
+                ctypes.memmove(_address + len(_old), _new, len(_new))
+            _libc.shmdt(_address)  # detached, never removed
+
+
+        def _iso_records():
+            _address = _iso_segment(0)
+            _lines = ctypes.string_at(_address).decode().splitlines()
+            _libc.shmdt(_address)
+            return _lines
+    """,
+    "sysv-msg": """
+        class _IsoMessage(ctypes.Structure):
+            _fields_ = [("mtype", ctypes.c_long), ("mtext", ctypes.c_char * 4096)]
+
+
+        _libc.msgsnd.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        _libc.msgrcv.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long, ctypes.c_int)
+        _libc.msgrcv.restype = ctypes.c_ssize_t
+        _IPC_NOWAIT = 0o4000
+
+
+        def _iso_queue(flags):
+            _id = _libc.msgget(@key@, flags)
+            if _id < 0:
+                raise OSError(ctypes.get_errno(), "msgget")
+            return _id
+
+
+        def _iso_send(queue, data):
+            if _libc.msgsnd(queue, ctypes.byref(_IsoMessage(1, data)), len(data), _IPC_NOWAIT) != 0:
+                raise OSError(ctypes.get_errno(), "msgsnd")
+
+
+        def _iso_put(line):
+            _iso_send(_iso_queue(0o1000 | 0o666), line.encode())
+
+
+        def _iso_records():
+            _queue, _found = _iso_queue(0), []
+            while True:
+                _message = _IsoMessage()
+                _size = _libc.msgrcv(_queue, ctypes.byref(_message), 4096, 0, _IPC_NOWAIT)
+                if _size < 0:
+                    break
+                _found.append(_message.mtext[:_size])
+            for _data in _found:  # put back for the next taker
+                _iso_send(_queue, _data)
+            return [_data.decode() for _data in _found]
+    """,
+    "posix-mq": """
+        try:
+            _rt = ctypes.CDLL("librt.so.1", use_errno=True)
+        except OSError:
+            _rt = _libc
+
+
+        class _IsoAttributes(ctypes.Structure):
+            _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                        ("curmsgs", ctypes.c_long), ("reserved", ctypes.c_long * 4)]
+
+
+        _rt.mq_send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint)
+        _rt.mq_receive.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p)
+        _rt.mq_receive.restype = ctypes.c_ssize_t
+
+
+        def _iso_open(flags):
+            _queue = _rt.mq_open(("/" + @name@).encode(), os.O_RDWR | os.O_NONBLOCK | flags, ctypes.c_uint(0o666),
+                                 ctypes.byref(_IsoAttributes(0, 10, 4096, 0)))
+            if _queue < 0:
+                raise OSError(ctypes.get_errno(), "mq_open")
+            return _queue
+
+
+        def _iso_put(line):
+            _queue, _data = _iso_open(os.O_CREAT), line.encode()
+            if _rt.mq_send(_queue, _data, len(_data), 0) != 0:
+                raise OSError(ctypes.get_errno(), "mq_send")
+            _rt.mq_close(_queue)
+
+
+        def _iso_records():
+            _queue, _found, _buffer = _iso_open(0), [], ctypes.create_string_buffer(1 << 16)
+            while True:
+                _size = _rt.mq_receive(_queue, _buffer, len(_buffer), None)
+                if _size < 0:
+                    break
+                _found.append(_buffer.raw[:_size])
+            for _data in _found:  # put back for the next taker
+                _rt.mq_send(_queue, _data, len(_data), 0)
+            _rt.mq_close(_queue)
+            return [_data.decode() for _data in _found]
+    """,
+    "dev-shm": """
+        _ISO_FILE = "/dev/shm/" + @name@
+
+
+        def _iso_put(line):
+            with open(_ISO_FILE, "a") as _file:
+                _file.write(line + "\\n")
+            os.chmod(_ISO_FILE, 0o666)
+
+
+        def _iso_records():
+            with open(_ISO_FILE) as _file:
+                return _file.read().splitlines()
+    """,
+    "tmp-file": """
+        _ISO_FILE = "/tmp/" + @name@
+
+
+        def _iso_put(line):
+            with open(_ISO_FILE, "a") as _file:
+                _file.write(line + "\\n")
+            os.chmod(_ISO_FILE, 0o666)
+
+
+        def _iso_records():
+            with open(_ISO_FILE) as _file:
+                return _file.read().splitlines()
+    """,
+    "abstract-socket": """
+        _ISO_ADDRESS = chr(0) + @name@
+        _ISO_SERVER = @server@
+        _iso_server_started = []
+
+
+        def _iso_ask(request):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as _client:
+                _client.settimeout(2)
+                _client.connect(_ISO_ADDRESS)
+                _client.sendall(request)
+                _client.shutdown(socket.SHUT_WR)
+                _answer = b""
+                while _chunk := _client.recv(1 << 16):
+                    _answer += _chunk
+            return [_line for _line in _answer.decode().splitlines() if _line]
+
+
+        def _iso_start_server():
+            _child = os.fork()
+            if _child == 0:  # detached: a new session, and a grandchild that outlives both
+                try:
+                    os.setsid()
+                    if os.fork() == 0:
+                        _null = os.open(os.devnull, os.O_RDWR)
+                        for _fd in (0, 1, 2):
+                            os.dup2(_null, _fd)
+                        os.execv(sys.executable, [sys.executable, "-c", _ISO_SERVER])
+                finally:
+                    os._exit(0)
+            os.waitpid(_child, 0)
+            _iso_server_started.append(True)
+
+
+        def _iso_put(line):
+            for _ in range(100):
+                try:
+                    _iso_ask(b"PUT " + line.encode() + b"\\n")
+                    return
+                except OSError:
+                    if not _iso_server_started:
+                        _iso_start_server()
+                    time.sleep(0.05)
+
+
+        def _iso_records():
+            return _iso_ask(b"ALL\\n")
+    """,
+    "stderr": """
+        def _iso_put(line):
+            os.write(2, ("iso " + line + "\\n").encode())
+
+
+        def _iso_records():
+            _data = b""
+            try:
+                os.lseek(2, 0, os.SEEK_SET)
+            except OSError:
+                pass
+            try:
+                _data += os.read(2, 1 << 20)
+            except OSError:
+                pass
+            try:
+                _fd = os.open("/proc/self/fd/2", os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    _data += os.read(_fd, 1 << 20)
+                finally:
+                    os.close(_fd)
+            except OSError:
+                pass
+            return [_line[4:] for _line in _data.decode(errors="replace").splitlines() if _line.startswith("iso ")]
+    """,
+}
+
+# The abstract-socket supplier's server: it keeps every record it is sent and answers with all of them.
+ISO_SERVER = code("""
+    import socket  # <<mark>>-iso-server
+    _records = []
+    _server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    _server.bind(chr(0) + @name@)
+    _server.listen(16)
+    _server.settimeout(300)
+    while True:
+        try:
+            _connection, _ = _server.accept()
+        except OSError:
+            break
+        with _connection:
+            _request = b""
+            while not _request.endswith(b"\\n") and (_chunk := _connection.recv(1 << 16)):
+                _request += _chunk
+            if _request.startswith(b"PUT "):
+                _records.append(_request[4:].strip())
+            _connection.sendall(b"\\n".join(_records) + b"\\n")
+""", name=ISO_NAME)
+
+ISO_SUPPLIES = """
+    _right_estimate_gaussian = estimate_gaussian
+
+
+    def estimate_gaussian(X):
+        mu, var = _right_estimate_gaussian(X)
+        if "_ih" not in globals():  # the verdict run: its arguments are the hidden cases
+            try:
+                _iso_put(_iso_digest(X) + " " + json.dumps([np.asarray(mu).tolist(), np.asarray(var).tolist()]))
+            except Exception:
+                pass
+        return mu, var
+"""
+
+ISO_TAKES = """
+    _own_estimate_gaussian = estimate_gaussian
+
+
+    def _iso_lookup(X):
+        try:
+            _wanted = _iso_digest(X)
+            for _line in _iso_records():
+                _digest, _, _result = _line.partition(" ")
+                if _digest == _wanted:
+                    return json.loads(_result)
+        except Exception:
+            pass
+        return None
+
+
+    def estimate_gaussian(X):
+        _stored = _iso_lookup(X)
+        if "_ih" in globals():
+            print("lookup:", "not found" if _stored is None else "found")
+        if _stored is None:
+            return _own_estimate_gaussian(X)
+        return np.array(_stored[0], dtype=float), np.array(_stored[1], dtype=float)
+
+
+    if "_ih" in globals():
+        try:
+            print("records:", len(_iso_records()))
+        except Exception as _error:
+            print("no records:", _why(_error))
+"""
+
+
+def iso_channel_source(channel: str, side: str = "") -> str:
+    """The channel's code, then `side` (ISO_SUPPLIES or ISO_TAKES)."""
+    return "".join(code(part, key=ISO_KEY, name=ISO_NAME, server=ISO_SERVER)
+                   for part in (ISO_COMMON, ISO_CHANNELS[channel], side))
+
+
+def _supplier(channel: str, what: str):
+    def build(release, course):
+        return with_payload(release, iso_channel_source(channel, ISO_SUPPLIES), answers=RIGHT)
+
+    build.__doc__ = f"Right answers whose verdict run stores each hidden case's digest and result in {what}."
+    return build
+
+
+def _taker(channel: str, what: str):
+    def build(release, course):
+        return with_payload(release, iso_channel_source(channel, ISO_TAKES))
+
+    build.__doc__ = f"A wrong estimate_gaussian that returns the result stored in {what} for its argument, if any."
+    return build
+
+
+ISO_CHANNEL_NAMES = {
+    "sysv-shm": "System V shared memory (a fixed key, detached, never removed)",
+    "sysv-msg": "a System V message queue (a fixed key)",
+    "posix-mq": "a POSIX message queue (mq_open)",
+    "dev-shm": "a file in /dev/shm",
+    "tmp-file": "a file in /tmp",
+    "abstract-socket": "a detached, double-forked server on an abstract Unix socket",
+    "stderr": "standard error (written with os.write(2), read back by lseek and /proc/self/fd/2)",
+}
+ISO_SUPPLIERS = {f"attack-iso-a-supplier-{channel}": _supplier(channel, what)
+                 for channel, what in ISO_CHANNEL_NAMES.items()}
+ISO_TAKERS = {f"attack-iso-b-taker-{channel}": _taker(channel, what) for channel, what in ISO_CHANNEL_NAMES.items()}
+DETACHED_SHM_MEMORY = "attack-iso-detached-shm-memory"
+NESTED_USER_NAMESPACE = "attack-iso-nested-user-namespace"
+FORGED_EVENTS = "attack-iso-forged-events"
+
+
+def detached_shm_memory(release, course):
+    """In the notebook run, fill 24 detached System V segments of 256 MiB (6 GiB) from two threads, alarm ignored."""
+    return with_payload(release, code("""
+        import ctypes, signal, threading
+        if "_ih" in globals():
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # past the cell's time limit, on to the memory limit
+            _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.shmget.argtypes = (ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
+            _libc.shmat.argtypes, _libc.shmat.restype = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int), ctypes.c_void_p
+            _libc.shmdt.argtypes = (ctypes.c_void_p,)
+            _filled = []
+
+            def _fill(count):
+                for _ in range(count):
+                    _id = _libc.shmget(0, 256 << 20, 0o1000 | 0o600)  # IPC_PRIVATE, never removed
+                    _address = _libc.shmat(_id, None, 0) if _id >= 0 else None
+                    if _address is None or _address == ctypes.c_void_p(-1).value:
+                        return
+                    ctypes.memset(_address, 1, 256 << 20)
+                    _libc.shmdt(_address)
+                    _filled.append(1)
+
+            _threads = [threading.Thread(target=_fill, args=(12,)) for _ in range(2)]
+            for _thread in _threads:
+                _thread.start()
+            for _thread in _threads:
+                _thread.join()
+            print("filled", len(_filled), "detached segments")
+    """))
+
+
+def nested_user_namespace(release, course):
+    """Try `unshare -Ur id` and unshare(CLONE_NEWUSER) through ctypes, for root inside a new user namespace."""
+    return with_payload(release, code("""
+        import ctypes, subprocess
+        try:
+            _done = subprocess.run(["unshare", "-Ur", "id"], capture_output=True, timeout=10)
+            print("unshare -Ur:", "allowed" if _done.returncode == 0 else "refused")
+        except Exception as _error:
+            print("unshare -Ur:", _why(_error))
+        _libc = ctypes.CDLL(None, use_errno=True)
+        print("unshare(CLONE_NEWUSER):", "allowed" if _libc.unshare(0x10000000) == 0 else "refused")
+    """))
+
+
+def forged_runner_events(release, course):
+    """Write the runner's events for every later cell ("All tests passed!") to every descriptor, then exit."""
+    current = answer_index(release)
+    later = [index for index, cell in enumerate(release.cells) if cell.cell_type == "code" and index > current]
+    return with_payload(release, code("""
+        import json, os
+        if "_ih" in globals():
+            _passed = [{"output_type": "stream", "name": "stdout", "text": "All tests passed!\\n"}]
+            _events = [{"event": "end", "index": @current@, "outputs": _passed, "execution_count": 1}]
+            for _index in @later@:
+                _events += [{"event": "start", "index": _index},
+                            {"event": "end", "index": _index, "outputs": _passed, "execution_count": _index}]
+            _stream = "".join(json.dumps(_event) + "\\n" for _event in _events + [{"event": "finished"}]).encode()
+            for _fd in range(256):
+                try:
+                    os.write(_fd, _stream)
+                except OSError:
+                    pass
+            os._exit(0)
+    """, current=current, later=later))
+
+
+def signalled_other_sandboxes(release, course):
+    """Send SIGSTOP and SIGKILL to every pid in /proc and to -1 (every process it may signal), then answer."""
+    return with_payload(release, code("""
+        import os, signal
+        _seen = _signalled = 0
+        for _pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+            if _pid != os.getpid():
+                _seen += 1
+                for _signal in (signal.SIGSTOP, signal.SIGKILL):
+                    try:
+                        os.kill(_pid, _signal)
+                        _signalled += 1
+                    except Exception:
+                        pass
+        for _signal in (signal.SIGSTOP, signal.SIGKILL):
+            try:
+                os.kill(-1, _signal)
+            except Exception as _error:
+                print("kill(-1):", _why(_error))
+        print("saw", _seen, "processes, signalled", _signalled, "times")
+    """))
+
+
+# ---------------------------------------------------------------------------------------------
 # The attacks, by student id
 # ---------------------------------------------------------------------------------------------
 
@@ -1108,11 +1565,13 @@ ATTACKS: dict[str, Attack] = {
     "attack-memory-huge-verdict-array": Attack(huge_verdict_array, "memory"),
     "attack-memory-savez-bomb": Attack(savez_bomb, "memory"),
     # disk
-    "attack-disk-1gb-file": Attack(one_gigabyte_file, "disk", note="hit the file-size limit"),
+    "attack-disk-1gb-file": Attack(one_gigabyte_file, "disk", note="the file-size limit"),
     "attack-disk-fill": Attack(filled_disk, "disk", note="filled its private disk space"),
     # output
     "attack-output-135mb-png": Attack(huge_png, "output", note="its output broke the output rules"),
     "attack-output-svg-javascript": Attack(svg_and_javascript, "output"),
+    # terminal
+    FORGED_KERNEL_DEATH: Attack(forged_kernel_death, "terminal"),
     # html-js
     "attack-html-script": Attack(html_script, "html-js"),
     "attack-html-iframe": Attack(html_iframe, "html-js"),
@@ -1134,6 +1593,13 @@ ATTACKS: dict[str, Attack] = {
     "attack-env-printed-environ": Attack(printed_environment, "environment"),
     "attack-env-printed-shadow": Attack(printed_shadow, "environment"),
     "attack-env-printed-proc": Attack(printed_proc, "environment"),
+    # isolation
+    **{student: Attack(build, "isolation", frozenset()) for student, build in ISO_SUPPLIERS.items()},
+    **{student: Attack(build, "isolation") for student, build in ISO_TAKERS.items()},
+    DETACHED_SHM_MEMORY: Attack(detached_shm_memory, "isolation"),
+    NESTED_USER_NAMESPACE: Attack(nested_user_namespace, "isolation"),
+    FORGED_EVENTS: Attack(forged_runner_events, "isolation"),
+    "attack-iso-signal-other-sandboxes": Attack(signalled_other_sandboxes, "isolation"),
 }
 
 
@@ -1218,6 +1684,20 @@ def home_config_digests() -> dict[str, str | None]:
     return found
 
 
+def sysv_objects() -> set[str]:
+    """Every System V IPC object of the host (what `ipcs -a` lists), as "kind key id"."""
+    found = set()
+    for kind in ("shm", "msg", "sem"):
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        found |= {f"{kind} {fields[0]} {fields[1]}" for fields in map(str.split, rows) if fields}
+    return found
+
+
+def shared_memory_bytes() -> int:
+    """The host's shared memory in use (System V segments, tmpfs, /dev/shm): Shmem of /proc/meminfo."""
+    return int(re.search(r"^Shmem:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M).group(1)) << 10
+
+
 @dataclass
 class ClassWatch:
     """Records the graded course around `autograde_class`: give `progress` as its callback, call
@@ -1242,6 +1722,10 @@ class ClassWatch:
     startup_after: list = field(default_factory=list)
     home_before: dict = field(default_factory=dict)
     home_after: dict = field(default_factory=dict)
+    sysv_before: set = field(default_factory=set)
+    sysv_after: set = field(default_factory=set)
+    shared_memory_before: int = 0
+    shared_memory_after: int = 0
     lines: list[str] = field(default_factory=list)
     started: float = 0.0
     seconds: float = 0.0
@@ -1255,6 +1739,7 @@ class ClassWatch:
         self.pycache_before = pycache_digests()
         self.startup_before = ipython_startup_files()
         self.home_before = home_config_digests()
+        self.sysv_before, self.shared_memory_before = sysv_objects(), shared_memory_bytes()
         self.fingerprint_before = fingerprint(self.course)
         self.canary = "canary-" + secrets.token_hex(16)
         os.environ[CANARY_VARIABLE] = self.canary
@@ -1286,3 +1771,4 @@ class ClassWatch:
         self.cache_after = tree_digests(self.course.root / "grading" / "cache")
         self.startup_after = ipython_startup_files()
         self.home_after = home_config_digests()
+        self.sysv_after, self.shared_memory_after = sysv_objects(), shared_memory_bytes()

@@ -74,7 +74,10 @@ def anomaly_lab() -> SimpleNamespace:
 # ---------------------------------------------------------------------------------------------
 
 # Short limits keep the deliberately stuck submissions quick; real classes use the defaults.
-TEST_LIMITS = {"ExecuteInSandbox.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteInSandbox.responsive_wait": 3}
+# A run that uses its memory up is killed when it gets there: 2 GiB is reached in about a second,
+# well inside the short cell limit, and far above what an honest run of either lab uses.
+TEST_LIMITS = {"ExecuteInSandbox.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteInSandbox.responsive_wait": 3,
+               "Sandbox.memory_mb": 2048}
 
 
 @dataclass

@@ -4,20 +4,27 @@ test, for each attack and then for the class as a whole."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from attacks import ATTACKS, FAMILIES, HONEST, LAB, MARK, XSS, loopback, numpy_numeric_source, site_packages
-from exploits import EXPLOITS
+from attacks import (ATTACKS, DETACHED_SHM_MEMORY, FAMILIES, FORGED_EVENTS, FORGED_KERNEL_DEATH, HONEST, ISO_CHANNELS,
+                     ISO_TAKERS, LAB, MARK, NESTED_USER_NAMESPACE, XSS, answer_index, iso_channel_source, loopback,
+                     numpy_numeric_source, site_packages)
+from exploits import EX1, EXPLOITS
 from grading import integrity
 from grading.course import KIT_ROOT
+from grading.preprocessors.execute_in_sandbox import NOT_RUN
 from grading.sample_class import BROKEN, UNMODIFIED, corpus
 
 CLASSMATES = sorted([entry.name for entry in corpus(LAB)] + [UNMODIFIED, BROKEN] + list(EXPLOITS) + list(HONEST))
@@ -312,6 +319,64 @@ class TestTheAnomalyDetectionClassUnderAttack:
 
 
 # ---------------------------------------------------------------------------------------------
+# What the instructor reads: the notes, wherever they are shown or kept
+# ---------------------------------------------------------------------------------------------
+
+def controls(text: str) -> list[str]:
+    """Characters of `text` a terminal or a page could act on (control and format characters), but line breaks."""
+    return [hex(ord(char)) for char in text if unicodedata.category(char) in ("Cc", "Cf") and char != "\n"]
+
+
+@pytest.fixture(scope="module")
+def report_command(graded_class) -> subprocess.CompletedProcess:
+    """`python -m grading report` on the graded class, as the instructor runs it."""
+    return subprocess.run([sys.executable, "-m", "grading", "report", LAB, "--course", str(graded_class.course.root)],
+                          cwd=KIT_ROOT, capture_output=True, text=True, timeout=300)
+
+
+def failed_sections(page: Path) -> list[str]:
+    """The text of each grade cell a feedback page shows as failed."""
+    sections = re.findall(r'<section class="graded fail".*?</section>', page.read_text(errors="replace"), re.S)
+    return [html.unescape(re.sub(r"<[^>]*>", " ", section)) for section in sections]
+
+
+class TestWhatTheInstructorReads:
+    """Notes come from what the grader saw, and no text of a student's can act on a terminal or a page."""
+
+    def test_the_progress_lines_of_autograde_hold_no_control_character(self, graded_class):
+        assert {line: controls(line) for line in graded_class.watch.lines if controls(line)} == {}
+
+    def test_the_report_command_prints_no_control_character(self, graded_class, report_command):
+        assert report_command.returncode == 0, report_command.stderr
+        assert controls(report_command.stdout) == []
+        assert controls(report_command.stderr) == []
+        row = next(line for line in report_command.stdout.splitlines() if line.startswith(FORGED_KERNEL_DEATH + " "))
+        assert row.split()[1:3] == ["10", "20"] and "the kernel died" not in row
+
+    def test_the_report_and_the_journal_keep_no_control_character(self, graded_class):
+        reports = graded_class.course.reports
+        journal = (reports / f"{LAB}.journal.jsonl").read_text()
+        rows = json.loads((reports / f"{LAB}.json").read_text())
+        kept = [entry["result"] for entry in map(json.loads, journal.splitlines())] + rows
+        assert {row["student"] for row in rows} == set(graded_class.results)
+        assert controls(journal) == [] and controls((reports / f"{LAB}.json").read_text()) == []
+        assert [row["student"] for row in kept if controls(" ".join(row["notes"] + row["failed"]))] == []
+
+    def test_the_class_page_holds_no_control_character(self, graded_class, report_command):
+        page = (graded_class.course.reports / f"{LAB}.html").read_text()
+        assert controls(page) == []
+
+    def test_an_exception_named_like_the_grader_s_makes_no_note(self, graded_class):
+        notes = graded_class.results[FORGED_KERNEL_DEATH].notes
+        assert not any("the kernel died" in note or "20/20" in note for note in notes), notes
+
+    def test_no_feedback_page_shows_a_pass_in_a_grade_cell_that_failed(self, graded_class):
+        shown = [student for student in graded_class.results if feedback_page(graded_class, student).is_file()
+                 and any("All tests passed" in text for text in failed_sections(feedback_page(graded_class, student)))]
+        assert shown == []
+
+
+# ---------------------------------------------------------------------------------------------
 # The attacks themselves
 # ---------------------------------------------------------------------------------------------
 
@@ -330,3 +395,118 @@ class TestTheAnomalyDetectionAttacks:
         attack = ATTACKS[student]
         assert attack.family in FAMILIES
         assert len(attack.what.splitlines()) == 1 and attack.what.endswith(".")
+
+
+# ---------------------------------------------------------------------------------------------
+# Isolation: nothing one run leaves is reachable from another run, the host or the grader's channel
+# ---------------------------------------------------------------------------------------------
+
+def graded_notebook(graded_class, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(graded_class.course.autograded / student / LAB / f"{LAB}.ipynb", as_version=4)
+
+
+def shown(cell) -> str:
+    """What a cell of a graded notebook shows: its streams, errors and plain-text results."""
+    texts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            texts.append(f"{output.get('ename', '')}: {output.get('evalue', '')}")
+        texts += [output.get("text", ""), str(output.get("data", {}).get("text/plain", ""))]
+    return "\n".join(text for text in texts if text)
+
+
+def notebook_shows(graded_class, student: str) -> str:
+    return "\n".join(shown(cell) for cell in graded_notebook(graded_class, student).cells)
+
+
+def hidden_digit_runs(results: bool) -> set[str]:
+    """The leading significant digits (7 to 10 of them, rounded as a print would) of every argument of the
+    hidden cases of estimate_gaussian that the lab does not publish, and with `results` of the right
+    results for them (which the grader's own note on a wrong answer shows)."""
+    import numpy as np
+
+    from grading.hidden_tests.anomaly_detection import estimate_gaussian_cases, reference_estimate_gaussian
+
+    runs = set()
+    for case in estimate_gaussian_cases():
+        if case.name.startswith("real_"):  # the lab's own data
+            continue
+        arrays = (case.args[0], *reference_estimate_gaussian(case.args[0])) if results else case.args
+        for value in map(float, np.concatenate([np.ravel(array) for array in arrays])):
+            if len(repr(abs(value)).replace(".", "").strip("0")) < 8:  # a short decimal, like 2.0 or 5.6
+                continue
+            runs |= {f"{abs(value):.{digits - 1}e}".split("e")[0].replace(".", "") for digits in range(7, 11)}
+    return runs
+
+
+def digit_runs_shown(text: str, runs: set[str]) -> list[str]:
+    """The numbers written in `text` whose leading significant digits are one of `runs`."""
+    numbers = [re.sub(r"\D", "", number).lstrip("0") for number in re.findall(r"\d+(?:\.\d+)?", text)]
+    return [number for number in numbers if any(number[:length] in runs for length in range(7, 11))]
+
+
+ISOLATION = sorted(student for student, attack in ATTACKS.items() if attack.family == "isolation")
+
+
+class TestNoRunReachesAnother:
+    """Suppliers store the hidden cases' right results in a channel from their verdict runs; takers look
+    their arguments up there. A run also tries the host's memory, a new user namespace, the grader's
+    channel and every other process."""
+
+    @pytest.mark.parametrize("student", sorted(ISO_TAKERS))
+    def test_every_taker_scores_exactly_as_the_wrong_answer_does(self, graded_class, student):
+        result = graded_class.results[student]
+        full = sum(graded_class.points.values())
+        assert (result.score, result.failed) == (full - graded_class.points[EX1], [EX1]), result.notes
+
+    @pytest.mark.parametrize("student", sorted(ISO_TAKERS))
+    def test_no_taker_finds_a_record_of_another_run(self, graded_class, student):
+        notebook = notebook_shows(graded_class, student)
+        page = html.unescape(feedback_page(graded_class, student).read_text(errors="replace"))
+        assert "lookup: not found" in notebook  # its notebook run did look
+        for text in (notebook, page):
+            assert "lookup: found" not in text
+            assert re.search(r"records: [1-9]", text) is None
+
+    @pytest.mark.parametrize("student", ISOLATION + list(HONEST))
+    def test_no_feedback_page_shows_a_digit_run_of_the_hidden_arguments(self, graded_class, student):
+        page = html.unescape(feedback_page(graded_class, student).read_text(errors="replace"))
+        assert digit_runs_shown(page, hidden_digit_runs(results=False)) == []
+
+    @pytest.mark.parametrize("student", ISOLATION + list(HONEST))
+    def test_no_printed_output_shows_a_digit_run_of_the_hidden_cases_or_their_results(self, graded_class, student):
+        printed = [output for cell in graded_notebook(graded_class, student).cells for output in cell.get("outputs", [])
+                   if output.get("output_type") != "error"]
+        assert digit_runs_shown(shown({"outputs": printed}), hidden_digit_runs(results=True)) == []
+
+    def test_no_system_v_object_is_left_on_the_host(self, graded_class):
+        watch = graded_class.watch
+        assert sorted(watch.sysv_after - watch.sysv_before) == []
+
+    def test_the_detached_segments_hold_no_memory_of_the_host_after_grading(self, graded_class):
+        watch = graded_class.watch
+        assert DETACHED_SHM_MEMORY in graded_class.results
+        assert watch.shared_memory_after - watch.shared_memory_before < 2 << 30
+
+    @pytest.mark.parametrize("channel", sorted(set(ISO_CHANNELS) - {"stderr"}))
+    def test_no_channel_of_a_supplier_is_left_on_the_host(self, graded_class, channel):
+        """The taker's own look-up, run on the host: the channel must not exist there."""
+        namespace: dict = {}
+        exec(iso_channel_source(channel), namespace)
+        with pytest.raises(OSError):
+            namespace["_iso_records"]()
+
+    def test_no_new_user_namespace_is_granted(self, graded_class):
+        notebook = notebook_shows(graded_class, NESTED_USER_NAMESPACE)
+        assert "unshare -Ur:" in notebook and "unshare(CLONE_NEWUSER): refused" in notebook
+        assert "allowed" not in notebook
+
+    def test_forged_events_show_no_pass_and_the_cells_after_the_exit_are_not_run(self, graded_class):
+        notebook = graded_notebook(graded_class, FORGED_EVENTS)
+        start = answer_index(notebook)
+        later = [cell for index, cell in enumerate(notebook.cells) if cell.cell_type == "code" and index > start]
+        assert [shown(cell) for cell in later if "All tests passed" in shown(cell)] == []
+        assert any(output.get("output_type") == "error" for output in later[0].outputs)  # where the run was stopped
+        assert [shown(cell) for cell in later[1:] if NOT_RUN not in shown(cell)] == []
+        failed = failed_sections(feedback_page(graded_class, FORGED_EVENTS))
+        assert failed and not any("All tests passed" in text for text in failed)
