@@ -1,7 +1,7 @@
 """The steps that give one run of submitted code a world of its own, inside the warm sandbox.
 
 This module runs inside the sandbox and imports nothing of the kit. The server (`server.py`)
-forks once per run; that fork, still trusted, calls these steps in order:
+forks once per run, ahead of it; that fork, still trusted, calls these steps in order:
 
 1. `new_namespaces`: fresh IPC (System V and POSIX objects), mount, network (abstract Unix
    sockets), UTS and PID namespaces, so that nothing an earlier run made can be reached;
@@ -55,7 +55,7 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. The run's cgroup
+# The run's cgroup (joined when the request comes)
 # ---------------------------------------------------------------------------------------------
 
 def join_cgroups(folders: list[str]) -> None:
@@ -76,7 +76,7 @@ def hide_cgroups() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Namespaces
+# Namespaces
 # ---------------------------------------------------------------------------------------------
 
 RUN_NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWPID
@@ -89,7 +89,7 @@ def new_namespaces() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Fresh writable folders
+# Fresh writable folders
 # ---------------------------------------------------------------------------------------------
 
 def _mount_points() -> dict[str, bool]:
@@ -154,7 +154,7 @@ def _make_parents(point: str, owner: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. The run's processes
+# The run's processes
 # ---------------------------------------------------------------------------------------------
 
 def mount_proc() -> None:
