@@ -386,11 +386,12 @@ class _UnsafeLayout:
             target.symlink_to(outside)
 
     def outside(self, value: str) -> str:
-        """`value` with a leading inside path (of the layout) replaced by where it lies here."""
-        for prefix in (HOME, PROGRAMS, SHARED_CACHE, "/tmp"):
+        """`value` with a leading inside path (of the layout) replaced by where it lies here. /tmp
+        itself is the layout's, but not what lies in it: the environment may live under /tmp."""
+        for prefix in (HOME, PROGRAMS, SHARED_CACHE):
             if value == prefix or value.startswith(prefix + "/"):
                 return str(self.root / value.lstrip("/"))
-        return value
+        return str(self.root / "tmp") if value == "/tmp" else value
 
     def close(self) -> None:
         kill_descendants(keep=self._before)
