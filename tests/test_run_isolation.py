@@ -171,8 +171,8 @@ KILL_EVERYTHING = ("import os, signal\nfor pid in [int(p) for p in os.listdir('/
 def test_a_run_cannot_signal_another_workers_run():
     import threading
 
-    first = WarmSandbox(Sandbox(uid=65534), Mounts(work=LAB), {})
-    second = WarmSandbox(Sandbox(uid=65533), Mounts(work=LAB), {})
+    first = WarmSandbox(Sandbox(uid=65534), Mounts(work=LAB), {}, preload=False)
+    second = WarmSandbox(Sandbox(uid=65533), Mounts(work=LAB), {}, preload=False)
     try:
         victim: list[str] = []
         waiting = threading.Thread(target=lambda: victim.append(run(second, "import time\ntime.sleep(4)\nprint('alive')")[0]))
@@ -224,7 +224,7 @@ def _segments() -> set[str]:
 
 @needs_cgroups
 def test_detached_shared_memory_counts_against_the_runs_memory_and_dies_with_it():
-    sandbox = WarmSandbox(Sandbox(memory_mb=512), Mounts(work=LAB), {})
+    sandbox = WarmSandbox(Sandbox(memory_mb=512), Mounts(work=LAB), {}, preload=False)
     before = _segments()
     try:
         text, result = run(sandbox, DETACHED_SEGMENTS.format(count=16))  # 1 GiB in a 512 MiB sandbox
@@ -251,7 +251,7 @@ THREADS = ("import threading, time\nstarted = 0\ntry:\n    for _ in range({count
 
 @needs_cgroups
 def test_processes_and_threads_are_counted_for_the_whole_run():
-    sandbox = WarmSandbox(Sandbox(max_processes=40), Mounts(work=LAB), {})
+    sandbox = WarmSandbox(Sandbox(max_processes=40), Mounts(work=LAB), {}, preload=False)
     try:
         text, result = run(sandbox, THREADS.format(count=100))
     finally:
@@ -272,7 +272,7 @@ BUSY_PROCESSES = ("import multiprocessing, time\n"
 
 @needs_cgroups
 def test_cpu_time_is_counted_for_the_whole_run():
-    sandbox = WarmSandbox(Sandbox(cpu_seconds=2, cpus=2.0), Mounts(work=LAB), {})
+    sandbox = WarmSandbox(Sandbox(cpu_seconds=2, cpus=2.0), Mounts(work=LAB), {}, preload=False)
     try:
         text, result = run(sandbox, BUSY_PROCESSES)
     finally:
