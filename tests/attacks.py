@@ -1094,6 +1094,20 @@ ISO_COMMON = """
 """
 
 # Each channel defines _iso_put(line) (the supplier's side) and _iso_records() -> lines (the taker's).
+ISO_FILE_CHANNEL = """
+    _ISO_FILE = "<<folder>>/" + @name@
+
+
+    def _iso_put(line):
+        with open(_ISO_FILE, "a") as _file:
+            _file.write(line + "\\n")
+        os.chmod(_ISO_FILE, 0o666)
+
+
+    def _iso_records():
+        with open(_ISO_FILE) as _file:
+            return _file.read().splitlines()
+"""  # a file both sides can reach, in a folder of the run's
 ISO_CHANNELS = {
     "sysv-shm": """
         _libc.shmget.argtypes = (ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
@@ -1207,34 +1221,8 @@ ISO_CHANNELS = {
             _rt.mq_close(_queue)
             return [_data.decode() for _data in _found]
     """,
-    "dev-shm": """
-        _ISO_FILE = "/dev/shm/" + @name@
-
-
-        def _iso_put(line):
-            with open(_ISO_FILE, "a") as _file:
-                _file.write(line + "\\n")
-            os.chmod(_ISO_FILE, 0o666)
-
-
-        def _iso_records():
-            with open(_ISO_FILE) as _file:
-                return _file.read().splitlines()
-    """,
-    "tmp-file": """
-        _ISO_FILE = "/tmp/" + @name@
-
-
-        def _iso_put(line):
-            with open(_ISO_FILE, "a") as _file:
-                _file.write(line + "\\n")
-            os.chmod(_ISO_FILE, 0o666)
-
-
-        def _iso_records():
-            with open(_ISO_FILE) as _file:
-                return _file.read().splitlines()
-    """,
+    "dev-shm": ISO_FILE_CHANNEL.replace("<<folder>>", "/dev/shm"),
+    "tmp-file": ISO_FILE_CHANNEL.replace("<<folder>>", "/tmp"),
     "abstract-socket": """
         _ISO_ADDRESS = chr(0) + @name@
         _ISO_SERVER = @server@

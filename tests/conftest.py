@@ -249,14 +249,18 @@ class TlsCluster:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_processes(process for process in reversed(self.processes) if process.poll() is None)
+
+
+def stop_processes(processes) -> None:
+    """Terminate each process, killing those that do not end within 20 seconds."""
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="session")

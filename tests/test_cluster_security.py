@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_cluster_certificates
+from conftest import free_port, make_cluster_certificates, stop_processes
 
 from grading.autograde_class import INSECURE_CLUSTER_NOTE
 from grading.cli import copy_course, release
@@ -230,13 +230,7 @@ def plain_cluster(tmp_path):
             client.wait_for_workers(1, timeout=120)
         yield address
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(reversed(processes))
 
 
 def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(plain_cluster, tmp_path):

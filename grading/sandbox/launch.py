@@ -237,23 +237,22 @@ class Finished:
         except ValueError:
             return None
 
+    def _limit(self) -> str | None:
+        """The limit reached that best explains the end, in LIMIT_REACHED's order, if any."""
+        return next((kind for kind in LIMIT_REACHED if kind in self.limits_hit), None)
+
     def kind(self) -> str:
         """Why the run died, as an incident kind (`grading.incidents`): a limit the grader saw it
         reach, else the signal that ended it, else "kernel_died"."""
-        for kind in ("memory_limit", "cpu_limit", "disk_full", "file_size_limit", "process_limit"):
-            if kind in self.limits_hit:
-                return kind
-        return ENDED_BY.get(self.signal_name or "", ("kernel_died", ""))[0]
+        return self._limit() or ENDED_BY.get(self.signal_name or "", ("kernel_died", ""))[0]
 
     def reason(self, otherwise: str) -> str:
         """Why the run died, in the student's terms (or `otherwise`)."""
-        for kind in ("memory_limit", "cpu_limit", "disk_full", "file_size_limit", "process_limit"):
-            if kind in self.limits_hit:
-                return LIMIT_REACHED[kind]
-        return ENDED_BY.get(self.signal_name or "", ("", otherwise))[1]
+        limit = self._limit()
+        return LIMIT_REACHED[limit] if limit else ENDED_BY.get(self.signal_name or "", ("", otherwise))[1]
 
 
-LIMIT_REACHED = {  # a limit the grader saw a run reach -> what the student and the instructor read
+LIMIT_REACHED = {  # a limit the grader saw a run reach -> what the student and the instructor read (first: likeliest end)
     "memory_limit": "it used up the memory of its sandbox",
     "cpu_limit": "it used up its CPU time limit",
     "disk_full": "it filled its private disk space",
@@ -266,6 +265,11 @@ ENDED_BY = {  # the signal that ended a sandboxed run -> (incident kind, what th
     "SIGSEGV": ("crashed", "the code crashed Python (segmentation fault)"),
     "SIGKILL": ("kernel_died", "it was killed"),
 }
+
+
+def printable_tail(text: str) -> str:
+    """What a sandbox wrote below Python, for the grader's log: printable characters and line breaks only."""
+    return "".join(char if char.isprintable() or char == "\n" else "?" for char in text).strip()
 
 
 class SandboxedRun:
@@ -322,8 +326,7 @@ class SandboxedRun:
         """The end of what the run wrote below Python, printable characters only (for the grader's log)."""
         self._stderr.seek(0, os.SEEK_END)
         self._stderr.seek(max(0, self._stderr.tell() - limit))
-        text = self._stderr.read().decode("utf-8", errors="replace")
-        return "".join(char if char.isprintable() or char == "\n" else "?" for char in text).strip()
+        return printable_tail(self._stderr.read().decode("utf-8", errors="replace"))
 
     def kill(self) -> None:
         """Kill the sandbox and everything in it."""

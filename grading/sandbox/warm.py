@@ -27,7 +27,7 @@ from typing import IO, Protocol
 
 from grading.sandbox import cgroups
 from grading.sandbox.launch import (CGROUP_MOUNT, HOME, SERVER, Finished, Mounts, Sandbox, SandboxedRun,
-                                    SandboxUnavailable, as_root, run_folders, run_limits)
+                                    SandboxUnavailable, as_root, printable_tail, run_folders, run_limits)
 from grading.sandbox.seccomp import filter_program
 
 READY_SECONDS = 120  # a warm sandbox's imports (numpy, matplotlib, IPython, scikit-learn)
@@ -311,8 +311,8 @@ class WarmRun:
 
     def stderr_tail(self, limit: int = 600) -> str:
         """The end of what the run wrote below Python, printable characters only (for the grader's log)."""
-        text = str((self._outcome or {}).get("stderr", ""))[-limit:] or self._server.stderr_tail(limit)
-        return "".join(char if char.isprintable() or char == "\n" else "?" for char in text).strip()
+        text = str((self._outcome or {}).get("stderr", ""))[-limit:]
+        return printable_tail(text) if text else self._server.stderr_tail(limit)
 
     def close(self) -> None:
         self._stop_listening()
