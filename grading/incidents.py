@@ -37,6 +37,7 @@ KINDS = {
     "output_truncated": Kind("output was truncated (a cell printed too much)", "hit a limit"),
     "protocol_violation": Kind("its code wrote to the grader's channel out of turn; the kernel was stopped",
                                "broke the protocol"),
+    "shared_cell_ran": Kind("a shared cell used the student's names and ran with their code", "ran shared cells"),
 }
 SUPERSEDES = {"kernel_stopped": "cell_timeout"}  # the stop says more than the interrupt before it
 MAX_INCIDENTS = 100

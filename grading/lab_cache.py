@@ -5,7 +5,9 @@ network). Sandboxes of submissions read the cache and never write it: a student 
 change the training data trains inside their own sandbox and keeps nothing. The cache is
 filled by running the lab's master once in a sandbox whose cache folder is a fresh, writable
 one; the grader then copies the plain files it made (never loading them) into
-`grading/cache/`. A marker per lab records which master and release filled it.
+`grading/cache/`. The same run gives the outputs of the lab's shared cells, which every
+student's page shows (`grading.execution.shared_cells`). A marker per lab records which master
+and release filled it.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import nbformat
 from traitlets.config import Config
 
 from grading.course import Course
+from grading.execution import shared_cells
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.sandbox.launch import Sandbox, as_root
 
@@ -43,7 +46,7 @@ def fill_from_master(course: Course, lab: str, config: Config) -> int:
     cache = cache_folder(course)
     marker = cache / f".{lab}.master"
     digest = _master_digest(course, lab)
-    if marker.is_file() and marker.read_text() == digest:
+    if marker.is_file() and marker.read_text() == digest and shared_cells.outputs_file(cache, lab).is_file():
         return 0
     settings = Sandbox(config=config)
     master = nbformat.read(course.solutions / lab / f"{lab}.ipynb", as_version=4)
@@ -54,6 +57,7 @@ def fill_from_master(course: Course, lab: str, config: Config) -> int:
         if as_root() and not settings.unsafe_no_sandbox:  # the run's user; as another user, it is that user
             os.chown(written, settings.uid, settings.uid)
         ExecuteInSandbox(config=config).run(master, lab, f"the master of {lab}", cache_to=written)
+        shared_cells.save(cache, lab, shared_cells.master_outputs(master))
         for current, dirs, files in os.walk(written):
             for name in files:
                 source = Path(current) / name

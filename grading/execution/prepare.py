@@ -48,7 +48,7 @@ def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
     return StudentWork(
         lab=lab, student=student,
         release=str(release_folder(api.coursedir, lab).resolve()), cache=str(Path(cache).resolve()),
-        notebook=execute.request(nb),
+        notebook=execute.request(nb, execute.shared_plan(nb, lab).left_out),
         times=dataclasses.asdict(execute.time_limits()), limits=dataclasses.asdict(execute.output_limits()),
         sandbox=sandbox_settings(api),
         verdicts=tuple(verdict_job(exercise, answer, verify.timeout) for _, exercise, answer in verify.judged(nb, lab)),

@@ -13,10 +13,13 @@ What a class of submissions needs on top of running cells:
 - outputs are capped per cell and per notebook, and only text, HTML (sanitised later), PNG
   and JPEG outputs are kept;
 - what the grader saw go wrong (`grading.incidents`) is kept in the notebook's metadata,
-  `nb.metadata["grading"]["incidents"]`, where the class's notes are read from.
+  `nb.metadata["grading"]["incidents"]`, where the class's notes are read from;
+- the lab's shared cells that the student's code cannot reach are left out of the run and show
+  the master's outputs (`grading.execution.shared_cells`).
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -24,15 +27,17 @@ import sys
 from pathlib import Path
 
 from nbconvert.exporters.exporter import ResourcesDict
+import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
-from grading.execution import prepared
+from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
+from grading.incidents import incident
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
 from grading.sandbox.protocol import OutputLimits
@@ -84,10 +89,14 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         self.run(nb, info["assignment"], info.get("student", "a notebook"))
         return nb, resources
 
-    def request(self, nb: NotebookNode) -> dict:
-        """What the notebook runner is asked to run: every code cell, hidden tests left out."""
+    def shared_plan(self, nb: NotebookNode, lab: str) -> shared_cells.Plan:
+        """Which of the lab's shared cells this notebook's run leaves out (`grading.execution.shared_cells`)."""
+        return shared_cells.plan(nb, shared_cells.load(course_cache(CourseDirectory(config=self.config)), lab))
+
+    def request(self, nb: NotebookNode, left_out: object = ()) -> dict:
+        """What the notebook runner is asked to run: every code cell but those `left_out`, hidden tests left out."""
         cells = [{"index": index, "source": without_hidden_tests(cell.source)}
-                 for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+                 for index, cell in enumerate(nb.cells) if cell.cell_type == "code" and index not in left_out]
         return {"cells": cells, "cell_timeout": self.timeout, "max_output_chars": self.max_output_chars}
 
     def output_limits(self) -> OutputLimits:
@@ -99,14 +108,15 @@ class ExecuteInSandbox(NbGraderPreprocessor):
 
     def run(self, nb: NotebookNode, lab: str, who: str, cache_to: Path | None = None) -> NotebookNode:
         """Execute `nb` of `lab` in a sandbox, in place; or take the run a class's worker made of
-        exactly these cells. `cache_to` (for the master's run only) is a folder the run may write
-        the lab's cache into; otherwise the course's cache is read-only."""
-        request = self.request(nb)
+        exactly these cells. `cache_to` (for the master's run only: every cell runs) is a folder the
+        run may write the lab's cache into; otherwise the course's cache is read-only."""
+        plan = shared_cells.Plan() if cache_to is not None else self.shared_plan(nb, lab)
+        request = self.request(nb, plan.left_out)
         settings = Sandbox(config=self.config)
         result = None if cache_to is not None else prepared.notebook_answer(lab, who, request)
         if result is None:
             result = checked_notebook(self._run_here(request, lab, who, settings, cache_to), self.output_limits())
-        self._place(nb, result, settings)
+        self._place(nb, result, settings, plan)
         return nb
 
     def _run_here(self, request: dict, lab: str, who: str, settings: Sandbox, cache_to: Path | None) -> dict:
@@ -124,15 +134,21 @@ class ExecuteInSandbox(NbGraderPreprocessor):
             run.close()
 
     @staticmethod
-    def _place(nb: NotebookNode, result: dict, settings: Sandbox) -> None:
-        """Put each cell's outputs of the checked `result` in the notebook; after a stop, the cells
+    def _place(nb: NotebookNode, result: dict, settings: Sandbox, plan: shared_cells.Plan | None = None) -> None:
+        """Put each cell's outputs of the checked `result` in the notebook, and the master's in the
+        shared cells the run left out (where the run got past them); after a stop, the cells
         never reached say so. The run's incidents go in the notebook's metadata, written here
         whole: RestoreReleasedCells has already replaced the submission's metadata by the
         release's, so nothing a student wrote there survives, and nothing of the run's outputs
         is read for them."""
+        plan = plan or shared_cells.Plan()
         code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        last_run = max(result["cells"], default=-1)
         for index, cell in code:
             entry = result["cells"].get(index)
+            if entry is None and index in plan.left_out and (not result["stopped"] or index < last_run):
+                entry = copy.deepcopy(plan.left_out[index])
+                entry["outputs"] = [nbformat.from_dict(output) for output in entry["outputs"]]
             if entry is not None:
                 cell.outputs, cell.execution_count = entry["outputs"], entry["execution_count"]
             else:
@@ -144,4 +160,5 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         elif code and missing_guarantees(settings):
             code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=WEAKER_LIMITS_NOTE))
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
-        nb.metadata["grading"] = {"incidents": result["incidents"]}
+        shared_ran = [incident("shared_cell_ran", index) for index in plan.ran_as_usual]
+        nb.metadata["grading"] = {"incidents": result["incidents"] + shared_ran}
