@@ -77,14 +77,14 @@ def quiet_gradebook() -> Iterator[None]:
 
 
 def ensure_in_gradebook(api, course: Course, lab: str) -> None:
-    """Register `lab` (its notebooks and grade cells) in the gradebook if it is not there yet, as
+    """Register `lab` (its notebooks and grade cells) in the gradebook if they are not there yet, as
     nbgrader's release does, without touching the committed release: a fresh clone grades at once."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
-        try:
-            gradebook.find_assignment(lab)
-            return
+        try:  # a lab added with only a due date (`nbgrader db assignment add`) has no notebooks yet
+            if gradebook.find_assignment(lab).notebooks:
+                return
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory(prefix="course-register-") as scratch:

@@ -26,6 +26,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,13 +56,33 @@ def known_lab(course: Course, lab: str) -> str:
 
 
 def release(course: Course, labs: list[str]) -> None:
+    """Rebuild each lab's release from its master (nbgrader generate_assignment). Each is built in a
+    scratch folder beside the course's and swapped in only when complete: a failed build leaves
+    the release as it was (nbgrader alone removes a release it failed to rebuild)."""
     labs = [known_lab(course, lab) for lab in labs] or course.labs()
-    api = course.nbgrader_api()
     for lab in labs:
         print(f"release: {lab} -> {course.releases / lab}", flush=True)
-        outcome = api.generate_assignment(lab, force=True, create=True)
-        if not outcome["success"]:
-            raise CommandError(f"nbgrader generate_assignment {lab} failed:\n{outcome.get('log', '')}")
+        with tempfile.TemporaryDirectory(prefix=".release-", dir=course.root) as scratch:
+            api = course.nbgrader_api(**{"CourseDirectory.release_directory": scratch})
+            outcome = api.generate_assignment(lab, force=True, create=True)
+            if not outcome["success"]:
+                raise CommandError(f"nbgrader generate_assignment {lab} failed; {course.releases / lab} is unchanged:\n"
+                                   f"{outcome.get('log', '')}")
+            _swap_in(Path(scratch) / lab, course.releases / lab)
+
+
+def _swap_in(built: Path, release: Path) -> None:
+    """Put the folder `built` at `release`, the old release removed only once the new one is in place."""
+    release.parent.mkdir(parents=True, exist_ok=True)
+    old = built.parent / f"{release.name}.old"
+    if release.exists():
+        release.rename(old)
+    try:
+        built.rename(release)
+    except OSError:
+        if old.exists():
+            old.rename(release)
+        raise
 
 
 def feedback(course: Course, lab: str) -> None:

@@ -23,9 +23,15 @@ def digests(folder) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def nbgrader(course: Course, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=course.root, capture_output=True,
+                          text=True, env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+
+
 @pytest.fixture(scope="module")
 def fresh_class(tmp_path_factory):
-    """A copy of the course that no release has run in, two submissions, then autograde and feedback."""
+    """A copy of the course that no release has run in, two submissions, then the README's
+    instructor commands in its order: roster, due date, autograde, feedback, export."""
     course = copy_course(Course(), tmp_path_factory.mktemp("fresh") / "course")
     release_before = digests(course.releases)
     right = next(entry for entry in corpus(LAB) if entry.name == BASE_ENTRY)
@@ -34,10 +40,10 @@ def fresh_class(tmp_path_factory):
     roster = course.root / "roster.csv"
     roster.write_text("id,first_name,last_name,email\nright,Ada,Lovelace,ada@example.org\n"
                       "unreadable,Alan,Turing,alan@example.org\nabsent,Grace,Hopper,grace@example.org\n")
-    imported = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "db", "student", "import", str(roster)],
-                              cwd=course.root, capture_output=True, text=True,
-                              env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    imported = nbgrader(course, "db", "student", "import", str(roster))
     assert imported.returncode == 0, imported.stderr
+    due = nbgrader(course, "db", "assignment", "add", LAB, "--duedate=2026-12-01 17:00:00 UTC")
+    assert due.returncode == 0, due.stderr
     codes = [main([command, LAB, "--course", str(course.root)]) for command in ("autograde", "feedback")]
     codes.append(main(["export", "--course", str(course.root)]))
     return course, codes, release_before
@@ -78,3 +84,19 @@ def test_the_export_has_the_roster_names_and_keeps_absence_apart_from_zero(fresh
         "absent": ("Grace", "Hopper", "not submitted", ""),
     }
     assert rows["right"]["timestamp"] and rows["unreadable"]["timestamp"]
+
+
+def test_release_rebuilds_the_same_release_on_a_course_with_graded_submissions(fresh_class):
+    course, _, before = fresh_class
+    assert main(["release", LAB, "--course", str(course.root)]) == 0
+    assert digests(course.releases) == before
+
+
+def test_a_release_that_fails_to_build_leaves_the_release_as_it_was(tmp_path, capsys):
+    course = copy_course(Course(), tmp_path / "course")
+    before = digests(course.releases)
+    (course.solutions / LAB / f"{LAB}.ipynb").write_text('{"cells": [')
+    assert main(["release", LAB, "--course", str(course.root)]) != 0
+    assert "is unchanged" in capsys.readouterr().err
+    assert digests(course.releases) == before
+    assert not list(course.root.glob(".release-*"))
