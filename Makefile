@@ -23,16 +23,27 @@ help:
 
 setup: $(VENV)/.installed data sandbox-check
 	@mkdir -p grading/exchange  # stands in for nbgrader's exchange, which the course does not use
+	@echo "setup: done: the kit in $(VENV), the datasets verified, bubblewrap in place"
 
-# Grading runs every submission in a bubblewrap sandbox: say in one line how to get it.
+# Grading runs every submission in a bubblewrap sandbox. As root with apt-get (a fresh server, CI),
+# set-up installs it; otherwise it says in one line how to get it.
 sandbox-check:
-	@command -v bwrap >/dev/null 2>&1 || { echo "setup: bubblewrap (bwrap) is missing; grading needs it: apt-get install bubblewrap (Debian/Ubuntu), or dnf install bubblewrap"; exit 1; }
+	@command -v bwrap >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "setup: bubblewrap (bwrap) is missing; grading needs it: installing Debian's bubblewrap package"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null 2>&1 \
+				|| { echo "setup: could not install bubblewrap (apt-get install bubblewrap)"; exit 1; }; \
+		else \
+			echo "setup: bubblewrap (bwrap) is missing; grading needs it: apt-get install bubblewrap (Debian/Ubuntu), or dnf install bubblewrap"; exit 1; \
+		fi; }
 
+# pip's own lines are kept in $(VENV)/setup.log; the terminal gets a few lines of progress.
 $(VENV)/.installed: pyproject.toml
-	@echo "setup: creating $(VENV) and installing the kit and its dependencies (a minute or two the first time)"
+	@echo "setup: creating $(VENV) and installing the kit and its dependencies (a minute or two the first time; pip's log: $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --disable-pip-version-check -e '.[test]' \
-		| grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u -e 's/ (from .*//' -e 's/^/setup: /' | cut -c1-100
+	@PYTHONUNBUFFERED=1 $(PY) -m pip install --disable-pip-version-check --progress-bar off -e '.[test]' 2>&1 \
+		| tee $(VENV)/setup.log | awk -f tools/pip_progress.awk \
+		|| { echo "setup: installing failed; the end of $(VENV)/setup.log:"; tail -n 15 $(VENV)/setup.log; exit 1; }
 	@touch $@
 	@echo "setup: the kit is installed in $(VENV)"
 
