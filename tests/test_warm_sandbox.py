@@ -128,3 +128,19 @@ def test_a_warm_run_gives_what_a_cold_run_gives(warm, lab_folder):
     finally:
         warm_run.close()
     assert warm_result == cold_result
+
+
+def test_a_cell_past_its_time_shows_one_error_with_the_students_frames_and_none_of_the_runners(warm):
+    request = {"cells": [{"index": 0, "source": "def spin():\n    while True:\n        pass\nspin()"}], "cell_timeout": 1}
+    run = warm.run("notebook", json.dumps(request).encode())
+    try:
+        result = follow_notebook(run, request, OutputLimits(), TimeLimits(cell=1, responsive_wait=3, notebook=30),
+                                 "a test", logging.getLogger("test"))
+    finally:
+        run.close()
+    outputs = result["cells"]["0"]["outputs"]
+    assert [output["ename"] for output in outputs] == ["CellTimeoutError"], outputs
+    traceback = outputs[0]["traceback"]
+    assert traceback[-1] == "CellTimeoutError: The cell ran past its time limit of 1 s and was interrupted."
+    assert any("in spin()" in frame for frame in traceback[:-1])
+    assert not any("notebook_runner" in frame or "_on_alarm" in frame for frame in traceback)

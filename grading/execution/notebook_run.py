@@ -33,6 +33,7 @@ OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output ru
 PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
 CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
 TRUNCATION_NOTE = "\n[output truncated"  # how grading.sandbox.protocol's note of a cut starts
+INTERRUPT = "CellTimeout"  # the exception the notebook runner raises in a cell past its time
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             if any(is_truncation_note(output) for output in outputs):
                 incidents.append(incident("output_truncated", index))
             if event.get("timed_out") is True:
-                outputs.append(error_output("CellTimeoutError", CELL_TIMED_OUT.format(seconds=times.cell)))
+                outputs = _with_timeout_error(outputs, CELL_TIMED_OUT.format(seconds=times.cell))
                 incidents.append(incident("cell_timeout", index))
             count = event.get("execution_count")
             cells[str(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
@@ -139,6 +140,18 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
                 incidents.append(incident("protocol_violation", last_started))
             log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
             return stopped()
+
+
+def _with_timeout_error(outputs: list, message: str) -> list:
+    """The cell's outputs with one error saying it was interrupted: the grader's words, after the
+    frames of the student's code where the interrupt came (from the kernel's own traceback, whose
+    frames of the runner and last line are left out)."""
+    interrupted = [output for output in outputs if output.get("output_type") == "error" and output.get("ename") == INTERRUPT]
+    frames = [entry for output in interrupted[-1:] for entry in output.get("traceback", [])
+              if isinstance(entry, str) and entry.startswith("Cell In[")]
+    error = error_output("CellTimeoutError", message)
+    error["traceback"] = frames + error["traceback"]
+    return [output for output in outputs if output not in interrupted] + [error]
 
 
 def _limits_reached(run: Run, incidents: list[dict]) -> list[dict]:
