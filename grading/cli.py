@@ -213,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _autograded(course: Course, lab: str) -> bool:
+    return any(course.autograded.glob(f"*/{lab}/{lab}.ipynb"))
+
+
 def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:
     """One of the commands that work on the course's files (all but demo), its arguments checked."""
     if args.command == "release":
@@ -221,6 +225,11 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
         export(course)
     else:
         students = args.names[1:] or None
+        if args.command == "autograde" and students is None and not course.students(lab):
+            raise CommandError(f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
+                               f"{lab}.ipynb (README: Grading a class)")
+        if args.command == "feedback" and not _autograded(course, lab):
+            raise CommandError(f"no autograded submissions of {lab}: run 'python -m grading autograde {lab}' first")
         if args.command == "autograde":
             print(printable_lines(format_table(lab, autograde_class(course, lab, students, force=args.force,
                                                                     **_settings(args, course)))))

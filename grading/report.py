@@ -43,7 +43,7 @@ def format_table(lab: str, results: list[StudentResult], width: int | None = Non
     if width is not None:
         rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = [f"{lab}: {len(results)} submissions, mean {_mean(results):.1f}/{_max(results):g}"]
+    lines = [f"{lab}: {len(results)} submission{'' if len(results) == 1 else 's'}, mean {_mean(results):.1f}/{_max(results):g}"]
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
         if row is header:

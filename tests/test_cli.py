@@ -86,6 +86,26 @@ def test_report_before_any_autograde_says_to_autograde_first(never_graded_course
     assert "autograde the class first" in line
 
 
+def test_autograde_of_a_lab_without_submissions_says_so_in_one_line(never_graded_course):
+    done = grading("autograde", LAB, "--course", str(never_graded_course.root))
+    assert done.returncode == 1
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("grading: ")]
+    assert f"no submissions of {LAB} to grade" in line and str(never_graded_course.submitted) in line
+    assert done.stdout == ""
+
+
+def test_feedback_before_any_autograde_says_to_autograde_first(never_graded_course):
+    done = grading("feedback", LAB, "--course", str(never_graded_course.root))
+    assert done.returncode == 1
+    assert [line for line in done.stderr.splitlines() if line.startswith("grading: ")] == [
+        f"grading: no autograded submissions of {LAB}: run 'python -m grading autograde {LAB}' first"]
+    assert "generate_feedback" not in done.stderr
+
+
+def test_a_table_of_one_submission_says_submission():
+    assert format_table(LAB, RESULTS[:1]).splitlines()[0] == f"{LAB}: 1 submission, mean 20.0/20"
+
+
 def test_report_prints_a_row_per_student_of_the_last_autograde(report_run):
     assert report_run.returncode == 0, report_run.stderr
     assert table_rows(report_run.stdout) == EXPECTED_ROWS
