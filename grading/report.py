@@ -31,24 +31,43 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
 
 
+COLUMNS = ("student", "score", "max", "failed tests", "notes")
+NARROWEST = {0: 12, 3: 16, 4: 30}  # how narrow a column that is cut may get
+CUT_FIRST = (3, 0, 4)  # what matters least goes first: failed tests' names (the report lists them), long ids, notes
+
+
 def format_table(lab: str, results: list[StudentResult], width: int | None = None) -> str:
     """A plain-text table, one student a row, that fits a terminal of `width` columns (by default the
-    terminal's, when the output is one): long notes are cut with "…"; the report keeps them whole."""
+    terminal's, when the output is one): the failed tests' names are cut with "…" first, then long
+    student ids, then notes; the report keeps them whole."""
     if width is None and sys.stdout.isatty():
         width = shutil.get_terminal_size().columns
-    header = ("student", "score", "max", "failed tests", "notes")
     rows = [(printable(r.student), f"{r.score:g}", f"{r.max_score:g}", printable(", ".join(r.failed)) or "-",
              printable("; ".join(r.notes))) for r in results]
-    used = sum(max(len(row[i]) for row in [header, *rows]) + 2 for i in range(4))
+    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     if width is not None:
-        rows = [(*row[:4], shorten(row[4], max(width - used, 20))) for row in rows]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        widths = _fitted(widths, width)
+        rows = [tuple(shorten(cell, limit) for cell, limit in zip(row, widths)) for row in rows]
     lines = [f"{lab}: {len(results)} submission{'' if len(results) == 1 else 's'}, mean {_mean(results):.1f}/{_max(results):g}"]
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
-        if row is header:
-            lines.append("  ".join("-" * width for width in widths) + "  -----")
+    for row in [COLUMNS, *rows]:
+        lines.append("  ".join(cell.ljust(limit) for cell, limit in zip(row[:4], widths)) + "  " + row[4])
+        if row is COLUMNS:
+            lines.append("  ".join("-" * limit for limit in widths[:4]) + "  -----")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _fitted(widths: list[int], width: int) -> list[int]:
+    """Column widths that fit `width`, taken from the columns of CUT_FIRST in turn, none below its NARROWEST."""
+    widths = list(widths)
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    for column in CUT_FIRST:
+        if excess <= 0:
+            break
+        narrower = max(NARROWEST[column], len(COLUMNS[column]), widths[column] - excess)
+        if narrower < widths[column]:
+            excess -= widths[column] - narrower
+            widths[column] = narrower
+    return widths
 
 
 def _mean(results: list[StudentResult]) -> float:

@@ -163,6 +163,18 @@ def test_a_damaged_report_gets_one_line_saying_to_autograde_again(tmp_path):
     assert "is damaged" in line and "autograde the class again" in line
 
 
+def test_on_a_narrow_terminal_failed_tests_and_long_ids_are_cut_before_notes():
+    results = [StudentResult("a-student-id-of-many-characters", 0, 20, ["test_estimate_gaussian", "test_select_threshold"],
+                             ["the kernel died (did the code exit Python?)"])]
+    lines = format_table("anomaly_detection", results, width=100).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert lines[-1].endswith("  the kernel died (did the code exit Python?)")
+    assert "test_estimate_gaussian, test_select_threshold" not in lines[-1] and "…" in lines[-1]
+    narrow = format_table("anomaly_detection", results, width=80).splitlines()
+    assert max(len(line) for line in narrow) <= 80
+    assert "  the kernel died (did the code" in narrow[-1]
+
+
 def test_the_table_fits_a_terminal_by_cutting_long_notes():
     results = [StudentResult("long-notes", 0, 20, ["test_estimate_gaussian"], ["a reason " * 40])]
     lines = format_table("anomaly_detection", results, width=100).splitlines()
