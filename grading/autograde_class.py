@@ -232,8 +232,10 @@ def progress_bar(total: int, progress: Callable[[str], None]):
     note can never move the cursor, erase a line or fake another."""
     from tqdm import tqdm
 
+    # A terminal that reports no size (a pty made by a program) gets 80 x 24: tqdm would draw nothing.
+    size = shutil.get_terminal_size()
     bar = tqdm(total=total, unit="student", disable=not sys.stderr.isatty() or total == 0, leave=False,
-               dynamic_ncols=True)
+               ncols=size.columns, nrows=size.lines)
     write = bar.write if (not bar.disable and progress is print) else progress
     return bar, lambda line: write(printable(line))
 

@@ -129,3 +129,39 @@ def test_a_correct_submission_shows_the_trained_network_in_its_feedback(graded_c
     text = (graded_classes(lab).course.feedback / "correct_loops" / lab / f"{lab}.html").read_text()
     assert "Layers: [30, 20, 10, 5, 10, 20, 30]" in text
     assert "Windows: precision 1.0000, recall 1.0000, F1 1.0000" in text
+
+
+PROGRESS_ON_A_PTY = """
+import time
+from grading.autograde_class import progress_bar
+bar, say = progress_bar(3, print)
+for number in range(3):
+    time.sleep(0.2)
+    bar.update()
+    say(f"student {number}")
+bar.close()
+"""
+
+
+def test_the_progress_bar_shows_on_a_terminal_that_reports_no_size():
+    """A pty made by a program (ssh without a size, an editor's terminal) reports 0 x 0: tqdm alone draws nothing there."""
+    import os
+    import pty
+    import sys
+
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-c", PROGRESS_ON_A_PTY])
+    shown = b""
+    while True:
+        try:
+            data = os.read(terminal, 1 << 16)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    os.waitpid(pid, 0)
+    text = shown.decode(errors="replace")
+    assert "student 2" in text
+    assert "1/3 [" in text and "student/s" in text, text
