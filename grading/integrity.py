@@ -50,6 +50,11 @@ def _content_files(course: Course) -> Iterator[Path]:
                     yield Path(current) / name
 
 
+def _lab_settings() -> set[str]:
+    """JupyterLab's own settings and layout (~/.jupyter/lab), which formgrader's page changes: not the grader's."""
+    return {str(Path.home() / ".jupyter" / "lab")}
+
+
 def _environment_folders() -> list[Path]:
     return sorted({Path(sys.prefix), Path(sys.base_prefix), Path.home() / ".ipython", Path.home() / ".jupyter"})
 
@@ -60,7 +65,7 @@ def _summary(folder: Path) -> dict[str, str]:
     digests: dict[str, "hashlib._Hash"] = {}
     for current, dirs, files in os.walk(folder):
         # Bytecode caches change whenever Python first imports a module; the sandboxes cannot write them.
-        dirs[:] = sorted(d for d in dirs if d not in STATE_FOLDERS)
+        dirs[:] = sorted(d for d in dirs if d not in STATE_FOLDERS and os.path.join(current, d) not in _lab_settings())
         relative = os.path.relpath(current, folder).split(os.sep)
         key = str(folder.joinpath(*relative[:4])) if relative != ["."] else str(folder)
         digest = digests.setdefault(key, hashlib.sha256())

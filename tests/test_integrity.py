@@ -43,3 +43,17 @@ def test_an_unchanged_course_passes(course):
     for command in ("autograde", "feedback", "export"):
         with integrity.unchanged(course, command):
             pass
+
+
+def test_jupyterlabs_own_settings_are_not_the_graders_files_but_jupyters_configuration_is(course, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".jupyter").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    before = integrity.fingerprint(course)
+    settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "themes.jupyterlab-settings").write_text('{"theme": "JupyterLab Dark"}')
+    (home / ".jupyter" / "migrated").write_text("2026-12-02")
+    assert integrity.changes(before, integrity.fingerprint(course)) == []
+    (home / ".jupyter" / "nbgrader_config.py").write_text("c.ClearSolutions.code_stub = {}\n")
+    assert integrity.changes(before, integrity.fingerprint(course)) != []
