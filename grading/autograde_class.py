@@ -161,15 +161,20 @@ def tampering_note(course: Course, lab: str, student: str) -> list[str]:
 
 
 def stamp_submission(course: Course, lab: str, student: str) -> None:
-    """Give a submission placed by hand the timestamp that nbgrader's collectors would: its notebook's time."""
+    """Give a submission placed by hand the timestamp that nbgrader's collectors would: its notebook's
+    time. A stamp written before the notebook was last saved (a resubmission copied over the first)
+    is written again; one written after it (a collector's, or this function's) is kept."""
     notebook = course.submission(lab, student)
     folder = notebook.parent
     stamp = folder / "timestamp.txt"
-    if link_refusal(folder, course.submitted) or not folder.is_dir() or stamp.exists() or stamp.is_symlink():
+    if link_refusal(folder, course.submitted) or not folder.is_dir() or stamp.is_symlink():
         return  # never written through a link
-    if notebook.exists() or notebook.is_symlink():
-        moment = datetime.fromtimestamp(notebook.lstat().st_mtime, timezone.utc)
-        stamp.write_text(moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    if not (notebook.exists() or notebook.is_symlink()):
+        return
+    saved = notebook.lstat().st_mtime
+    if stamp.exists() and stamp.lstat().st_mtime >= saved:
+        return
+    stamp.write_text(datetime.fromtimestamp(saved, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
 
 def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:

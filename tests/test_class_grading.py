@@ -165,3 +165,28 @@ def test_the_progress_bar_shows_on_a_terminal_that_reports_no_size():
     text = shown.decode(errors="replace")
     assert "student 2" in text
     assert "1/3 [" in text and "student/s" in text, text
+
+
+def test_a_resubmission_copied_over_the_first_gets_its_own_timestamp(tmp_path):
+    import os
+
+    from grading.autograde_class import stamp_submission
+    from grading.course import Course
+
+    course = Course(tmp_path)
+    notebook = course.submission("lab", "ada")
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("{}")
+    os.utime(notebook, (1_700_000_000, 1_700_000_000))
+    stamp_submission(course, "lab", "ada")
+    stamp = notebook.parent / "timestamp.txt"
+    assert stamp.read_text() == "2023-11-14 22:13:20.000000 UTC"
+    notebook.write_text('{"cells": []}')  # the resubmission, saved now
+    os.utime(notebook, (stamp.stat().st_mtime + 60,) * 2)
+    stamp_submission(course, "lab", "ada")
+    resubmitted = stamp.read_text()
+    assert resubmitted > "2024" and resubmitted.endswith(" UTC"), resubmitted
+    stamp.write_text("2026-01-01 00:00:00.000000 UTC")  # a collector's stamp, written after the notebook
+    os.utime(stamp, (notebook.stat().st_mtime + 1,) * 2)
+    stamp_submission(course, "lab", "ada")
+    assert stamp.read_text() == "2026-01-01 00:00:00.000000 UTC"
