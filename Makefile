@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 LAB ?= anomaly_detection
 
-.PHONY: setup sandbox-check data release demo test grade bench student clean help
+.PHONY: setup sandbox-check data release demo test grade formgrader bench student clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
@@ -18,6 +18,7 @@ help:
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
+	@echo "make formgrader  start JupyterLab in the course for nbgrader's formgrader (as root too)"
 	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
@@ -63,6 +64,9 @@ grade: setup
 	$(PY) -m grading autograde $(LAB)
 	$(PY) -m grading feedback $(LAB)
 	$(PY) -m grading export
+
+formgrader: setup
+	$(PY) -m grading formgrader
 
 bench: setup
 	$(PY) benchmarks/notebook_speed.py

@@ -6,6 +6,8 @@
     export                    write grading/grades.csv (nbgrader export)
     report LAB                print the class table of the last autograde and write its HTML page
     cluster-certs             make the certificates of the course's Dask cluster and print how to start it
+    formgrader [-- OPTION...] start JupyterLab in the course for nbgrader's formgrader (as root too), with
+                              JupyterLab's own options after --, e.g. -- --no-browser --port=8890
     demo                      grade a sample class of every lab in a scratch course (build/demo)
 
 Options: --course DIR (default: the current folder if it is a course, else the kit's root), --timeout SECONDS (per cell, autograde/demo),
@@ -16,13 +18,14 @@ scheduler without TLS, which runs anyone's code: only to try on one machine), --
 the students already graded; cluster-certs: replace the certificates), --unsafe-no-sandbox (run
 submitted code without a sandbox: only where bubblewrap cannot run).
 
-Every command but demo and cluster-certs stops if the grader's files (the kit's code, the
+Every command but demo, cluster-certs and formgrader stops if the grader's files (the kit's code, the
 configuration, masters, releases, hidden tests, the Python environment) change while it runs, and
 says which changed since the last command.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -102,6 +105,23 @@ def export(course: Course) -> None:
     print(f"export: {course.grades_csv}", flush=True)
 
 
+def formgrader(course: Course, options: list[str]) -> int:
+    """JupyterLab in the course's root, where nbgrader's formgrader finds the gradebook. As root (the
+    kit grades as root on a server), with --allow-root, which `jupyter lab` alone refuses to start
+    without. Runs until JupyterLab stops (Ctrl-C); JupyterLab's own settings apply (JUPYTER_PORT,
+    JUPYTER_TOKEN, ~/.jupyter) and `options` are passed on."""
+    command = [sys.executable, "-m", "jupyterlab", *options]
+    if os.geteuid() == 0:
+        command.append("--ServerApp.allow_root=True")
+    (course.root / "grading" / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
+    print(f"formgrader: JupyterLab in {course.root}{' (as root)' if os.geteuid() == 0 else ''}: open the address it"
+          " prints and choose Nbgrader > Formgrader; Ctrl-C stops it", flush=True)
+    try:
+        return subprocess.call(command, cwd=course.root)
+    except KeyboardInterrupt:
+        return 0
+
+
 def copy_course(source: Course, destination: Path) -> Course:
     """A fresh course at `destination` with the masters, releases and configuration of `source`."""
     if destination.exists():
@@ -168,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "cluster-certs",
-                                            "demo"])
+                                            "formgrader", "demo"])
     parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
     parser.add_argument("--course", type=Path, default=default_course(),
                         help="the course directory (default: this folder if it holds nbgrader_config.py, else the kit's root)")
@@ -186,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                         " over the old ones (cluster-certs)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run submitted code without a sandbox (recorded in the report and the feedback)")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed_on = argv[argv.index("--") + 1:] if "--" in argv else []  # JupyterLab's options (formgrader)
+    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if passed_on and args.command != "formgrader":
+        parser.error("only formgrader takes options after --")
     course = Course(args.course.resolve())
     if not (course.root / "nbgrader_config.py").is_file():
         print(f"grading: {course.root} is not a course folder (no nbgrader_config.py): pass --course DIR",
@@ -197,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             demo(_settings(args, course))
         elif args.command == "cluster-certs":
             cluster_certs(course, args.dir, args.force)
+        elif args.command == "formgrader":
+            return formgrader(course, passed_on)
         else:
             lab = None
             if args.command not in ("release", "export"):

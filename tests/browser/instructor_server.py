@@ -68,15 +68,14 @@ def instructor_environment(home: Path) -> dict[str, str]:
 
 
 def start_instructor_server(course_root: Path, home: Path) -> InstructorServer:
-    """`jupyter lab` in `course_root` with `instructor_environment(home)`, without a browser, on a
+    """`python -m grading formgrader` (JupyterLab) in `course_root` with `instructor_environment(home)`, without a browser, on a
     free loopback port with a token; its log (stdout and stderr) goes to `home`/jupyter.log."""
     home.mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
     log = home / "jupyter.log"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--ServerApp.allow_root=True")  # containers often run everything as root
+    command = [sys.executable, "-m", "grading", "formgrader", "--course", str(course_root), "--", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}"]  # the kit's command: as root too
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=course_root, env=instructor_environment(home),
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
