@@ -44,8 +44,10 @@ NOISE_T = 25  # copydetect's noise threshold: the shortest match (in filtered ch
 SIMILAR_T = 0.8  # a pair is flagged when this share of either side's answer code is shared
 MIN_SHARED = 2 * NOISE_T  # ... and at least this many filtered characters are shared
 MAX_COMPARED, MAX_PAIRS_SHOWN, MAX_FAILURES_SHOWN = 1_000, 25, 25
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_ARRAY = re.compile(r"\[(?:[\s.,…]*N)+[\s.,…]*\]")
+# Numbers that differ from one student to the next (1.83862, -2.5e-03); whole numbers (shapes, sizes,
+# an exit code) are kept: they say which case failed.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE][-+]?\d))(?:[eE][-+]?\d+)?")
+_ARRAY = re.compile(r"\[[-+\d.eE\s,…]*\d[-+\d.eE\s,…]*\]")  # an array's values, whole numbers too
 _NOTE_KINDS = [  # (what a note starts with, its kind), first match wins; anything else: not graded
     *((kind.sentence, kind.family) for kind in KINDS.values()),
     ("changed or removed locked cells", "changed locked cells"),
@@ -96,9 +98,10 @@ def answer_code(notebook: NotebookNode) -> str:
 
 
 def normalise(message: str) -> str:
-    """A failure message, printable, with its numbers (and arrays of numbers) replaced, so alike mistakes group."""
-    text = _ARRAY.sub("[…]", _NUMBER.sub("N", printable(message[:2 * MAX_LINE_CHARS])))
-    return " ".join(text.split())[:MAX_LINE_CHARS]
+    """A failure message, printable, with its decimal numbers (and arrays of them) replaced, so alike
+    mistakes group; an exception's name left without a message loses its colon."""
+    text = _NUMBER.sub("N", _ARRAY.sub("[…]", printable(message[:2 * MAX_LINE_CHARS])))
+    return " ".join(text.split())[:MAX_LINE_CHARS].rstrip(":")
 
 
 def failure_messages(notebook: NotebookNode) -> set[tuple[str, tuple[str, ...]]]:
