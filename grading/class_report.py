@@ -184,11 +184,27 @@ def highlight(code: str, slices: np.ndarray) -> str:
     """`code` escaped, with the copied spans (2 x n array: starts, ends) in <mark>."""
     parts, position = [], 0
     for start, end in sorted(zip(*np.asarray(slices, dtype=int).tolist())) if np.size(slices) else []:
-        start, end = max(start, position), min(end, len(code))
+        start, end = max(_word_start(code, start), position), min(_word_end(code, end), len(code))
         if start < end:
             parts += [_code(code[position:start]), "<mark>", _code(code[start:end]), "</mark>"]
             position = end
     return "".join(parts) + _code(code[position:])
+
+
+def _word_start(code: str, start: int) -> int:
+    """`start` moved back to the start of the word it cuts (copydetect's spans may begin mid-word)."""
+    while 0 < start < len(code) and (code[start - 1].isalnum() or code[start - 1] == "_") and \
+            (code[start].isalnum() or code[start] == "_"):
+        start -= 1
+    return start
+
+
+def _word_end(code: str, end: int) -> int:
+    """`end` moved on to the end of the word it cuts."""
+    while 0 < end < len(code) and (code[end - 1].isalnum() or code[end - 1] == "_") and \
+            (code[end].isalnum() or code[end] == "_"):
+        end += 1
+    return end
 
 
 def _code(code: str) -> str:
@@ -289,7 +305,7 @@ STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:72e
 table{border-collapse:collapse;margin:.5em 0}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
 td{vertical-align:top}ul{margin:0;padding-left:1.2em}mark{background:#ffe28a}summary{cursor:pointer}
 .bar{display:inline-block;width:8em;height:.8em;background:#eee}.bar span{display:block;height:100%;background:#4a78b5}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:1em}details{margin:.4em 0}
+.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}details{margin:.4em 0}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:40em;font-size:12px}"""
 
 

@@ -18,12 +18,13 @@ from html import escape
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from matplotlib.image import imread
 from nbformat.v4 import new_output
 
 from grading.autograde_class import StudentResult
-from grading.class_report import common_failures, normalise, pass_rates, similar_pairs, write_class_report
+from grading.class_report import common_failures, highlight, normalise, pass_rates, similar_pairs, write_class_report
 from grading.course import Course
 from grading.incidents import KINDS
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook
@@ -161,6 +162,11 @@ def test_a_normalised_message_keeps_shapes_and_exit_codes_and_drops_a_dangling_c
     assert normalise("the code exited Python (exit code 3)") == "the code exited Python (exit code 3)"
     assert normalise("estimate_gaussian raised NotImplementedError:") == "estimate_gaussian raised NotImplementedError"
     assert normalise("epsilon is 8.99e-05, expected 1.4e-4") == "epsilon is N, expected N"
+
+
+def test_a_copied_span_that_starts_or_ends_mid_word_is_marked_from_word_to_word():
+    code = "import numpy as np\nx = np.zeros(3)\n"
+    assert highlight(code, np.array([[8], [10]])) == "import <mark>numpy</mark> as np\nx = np.zeros(3)\n"
 
 
 def test_renamed_copies_pair_up_but_the_released_stub_does_not(course):
