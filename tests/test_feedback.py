@@ -243,3 +243,11 @@ def test_markup_of_outputs_is_escaped_by_the_template_too():
         notebook, resources)
     assert _active_markup(page) == []
     assert "<b>hi</b>" in page  # what is harmless stays
+
+
+def test_a_student_who_changed_locked_cells_is_told_on_their_page_that_the_changes_were_ignored(graded_class):
+    course = graded_class.course
+    tampered = (course.feedback / "cheat-edited-test-cell" / LAB / f"{LAB}.html").read_text()
+    assert "You changed or removed read-only cells (test_estimate_gaussian)" in _text(tampered)
+    honest = (course.feedback / "aaa-honest-first" / LAB / f"{LAB}.html").read_text()
+    assert "You changed or removed read-only cells" not in _text(honest)

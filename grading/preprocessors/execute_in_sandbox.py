@@ -137,10 +137,10 @@ class ExecuteInSandbox(NbGraderPreprocessor):
     def _place(nb: NotebookNode, result: dict, settings: Sandbox, plan: shared_cells.Plan | None = None) -> None:
         """Put each cell's outputs of the checked `result` in the notebook, and the master's in the
         shared cells the run left out (where the run got past them); after a stop, the cells
-        never reached say so. The run's incidents go in the notebook's metadata, written here
-        whole: RestoreReleasedCells has already replaced the submission's metadata by the
-        release's, so nothing a student wrote there survives, and nothing of the run's outputs
-        is read for them."""
+        never reached say so. The run's incidents go in the notebook's metadata, which holds
+        nothing else but the cells RestoreReleasedCells saw changed: it has already replaced the
+        submission's metadata by the release's, so nothing a student wrote there survives, and
+        nothing of the run's outputs is read for them."""
         plan = plan or shared_cells.Plan()
         code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
         last_run = max(result["cells"], default=-1)
@@ -161,4 +161,6 @@ class ExecuteInSandbox(NbGraderPreprocessor):
             code[0][1].outputs.insert(0, new_output("stream", name="stdout", text=WEAKER_LIMITS_NOTE))
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
         shared_ran = [incident("shared_cell_ran", index) for index in plan.ran_as_usual]
-        nb.metadata["grading"] = {"incidents": result["incidents"] + shared_ran}
+        before = nb.metadata.get("grading")
+        kept = {"ignored_cells": before["ignored_cells"]} if isinstance(before, dict) and "ignored_cells" in before else {}
+        nb.metadata["grading"] = {**kept, "incidents": result["incidents"] + shared_ran}

@@ -5,7 +5,9 @@ points or id, `locked`, `grade`, the notebook's own). None of that should count.
 notebook that gets graded is the release, cell for cell and metadata included, with the
 source of each answer cell (up to 100,000 characters) taken from the submission: the cell with the same grade id, or else the last code cell that defines the
 same top-level functions (for a student who lost the cell's metadata). Cells a student
-added are dropped; an answer that cannot be found stays the release's stub.
+added are dropped; an answer that cannot be found stays the release's stub. The grade ids of
+the locked cells the student changed or removed are kept in the notebook's metadata,
+`nb.metadata["grading"]["ignored_cells"]`, for the feedback page to tell them.
 """
 from __future__ import annotations
 
@@ -87,8 +89,11 @@ class RestoreReleasedCells(NbGraderPreprocessor):
                 else:
                     cell.source = answer.source[:MAX_ANSWER_CHARS]
             rebuilt.append(cell)
+        ignored = changed_locked_cells(released, nb)
         nb.cells = rebuilt
         nb.metadata = copy.deepcopy(released.metadata)
+        if ignored:
+            nb.metadata["grading"] = {"ignored_cells": ignored}
         return nb, resources
 
     def _released_notebook(self, resources: ResourcesDict) -> NotebookNode:
