@@ -76,6 +76,10 @@ def quiet_gradebook() -> Iterator[None]:
         yield
 
 
+class NoSubmissions(FileNotFoundError):
+    """The lab has no submission to grade; the message says where they go."""
+
+
 def ensure_in_gradebook(api, course: Course, lab: str) -> None:
     """Register `lab` (its notebooks and grade cells) in the gradebook if they are not there yet, as
     nbgrader's release does, without touching the committed release: a fresh clone grades at once."""
@@ -285,6 +289,9 @@ def autograde_class(
     if insecure:
         progress(f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
                  " and change the grades")
+    if students is None and not course.students(lab):
+        raise NoSubmissions(f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
+                            f"{lab}.ipynb (README: Grading a class)")
     ensure_in_gradebook(api, course, lab)
     copied = lab_cache.fill_from_master(course, lab, api.config)
     if copied:

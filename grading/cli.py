@@ -89,7 +89,10 @@ def _swap_in(built: Path, release: Path) -> None:
 
 
 def feedback(course: Course, lab: str) -> None:
-    outcome = course.nbgrader_api().generate_feedback(lab)
+    api = course.nbgrader_api()  # one line of error when the gradebook cannot be opened
+    if not any(course.autograded.glob(f"*/{lab}/{lab}.ipynb")):
+        raise CommandError(f"no autograded submissions of {lab}: run 'python -m grading autograde {lab}' first")
+    outcome = api.generate_feedback(lab)
     if not outcome["success"]:
         raise CommandError(f"nbgrader generate_feedback {lab} failed:\n{outcome.get('log', '')}")
     print(f"feedback: {lab} -> {course.feedback}/<student>/{lab}/{lab}.html", flush=True)
@@ -239,10 +242,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _autograded(course: Course, lab: str) -> bool:
-    return any(course.autograded.glob(f"*/{lab}/{lab}.ipynb"))
-
-
 def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:
     """One of the commands that work on the course's files (all but demo), its arguments checked."""
     if args.command == "release":
@@ -251,11 +250,6 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
         export(course)
     else:
         students = args.names[1:] or None
-        if args.command == "autograde" and students is None and not course.students(lab):
-            raise CommandError(f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
-                               f"{lab}.ipynb (README: Grading a class)")
-        if args.command == "feedback" and not _autograded(course, lab):
-            raise CommandError(f"no autograded submissions of {lab}: run 'python -m grading autograde {lab}' first")
         if args.command == "autograde":
             print(printable_lines(format_table(lab, autograde_class(course, lab, students, force=args.force,
                                                                     **_settings(args, course)))))
