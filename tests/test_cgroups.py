@@ -26,6 +26,7 @@ if os.geteuid() != 0:
 
 MiB = 1 << 20
 LIMITS = RunLimits(memory_bytes=64 * MiB, processes=32, cpus=2.0)
+CLOCKS_DIFFER = 0.01  # the process's own CPU clock and the cgroup's counter are read apart: seen 1 ms off
 IPC_RMID = 0
 _names = itertools.count()
 
@@ -274,7 +275,7 @@ def test_cpu_seconds_of_a_busy_loop_is_about_its_cpu_time(slot):
     own = float(busy.communicate(timeout=30)[0])
     total = slot.usage().cpu_seconds
     assert 0 < meanwhile < total
-    assert own <= total < own + 0.3  # plus the interpreter's start before it measures
+    assert own - CLOCKS_DIFFER <= total < own + 0.3  # plus the interpreter's start before it measures
 
 
 def test_cpu_bandwidth_holds_a_busy_loop_to_its_share_of_a_core(slot):
@@ -304,7 +305,7 @@ def test_on_v1_hierarchies_alone_the_freezer_kills_and_cpuacct_counts(tmp_path):
             assert procs(made.run_dirs) == set() and breeders.wait(5) == -9
             made.start_run(LIMITS)
             own = float(python(BUSY, "process_time", 0.3, slot=made).stdout)
-            assert own <= made.usage().cpu_seconds < own + 0.3
+            assert own - CLOCKS_DIFFER <= made.usage().cpu_seconds < own + 0.3
         finally:
             made.close()
     finally:
