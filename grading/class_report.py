@@ -191,18 +191,21 @@ def highlight(code: str, slices: np.ndarray) -> str:
     return "".join(parts) + _code(code[position:])
 
 
+def _in_word(code: str, position: int) -> bool:
+    """Whether `position` falls between two characters of one word."""
+    return 0 < position < len(code) and all(char.isalnum() or char == "_" for char in code[position - 1:position + 1])
+
+
 def _word_start(code: str, start: int) -> int:
     """`start` moved back to the start of the word it cuts (copydetect's spans may begin mid-word)."""
-    while 0 < start < len(code) and (code[start - 1].isalnum() or code[start - 1] == "_") and \
-            (code[start].isalnum() or code[start] == "_"):
+    while _in_word(code, start):
         start -= 1
     return start
 
 
 def _word_end(code: str, end: int) -> int:
     """`end` moved on to the end of the word it cuts."""
-    while 0 < end < len(code) and (code[end - 1].isalnum() or code[end - 1] == "_") and \
-            (code[end].isalnum() or code[end] == "_"):
+    while _in_word(code, end):
         end += 1
     return end
 

@@ -63,9 +63,10 @@ def _summary(folder: Path) -> dict[str, str]:
     """One digest of the size, time and mode of every file, per folder two levels down (say
     lib/python3.11/site-packages/numpy): enough to name what changed, small enough to keep."""
     digests: dict[str, "hashlib._Hash"] = {}
+    skipped = _lab_settings()
     for current, dirs, files in os.walk(folder):
         # Bytecode caches change whenever Python first imports a module; the sandboxes cannot write them.
-        dirs[:] = sorted(d for d in dirs if d not in STATE_FOLDERS and os.path.join(current, d) not in _lab_settings())
+        dirs[:] = sorted(d for d in dirs if d not in STATE_FOLDERS and os.path.join(current, d) not in skipped)
         relative = os.path.relpath(current, folder).split(os.sep)
         key = str(folder.joinpath(*relative[:4])) if relative != ["."] else str(folder)
         digest = digests.setdefault(key, hashlib.sha256())

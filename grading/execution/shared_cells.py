@@ -22,6 +22,7 @@ draws; such a change costs nothing but the fidelity of that student's picture, a
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,9 +121,9 @@ def plan(nb: NotebookNode, master_outputs: dict[str, dict]) -> Plan:
     """The plan for the (sanitised) notebook `nb`, given the master's outputs of the lab's shared
     cells ({grade id: {"source", "outputs", "execution_count"}})."""
     cells = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    names = {index: names_of(cell.source) for index, cell in cells}
     if not any(is_shared(cell) for _, cell in cells):
         return Plan()
+    names = {index: names_of(cell.source) for index, cell in cells}
     read_only_imports = frozenset(statement for index, cell in cells if not _is_answer(cell)
                                   for statement, _ in names[index].imports)
     tainted: set[str] = set()
@@ -198,12 +199,22 @@ def save(cache: Path, lab: str, outputs: dict[str, dict]) -> None:
 
 
 def load(cache: Path, lab: str) -> dict[str, dict]:
-    """The master's outputs of the lab's shared cells, or {} when there are none (every cell runs)."""
+    """The master's outputs of the lab's shared cells, or {} when there are none (every cell runs).
+    Read once per version of the file: every student's two passes ask for it. Not to be changed."""
     path = outputs_file(cache, lab)
     try:
-        if path.stat().st_size > MAX_SHARED_BYTES:
-            return {}
-        raw = json.loads(path.read_text())
+        info = path.stat()
+    except OSError:
+        return {}
+    return _read(str(path), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
+    if size > MAX_SHARED_BYTES:
+        return {}
+    try:
+        raw = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(raw, dict):
