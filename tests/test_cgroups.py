@@ -194,6 +194,25 @@ def test_shared_memory_a_finished_process_left_behind_still_counts_against_the_r
         remove_segments(*outputs)
 
 
+def test_a_run_held_at_its_memory_limit_counts_as_having_hit_it_before_anything_is_killed(slot):
+    memory = next(folder for folder in slot.run_dirs if (folder / "memory.oom_control").exists() or
+                  (folder / "memory.max").exists())
+    if not (memory / "memory.oom_control").exists():
+        pytest.skip("v1 only: v2 cannot hold a process at its limit without the OOM killer")
+    (memory / "memory.oom_control").write_text("1")  # the OOM killer off: the writer waits at the limit
+    stalled = subprocess.Popen([sys.executable, "-c", "bytearray(128 << 20)"], preexec_fn=joining(slot.run_dirs))
+    try:
+        deadline = time.monotonic() + 30
+        while not slot.usage().memory_limit_hit and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert slot.usage().memory_limit_hit and stalled.poll() is None
+    finally:
+        slot.kill_run()
+        (memory / "memory.oom_control").write_text("0")
+        stalled.wait(timeout=30)
+    assert stalled.returncode == -9
+
+
 def test_memory_a_run_leaves_behind_counts_into_the_next_and_bars_a_lower_limit(slot):
     if not any((folder / "memory.limit_in_bytes").exists() for folder in slot.run_dirs):
         pytest.skip("v1 only: v2 takes a lower memory.max and reclaims or OOM-kills at the next charge")

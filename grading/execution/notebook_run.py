@@ -88,6 +88,7 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             elif current is not None:
                 outputs_of(current).append(error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook)))
                 incidents.append(incident("notebook_timeout", current))
+            incidents += _limits_reached(run, incidents)  # a run stalled at its memory limit, say
             log.warning("Stopped the sandbox of %s: past its time limit", who)
             return stopped()
         if event is None or isinstance(event, ProtocolError):
@@ -156,7 +157,7 @@ def _with_timeout_error(outputs: list, message: str) -> list:
 
 def _limits_reached(run: Run, incidents: list[dict]) -> list[dict]:
     """Limits the run reached without dying of them (a process it could not start, a full
-    folder), as the grader counted them, for the notebook as a whole."""
+    folder) or before the grader stopped it, as the grader counted them, for the notebook as a whole."""
     finished = run.wait(timeout=30)
     seen = {item["kind"] for item in incidents}
     return [incident(kind, None) for kind in finished.limits_hit if kind not in seen]

@@ -265,6 +265,8 @@ class Slot:
         self._server_procs = [str(folder / "cgroup.procs") for folder in self.server_dirs]
         self._baseline: dict[str, float] = {}
         self._peak_fd: int | None = None
+        self._peak_is_this_runs = False  # the peak was reset at start_run (not on older v2 kernels)
+        self._memory_bytes = 0
 
     def join_server(self) -> None:
         """Move the calling process into the server cgroups (plain system calls: fit for a Popen preexec_fn)."""
@@ -286,17 +288,20 @@ class Slot:
                     if file not in ONLY_WHERE_PRESENT or (leaf.base / "run" / file).exists():
                         _set_limit(leaf.base / "run" / file, value(limits))
         self._reset_peak()
+        self._memory_bytes = limits.memory_bytes
         self._baseline = self._counters()
 
     def _reset_peak(self) -> None:
         if self._peak_fd is not None:
             os.close(self._peak_fd)
             self._peak_fd = None
+        self._peak_is_this_runs = False
         leaf = next(leaf for leaf in self._leaves if "memory" in leaf.uses)
         path = leaf.base / "run" / PEAK[leaf.version]
         try:
             self._peak_fd = os.open(path, os.O_RDWR)
             os.write(self._peak_fd, b"0")
+            self._peak_is_this_runs = True
         except FileNotFoundError:
             return
         except PermissionError:  # v2 before Linux 6.12: read-only, since the cgroup was made
@@ -316,7 +321,10 @@ class Slot:
         now = self._counters()
         delta = {name: now[name] - self._baseline.get(name, 0.0) for name in now}
         peak = int(os.pread(self._peak_fd, 64, 0).split()[0]) if self._peak_fd is not None else 0
-        return RunUsage(peak_memory_bytes=peak, memory_limit_hit=delta["oom_kills"] > 0,
+        # A run held at its limit (reclaiming until it is stopped for time) kills nothing, but its peak
+        # is the limit.
+        at_limit = self._peak_is_this_runs and peak >= self._memory_bytes
+        return RunUsage(peak_memory_bytes=peak, memory_limit_hit=delta["oom_kills"] > 0 or at_limit,
                         process_limit_hit=delta["limit_hits"] > 0, cpu_seconds=max(0.0, delta["cpu_seconds"]))
 
     def kill_run(self) -> None:

@@ -175,16 +175,22 @@ class WarmSandbox:
         if self._server is server:
             self.stop()
 
+    def limits_reached(self) -> tuple[str, ...]:
+        """The limits the current run has reached so far, as its cgroup counted them."""
+        with self._stopping:
+            if self.slot is None:
+                return ()
+            usage = self.slot.usage()
+        return tuple(kind for kind, reached in (("memory_limit", usage.memory_limit_hit),
+                                                ("process_limit", usage.process_limit_hit),
+                                                ("cpu_limit", usage.cpu_seconds > self.settings.cpu_seconds)) if reached)
+
     def end_of_run(self) -> tuple[str, ...]:
         """The limits the last run reached, as its cgroup counted them; whatever is left of it killed."""
-        if self.slot is None:
-            return ()
-        usage = self.slot.usage()
-        self.slot.kill_run()
-        hit = [kind for kind, reached in (("memory_limit", usage.memory_limit_hit),
-                                         ("process_limit", usage.process_limit_hit),
-                                         ("cpu_limit", usage.cpu_seconds > self.settings.cpu_seconds)) if reached]
-        return tuple(hit)
+        hit = self.limits_reached()
+        if self.slot is not None:
+            self.slot.kill_run()
+        return hit
 
     def cpu_seconds(self) -> float:
         with self._stopping:
@@ -210,6 +216,7 @@ class WarmRun:
         self._sandbox, self._server = sandbox, server
         self.killed = False
         self._cpu_limit_hit = False
+        self._reached_before_kill: tuple[str, ...] = ()
         self._outcome: dict | None = None
         self._finished: Finished | None = None
         self._ended = threading.Event()
@@ -273,6 +280,8 @@ class WarmRun:
         """Stop the run: the whole warm sandbox goes (the next run starts a fresh one)."""
         if not self._ended.is_set() or self._outcome is None:
             self.killed = True
+            if self._sandbox._server is self._server:  # its cgroup still counts this run
+                self._reached_before_kill = self._sandbox.limits_reached()
             self._sandbox.discard(self._server)
             self._stop_listening()
 
@@ -295,8 +304,8 @@ class WarmRun:
         outcome = self._outcome
         if outcome is None:  # the sandbox died with the run
             self._sandbox.discard(self._server)
-            hit = ("cpu_limit",) if self._cpu_limit_hit else ()
-            return Finished(1, self.killed and not self._cpu_limit_hit, hit)
+            hit = self._reached_before_kill + (("cpu_limit",) if self._cpu_limit_hit else ())
+            return Finished(1, self.killed and not self._cpu_limit_hit, tuple(dict.fromkeys(hit)))
         if outcome.get("setup_error"):
             self._sandbox.discard(self._server)
             raise SandboxUnavailable(f"a run could not be given its own sandbox: {str(outcome['setup_error'])[:300]}")
