@@ -89,7 +89,9 @@ def _swap_in(built: Path, release: Path) -> None:
 
 
 def feedback(course: Course, lab: str) -> None:
-    api = course.nbgrader_api()  # one line of error when the gradebook cannot be opened
+    # One page per student and nothing else: nbgrader would copy every other file of the graded
+    # folder (the lab's data and helpers) into each student's feedback folder.
+    api = course.nbgrader_api(**{"CourseDirectory.ignore": ["*"]})  # one line of error when the gradebook cannot be opened
     if not any(course.autograded.glob(f"*/{lab}/{lab}.ipynb")):
         raise CommandError(f"no autograded submissions of {lab}: run 'python -m grading autograde {lab}' first")
     outcome = api.generate_feedback(lab)

@@ -8,7 +8,10 @@ collector stops at the second file for the same student. `nbgrader_config.py` se
   entry, skipping with one warning each any entry that is a symlink, escapes its folder
   (zip slip), has a name too long for the file system, or repeats a name already extracted.
 - FirstSubmissionCollector: files the first of a student's files for a notebook (in
-  nbgrader's sorted order of the extracted paths) and skips the later ones with a warning.
+  nbgrader's sorted order of the extracted paths) and skips the later ones with a warning. Ids
+  that differ only in case are one student. Once a roster is in the gradebook (`nbgrader db
+  student import`), a file is filed under the roster's spelling of its id, and a file whose id
+  no roster entry has is set aside with a warning instead of becoming a new student.
 """
 from __future__ import annotations
 
@@ -151,24 +154,70 @@ def archive_stem(name: str) -> str:
 
 
 class FirstSubmissionCollector(FileNameCollectorPlugin):
-    """nbgrader's file-name collector that files a student's first file for a notebook only."""
+    """nbgrader's file-name collector that files a student's first file for a notebook only,
+    under the roster's id of the student when the gradebook has a roster."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.filed: dict[tuple[str, str], str] = {}  # (student id, file id) -> the file filed
+        # (student id in lower case, file id) -> the file filed and the id it was filed under
+        self.filed: dict[tuple[str, str], tuple[str, str]] = {}
+        self._roster: Optional[dict[str, list[str]]] = None
 
     def collect(self, submitted_file: str) -> Optional[dict]:
-        """The file's student id and file id, or None (with a warning) for a student's second copy.
+        """The file's student id and file id, or None (with a warning) for a student's second copy
+        or an id that is not on the roster.
 
         nbgrader would stop the whole collection at a duplicate that has no timestamp to compare.
         """
         info = super().collect(submitted_file)
         if not info:
             return None
-        first = self.filed.setdefault((info["student_id"], info["file_id"]), submitted_file)
+        student = self.student_of(info["student_id"], submitted_file)
+        if student is None:
+            return None
+        info["student_id"] = student
+        first, first_student = self.filed.setdefault((student.casefold(), info["file_id"]), (submitted_file, student))
         if first != submitted_file:
-            self.log.warning("Skipped %s: student %r already has %s from %s; if this one should count, remove "
+            same = "" if first_student == student else f" (as {first_student!r}: ids that differ only in case are one student)"
+            self.log.warning("Skipped %s: student %r already has %s from %s%s; if this one should count, remove "
                              "the other from the archive folder and run again with --force",
-                             submitted_file, info["student_id"], info["file_id"], first)
+                             submitted_file, student, info["file_id"], first, same)
             return None
         return info
+
+    def student_of(self, sent: str, submitted_file: str) -> Optional[str]:
+        """The id to file `sent`'s work under: itself without a roster, else the roster's spelling."""
+        roster = self.roster()
+        if not roster:
+            return sent
+        matches = roster.get(sent.casefold(), [])
+        if sent in matches:
+            return sent
+        if len(matches) == 1:
+            self.log.info("Filed %s under %r, the roster's spelling of %r", submitted_file, matches[0], sent)
+            return matches[0]
+        why = (f"the roster has several ids that differ from it only in case ({', '.join(sorted(matches))})"
+               if matches else f"no student of the roster ({sum(map(len, roster.values()))}) has that id")
+        self.log.warning("Skipped %s: student id %r is not on the roster: %s; add the student (nbgrader db student "
+                         "add %s) or rename the file, then run again", submitted_file, sent, why, sent)
+        return None
+
+    def roster(self) -> dict[str, list[str]]:
+        """The gradebook's students, by id in lower case (empty when there is no gradebook yet)."""
+        if self._roster is None:
+            self._roster = {}
+            for student in sorted(gradebook_students(self.parent.coursedir)):
+                self._roster.setdefault(student.casefold(), []).append(student)
+        return self._roster
+
+
+def gradebook_students(coursedir) -> list[str]:
+    """The ids of the students in the course's gradebook, without creating a gradebook that is missing."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.engine import make_url
+
+    url = make_url(coursedir.db_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and os.path.isfile(url.database)):
+        return []
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
+        return [student.id for student in gradebook.students]

@@ -82,8 +82,8 @@ def _engine(url: str):
 
 
 def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> None:
-    """Check that the gradebook at `url` opens; on a PostgreSQL server, also create its tables, its
-    course and the rows of `students` if missing, one grader at a time (see the module's docstring)."""
+    """Check that the gradebook at `url` opens, and create its tables, its course and the rows of
+    `students` if missing: on a PostgreSQL server one grader at a time (see the module's docstring)."""
     from sqlalchemy import text
 
     engine = _engine(url)
@@ -91,6 +91,7 @@ def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> No
         with engine.connect() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            if students:
                 _create_missing(url, course_id, students)
     except Exception as error:
         advice = (f"check that its folder exists and can be written, or fix {_where_set()}"
@@ -104,9 +105,11 @@ def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> No
 
 
 def _create_missing(url: str, course_id: str, students: Iterable[str]) -> None:
+    """The rows of `students` not in the gradebook yet. A student on no roster is named by their id
+    (formgrader would show "None, None"); importing a roster later replaces it with their name."""
     from nbgrader.api import Gradebook
 
     with Gradebook(url, course_id) as gradebook:  # creates the tables and the course row if missing
         known = {student.id for student in gradebook.students}
         for student in sorted(set(students) - known):
-            gradebook.add_student(student)
+            gradebook.add_student(student, last_name=student, first_name="")

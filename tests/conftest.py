@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,29 @@ from grading.course import Course
 from grading.sample_class import released_notebook, write_sample_class, write_submission
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests that run submitted code in a sandbox: skipped, saying why, where bubblewrap is missing
+# ---------------------------------------------------------------------------------------------
+
+NO_SANDBOX = ("needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap"
+              " (Debian/Ubuntu) or dnf install bubblewrap (Fedora)")
+# A test that asks for one of these grades a class, so it needs a sandbox whatever its module.
+SANDBOX_FIXTURES = {"graded_classes", "graded_class"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sandbox: runs submitted code in a bubblewrap sandbox (skipped where bwrap"
+                                       " is missing)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("bwrap") is not None:
+        return
+    for item in items:
+        if item.get_closest_marker("sandbox") or SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.skip(reason=NO_SANDBOX))
 
 
 # ---------------------------------------------------------------------------------------------

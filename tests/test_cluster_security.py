@@ -10,7 +10,6 @@ another authority made by the same command.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import ssl
 import stat
@@ -31,7 +30,7 @@ LAB = "anomaly_detection"
 ENTRIES = ("correct_vectorised",)
 PYTHON = sys.executable
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)")
+pytestmark = pytest.mark.sandbox
 
 
 def fresh_course(root: Path, entries: tuple[str, ...] = ENTRIES) -> Course:

@@ -175,6 +175,14 @@ def test_page_is_small(graded):
     assert len(page) < 300_000
 
 
+def test_each_feedback_folder_holds_the_page_alone(graded):
+    """nbgrader copies the graded folder's other files (the lab's data and helpers) beside each page."""
+    for student in graded.pages:
+        folder = graded.course.feedback / student / LAB
+        assert sorted(path.name for path in folder.iterdir()) == [f"{LAB}.html"]
+        assert (graded.course.autograded / student / LAB / "data").is_dir()  # there to be copied
+
+
 def test_figures_are_palette_pngs_of_the_same_size():
     import base64
     import io

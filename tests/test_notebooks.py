@@ -375,3 +375,13 @@ def test_release_prints_its_first_results_before_any_answer(release, lab):
     cell = cell_by_id(release(lab).notebook, cell_id)
     assert errors(cell) == []
     assert line in printed_text(cell)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_notebook_describes_a_failing_test_as_the_student_will_see_it(lab):
+    from public_tests.selfcheck import SelfCheckFailed
+
+    notebook = nbformat.read(release_path(lab), as_version=4)
+    text = " ".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert f"**{SelfCheckFailed.heading}:**" in text
+    assert "AssertionError" not in text

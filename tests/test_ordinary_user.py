@@ -30,7 +30,7 @@ from grading.sandbox.launch import python_roots
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="makes a local user: needs root"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)"),
+    pytest.mark.sandbox,
     pytest.mark.skipif(shutil.which("useradd") is None, reason="needs useradd to make a local user"),
 ]
 

@@ -28,7 +28,7 @@ from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import WarmSandbox, missing_guarantees
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)"),
+    pytest.mark.sandbox,
     pytest.mark.skipif(os.geteuid() != 0, reason="compares the sandbox with plain processes of root"),
 ]
 

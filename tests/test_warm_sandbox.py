@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 
 import pytest
 
@@ -20,7 +19,7 @@ from grading.sandbox.launch import HOME, Mounts, Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import ColdRun, WarmSandbox
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (apt-get install bubblewrap)")
+pytestmark = pytest.mark.sandbox
 
 LAB = f"{HOME}/lab"
 TIMES = TimeLimits(cell=10, responsive_wait=3, notebook=60)

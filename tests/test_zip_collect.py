@@ -65,9 +65,13 @@ def collected(tmp_path_factory) -> Collected:
 
 def run_zip_collect(course: Course) -> str:
     """Run the real `nbgrader zip_collect` on the lab in `course`; what it printed."""
+    return nbgrader(course, "zip_collect", LAB)
+
+
+def nbgrader(course: Course, *args: str) -> str:
     bin_dir = Path(sys.executable).parent  # nbgrader and the alembic it runs by name
     done = subprocess.run(
-        [str(bin_dir / "nbgrader"), "zip_collect", LAB], cwd=course.root, capture_output=True, text=True,
+        [str(bin_dir / "nbgrader"), *args], cwd=course.root, capture_output=True, text=True,
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -126,10 +130,15 @@ def symlink_entry(name: str) -> zipfile.ZipInfo:
     return entry
 
 
-def collect_class(tmp_path_factory, zips: dict[str, list[Entry]]) -> Collected:
+def collect_class(tmp_path_factory, zips: dict[str, list[Entry]], roster: list[str] = ()) -> Collected:
     """A fresh course whose archive holds LOOSE_STUDENT's file and `zips` ({zip name: entries}),
-    collected by the real `nbgrader zip_collect`. Each entry holds a notebook marked with its sender."""
+    collected by the real `nbgrader zip_collect`, after `nbgrader db student import` of `roster` if
+    given. Each entry holds a notebook marked with its sender."""
     course = copy_course(Course(), tmp_path_factory.mktemp("zip_collect") / "course")
+    if roster:
+        (course.root / "grading").mkdir(exist_ok=True)  # where the gradebook lives, as in a clone
+        (course.root / "roster.csv").write_text("id\n" + "".join(f"{student}\n" for student in roster))
+        nbgrader(course, "db", "student", "import", "roster.csv")
     archive = course.root / "grading" / "downloaded" / LAB / "archive"
     archive.mkdir(parents=True)
     sent = {LOOSE_STUDENT: notebook_of(course, LOOSE_STUDENT)}
@@ -273,3 +282,44 @@ def test_zip_slip_leaves_the_honest_students_filed(zip_slip):
     assert filed_students(zip_slip) == sorted(HONEST)
     for student in HONEST:
         assert zip_slip.course.submission(LAB, student).read_bytes() == zip_slip.sent[student]
+
+
+@pytest.fixture(scope="module")
+def ids_differing_in_case(tmp_path_factory) -> Collected:
+    return collect_class(tmp_path_factory, {"class.zip": [
+        (filed_name("Gus"), "Gus"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST), (filed_name("gus"), "gus"),
+    ]})
+
+
+def test_ids_that_differ_only_in_case_are_one_student_filed_once(ids_differing_in_case):
+    assert filed_students(ids_differing_in_case) == sorted([*HONEST, "Gus"])
+    assert ids_differing_in_case.course.submission(LAB, "Gus").read_bytes() == ids_differing_in_case.sent["Gus"]
+    extracted = extracted_of(ids_differing_in_case) / "class"
+    assert warning(
+        f"Skipped {extracted / filed_name('gus')}: student 'gus' already has {LAB}.ipynb from "
+        f"{extracted / filed_name('Gus')} (as 'Gus': ids that differ only in case are one student); if this one "
+        "should count, remove the other from the archive folder and run again with --force"
+    ) in ids_differing_in_case.log.splitlines()
+
+
+ROSTER = [LOOSE_STUDENT, ZIPPED_HONEST, "kim"]
+
+
+@pytest.fixture(scope="module")
+def with_a_roster(tmp_path_factory) -> Collected:
+    return collect_class(tmp_path_factory, {"class.zip": [
+        (filed_name(ZIPPED_HONEST), ZIPPED_HONEST), (filed_name("KIM"), "kim"), (filed_name("zed"), "zed"),
+    ]}, roster=ROSTER)
+
+
+def test_with_a_roster_an_id_spelled_in_another_case_is_filed_under_the_rosters_id(with_a_roster):
+    assert with_a_roster.course.submission(LAB, "kim").read_bytes() == with_a_roster.sent["kim"]
+
+
+def test_with_a_roster_an_unknown_id_is_set_aside_with_a_warning_not_filed(with_a_roster):
+    assert filed_students(with_a_roster) == sorted(ROSTER)
+    assert warning(
+        f"Skipped {extracted_of(with_a_roster) / 'class' / filed_name('zed')}: student id 'zed' is not on the "
+        f"roster: no student of the roster ({len(ROSTER)}) has that id; add the student (nbgrader db student add "
+        "zed) or rename the file, then run again"
+    ) in with_a_roster.log.splitlines()

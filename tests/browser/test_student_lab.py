@@ -160,14 +160,18 @@ class StudentNotebook:
                  && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))""",
             timeout=timeout * 1000, polling=500)
 
-    def validate(self) -> tuple[str, str]:
-        """nbgrader's Validate button (it saves the notebook first); the result dialog's class and text."""
+    def validate(self) -> tuple[str, str, list[str]]:
+        """nbgrader's Validate button (it saves the notebook first); the result dialog's class, its
+        text, and the texts of its blocks cut off at the right (wider than the dialog shows)."""
         page = self.page
         page.locator(".jp-NotebookPanel-toolbar .validate-button").click()
         dialog = page.locator(".jp-Dialog:has-text('Validation Results')")
         dialog.wait_for(timeout=120_000)
         message = dialog.locator("#validation-message")
-        result = (message.get_attribute("class") or "", message.inner_text())
+        clipped = message.evaluate(
+            "node => [...node.querySelectorAll('pre')].filter(pre => pre.scrollWidth > pre.clientWidth + 1)"
+            ".map(pre => pre.innerText)")
+        result = (message.get_attribute("class") or "", message.inner_text(), clipped)
         self.shoot(page, "validate-" + ("success" if "validation-success" in result[0] else "failed"))
         dialog.locator(".jp-mod-accept").click()
         return result
@@ -285,7 +289,7 @@ def test_a_students_session(lab, student_server, page, screenshots):
 
     # Validate: the correct notebook passes.
     if "correct" in session.validate:
-        kind, text = notebook.validate()
+        kind, text, _ = notebook.validate()
         assert "validation-success" in kind and "passes all the tests" in text, text
         saved = nbformat.read(server.workspace.notebook, as_version=4)
         answer = next(cell for cell in saved.cells if cell.metadata["nbgrader"]["grade_id"] == notebook.answer_ids()[0])
@@ -305,8 +309,9 @@ def test_a_students_session(lab, student_server, page, screenshots):
     assert "Traceback" not in message and "public_tests.py" not in message, message  # one message, no trace
     assert PASSED not in message
     if "mistake" in session.validate:
-        kind, text = notebook.validate()
+        kind, text, clipped = notebook.validate()
         assert "validation-failed" in kind and "The following cell failed" in text and hint in text, text
+        assert clipped == []  # the whole message is in view, its hint included
 
     # Nothing went wrong on the server.
     log = server.log_text()

@@ -1,0 +1,24 @@
+"""The course's gradebook as the kit opens it (SQLite here; a PostgreSQL server's in
+`tests/test_postgres_gradebook.py`)."""
+from __future__ import annotations
+
+from grading.course import put_environment_on_path
+from grading.gradebook_url import open_gradebook
+
+COURSE_ID = "course-kit-test"
+
+
+def test_a_student_on_no_roster_is_named_by_their_id_until_a_roster_names_them(tmp_path):
+    """Formgrader shows a student without names as "None, None"."""
+    from nbgrader.api import Gradebook
+
+    put_environment_on_path()
+    url = f"sqlite:///{tmp_path}/gradebook.db"
+    with Gradebook(url, COURSE_ID) as gradebook:
+        gradebook.add_student("ada", first_name="Ada", last_name="Lovelace")
+    open_gradebook(url, COURSE_ID, ["ada", "bo"])
+    with Gradebook(url, COURSE_ID) as gradebook:
+        named = {student.id: (student.last_name, student.first_name) for student in gradebook.students}
+        assert named == {"ada": ("Lovelace", "Ada"), "bo": ("bo", "")}
+        gradebook.update_or_create_student("bo", first_name="Bo", last_name="Yang")  # the roster's import
+        assert gradebook.find_student("bo").last_name == "Yang"
