@@ -31,11 +31,6 @@ NO_SANDBOX = ("needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-
 SANDBOX_FIXTURES = {"graded_classes", "graded_class"}
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "sandbox: runs submitted code in a bubblewrap sandbox (skipped where bwrap"
-                                       " is missing)")
-
-
 def pytest_collection_modifyitems(config, items):
     if shutil.which("bwrap") is not None:
         return

@@ -86,6 +86,7 @@ def test_report_before_any_autograde_says_to_autograde_first(never_graded_course
     assert "autograde the class first" in line
 
 
+@pytest.mark.sandbox
 def test_autograde_of_a_lab_without_submissions_says_so_in_one_line(never_graded_course):
     done = grading("autograde", LAB, "--course", str(never_graded_course.root))
     assert done.returncode == 1

@@ -105,6 +105,7 @@ def graded(tmp_path_factory) -> SimpleNamespace:
     return SimpleNamespace(course=course, pages=pages)
 
 
+@pytest.mark.sandbox
 def test_no_hidden_test_code_is_shown(graded):
     master = nbformat.read(KIT_ROOT / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
     hidden = [line.strip() for cell in master.cells if "### BEGIN HIDDEN TESTS" in cell.source
@@ -118,6 +119,7 @@ def test_no_hidden_test_code_is_shown(graded):
         assert [line for line in hidden if line in text] == [], student
 
 
+@pytest.mark.sandbox
 def test_no_absolute_path_of_the_grading_machine_is_shown(graded):
     course = graded.course
     autograded = course.autograded_notebook(LAB, "leaky").read_text()
@@ -131,6 +133,7 @@ def test_no_absolute_path_of_the_grading_machine_is_shown(graded):
     assert "Not yet right: estimate_gaussian(X) with X = " in leaky  # the self-check's one line, no traceback
 
 
+@pytest.mark.sandbox
 def test_summary_names_each_exercise_with_its_score(graded):
     page = graded.pages["sample_variance"]
     summary = re.search(r'<ol class="summary">(.*?)</ol>', page, re.S).group(1)
@@ -139,12 +142,14 @@ def test_summary_names_each_exercise_with_its_score(graded):
     assert "Test cell" not in page
 
 
+@pytest.mark.sandbox
 def test_wrong_answer_is_explained_in_the_students_terms(graded):
     text = _text(graded.pages["sample_variance"])
     assert "estimate_gaussian is not correct yet" in text  # the grader's verdict (WrongAnswer)
     assert "Did you divide by m - 1 instead of m?" in text  # the public test's hint
 
 
+@pytest.mark.sandbox
 def test_formulas_are_mathml(graded):
     released = released_notebook(graded.course, LAB)
     formulas = sum(1 for cell in released.cells if cell.cell_type == "markdown"
@@ -156,6 +161,7 @@ def test_formulas_are_mathml(graded):
     assert "$p(x)$" not in page and "$$" not in page
 
 
+@pytest.mark.sandbox
 def test_page_runs_no_script_and_forbids_scripts(graded):
     for student, page in graded.pages.items():
         assert "<script" not in page.lower() and _active_markup(page) == [], student
@@ -164,6 +170,7 @@ def test_page_runs_no_script_and_forbids_scripts(graded):
         assert policies == [CSP], student
 
 
+@pytest.mark.sandbox
 def test_page_is_small(graded):
     """Bound: everything but the embedded figures under 100 KB (nbgrader's page: 186 KB, 117 KB of
     it bootstrap), and the whole page, with the lab's eight figures, under 300 KB (nbgrader's: 453 KB
@@ -175,6 +182,7 @@ def test_page_is_small(graded):
     assert len(page) < 300_000
 
 
+@pytest.mark.sandbox
 def test_each_feedback_folder_holds_the_page_alone(graded):
     """nbgrader copies the graded folder's other files (the lab's data and helpers) beside each page."""
     for student in graded.pages:

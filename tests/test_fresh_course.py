@@ -49,16 +49,19 @@ def fresh_class(tmp_path_factory):
     return course, codes, release_before
 
 
+@pytest.mark.sandbox
 def test_autograde_and_feedback_succeed_on_a_fresh_course(fresh_class):
     _, codes, _ = fresh_class
     assert codes == [0, 0, 0]
 
 
+@pytest.mark.sandbox
 def test_the_committed_release_is_left_as_it_was(fresh_class):
     course, _, before = fresh_class
     assert digests(course.releases) == before
 
 
+@pytest.mark.sandbox
 def test_every_submission_has_a_graded_state(fresh_class):
     course, _, _ = fresh_class
     api = course.nbgrader_api()
@@ -66,6 +69,7 @@ def test_every_submission_has_a_graded_state(fresh_class):
         "right": (True, 20.0), "unreadable": (True, 0.0)}
 
 
+@pytest.mark.sandbox
 def test_an_unreadable_submission_gets_a_feedback_page_that_says_why(fresh_class):
     course, _, _ = fresh_class
     page = (course.feedback / "unreadable" / LAB / f"{LAB}.html").read_text()
@@ -73,6 +77,7 @@ def test_an_unreadable_submission_gets_a_feedback_page_that_says_why(fresh_class
     assert "is not valid notebook JSON" in page
 
 
+@pytest.mark.sandbox
 def test_the_export_has_the_roster_names_and_keeps_absence_apart_from_zero(fresh_class):
     course, _, _ = fresh_class
     with open(course.grades_csv, newline="") as handle:
@@ -86,6 +91,7 @@ def test_the_export_has_the_roster_names_and_keeps_absence_apart_from_zero(fresh
     assert rows["right"]["timestamp"] and rows["unreadable"]["timestamp"]
 
 
+@pytest.mark.sandbox
 def test_release_rebuilds_the_same_release_on_a_course_with_graded_submissions(fresh_class):
     course, _, before = fresh_class
     assert main(["release", LAB, "--course", str(course.root)]) == 0

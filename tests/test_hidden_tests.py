@@ -311,6 +311,7 @@ CASES = [hidden.Case("some", (np.array([1.0, 2.0, 3.0]),), "three numbers"),
          hidden.Case("zero", (np.zeros(3),), "zeros")]
 
 
+@pytest.mark.sandbox
 def test_dtypes_and_python_types_survive_the_isolated_run_as_in_the_kernel():
     isolated = call_in_fresh_process([RETURNS], "values", CASES, 7, timeout=30)
     namespace: dict = {}
@@ -331,6 +332,7 @@ def test_dtypes_and_python_types_survive_the_isolated_run_as_in_the_kernel():
         assert raised.is_a("ValueError") and not raised.is_a("TypeError")
 
 
+@pytest.mark.sandbox
 def test_a_list_result_is_reported_as_a_list():
     source = "def values(x):\n    return [x, x]\n"
     [outputs, _] = call_in_fresh_process([source], "values", CASES, 2, timeout=30)

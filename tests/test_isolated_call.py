@@ -18,48 +18,56 @@ def summarise(X):
 """
 
 
+@pytest.mark.sandbox
 def test_results_come_back_as_float_arrays():
     small, _ = call_in_fresh_process([MEAN_AND_MAX], "summarise", CASES, 2, timeout=30)
     np.testing.assert_array_equal(small[0], [2.0, 3.0])
     np.testing.assert_array_equal(small[1], [3.0, 4.0])
 
 
+@pytest.mark.sandbox
 def test_an_exception_in_one_case_is_reported_for_that_case_only():
     small, empty = call_in_fresh_process([MEAN_AND_MAX], "summarise", CASES, 2, timeout=30)
     assert isinstance(small, tuple)
     assert empty == "ValueError: no rows"
 
 
+@pytest.mark.sandbox
 def test_wrong_number_of_returned_values_is_explained():
     source = "def summarise(X):\n    return X.mean(axis=0)\n"
     small, _ = call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
     assert small == "TypeError: returned a single ndarray, expected 2 values"
 
 
+@pytest.mark.sandbox
 def test_an_endless_loop_is_stopped_at_the_time_limit():
     source = "def summarise(X):\n    while True:\n        pass\n"
     with pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=2)
 
 
+@pytest.mark.sandbox
 def test_code_that_exits_python_is_reported_not_fatal():
     source = "import os\nos._exit(3)\n"
     with pytest.raises(IsolatedCallError, match="stopped the Python process"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
 
 
+@pytest.mark.sandbox
 def test_a_missing_function_names_the_error_of_its_cell():
     source = "raise RuntimeError('unfinished')\ndef summarise(X):\n    return X, X\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*RuntimeError: unfinished"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
 
 
+@pytest.mark.sandbox
 def test_magics_in_an_answer_cell_do_not_break_it():
     source = "%matplotlib inline\n" + MEAN_AND_MAX
     small, _ = call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
     np.testing.assert_array_equal(small[0], [2.0, 3.0])
 
 
+@pytest.mark.sandbox
 def test_returned_objects_cannot_smuggle_code_into_the_grader():
     source = (
         "class Sneaky(float):\n"
@@ -71,6 +79,7 @@ def test_returned_objects_cannot_smuggle_code_into_the_grader():
     assert small[0] != 2.0
 
 
+@pytest.mark.sandbox
 def test_student_code_cannot_import_the_graders_reference():
     source = "from grading.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*ModuleNotFoundError"):
@@ -112,6 +121,7 @@ def isolated(source, function, cases, n_outputs):
     return call_in_fresh_process([source], function, cases, n_outputs, timeout=30)
 
 
+@pytest.mark.sandbox
 def test_a_list_of_arrays_of_different_shapes_arrives_as_an_equal_list():
     [(is_list, shapes, values)] = isolated(LAYERS, "layers", [NETWORK], 3)
     assert is_list == 1.0
@@ -119,6 +129,7 @@ def test_a_list_of_arrays_of_different_shapes_arrives_as_an_equal_list():
     np.testing.assert_array_equal(values, np.concatenate([a.ravel() for a in NETWORK.args[1] + NETWORK.args[2]]))
 
 
+@pytest.mark.sandbox
 def test_scalars_arrive_as_python_int_float_and_bool():
     [(windows, exact_types)] = isolated(WINDOWS, "windows", [SCALARS], 2)
     assert exact_types == 1.0
@@ -127,6 +138,7 @@ def test_scalars_arrive_as_python_int_float_and_bool():
 
 @pytest.mark.parametrize("source, function, case, n_outputs",
                          [(LAYERS, "layers", NETWORK, 3), (WINDOWS, "windows", SCALARS, 2)], ids=["list", "scalars"])
+@pytest.mark.sandbox
 def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, function, case, n_outputs):
     [kernel] = in_kernel(source, function, [case], n_outputs)
     [fresh] = isolated(source, function, [case], n_outputs)
@@ -135,6 +147,7 @@ def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, funct
 
 
 @pytest.mark.parametrize("run", [in_kernel, isolated], ids=["kernel", "isolated"])
+@pytest.mark.sandbox
 def test_a_function_that_edits_a_list_argument_does_not_spoil_the_next_case(run):
     shared = [np.ones((2, 2)), np.arange(3.0)]
     source = (

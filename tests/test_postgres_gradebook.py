@@ -135,6 +135,7 @@ def graded_at_once(kit_course, postgres, tmp_path_factory):
 # (a) PostgreSQL grades as SQLite does
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.sandbox
 def test_postgres_gradebook_holds_the_same_cell_scores_as_sqlite(graded_in_each_gradebook):
     courses, urls = graded_in_each_gradebook
     expected = expected_cell_scores(courses["sqlite"], LAB)
@@ -148,6 +149,7 @@ def test_postgres_gradebook_holds_the_same_cell_scores_as_sqlite(graded_in_each_
 # (b) two graders at once, (c) export from the shared gradebook
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.sandbox
 def test_two_labs_graded_at_once_both_finish(graded_at_once):
     _, _, outcomes, _ = graded_at_once
     for lab, (code, out, err) in outcomes.items():
@@ -157,11 +159,13 @@ def test_two_labs_graded_at_once_both_finish(graded_at_once):
 
 
 @pytest.mark.parametrize("lab", list(CLASS))
+@pytest.mark.sandbox
 def test_two_labs_graded_at_once_have_every_students_right_grades(graded_at_once, lab):
     course, url, _, _ = graded_at_once
     assert cell_scores(url, lab) == expected_cell_scores(course, lab)
 
 
+@pytest.mark.sandbox
 def test_two_labs_graded_at_once_leave_each_student_once(graded_at_once):
     from nbgrader.api import Gradebook
 
@@ -178,6 +182,7 @@ def exported_scores(course: Course, env: dict[str, str] | None = None) -> dict[t
         return {(row["assignment"], row["student_id"]): (row["status"], row["score"]) for row in csv.DictReader(handle)}
 
 
+@pytest.mark.sandbox
 def test_export_reads_the_postgres_gradebook(graded_at_once):
     course, _, _, _ = graded_at_once
     expected = {}

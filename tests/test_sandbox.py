@@ -47,23 +47,27 @@ def secret_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.sandbox
 def test_the_sandbox_runs_the_code_as_an_unprivileged_user():
     output, _ = run_python("import os; print(os.getuid(), os.geteuid(), os.getgid())")
     assert output.split() == [str(SAFE.uid)] * 3
     assert run_python("import os; print(os.getuid())", UNSAFE)[0].split() == ["0"]
 
 
+@pytest.mark.sandbox
 def test_the_grader_files_are_not_there(secret_file):
     code = f"import os; print(os.path.exists({str(secret_file)!r}), os.path.exists({str(secret_file.parent)!r}))"
     assert run_python(code)[0].split() == ["False", "False"]
     assert run_python(code, UNSAFE)[0].split() == ["True", "True"]
 
 
+@pytest.mark.sandbox
 def test_the_kit_cannot_be_imported():
     code = "import importlib.util; print(importlib.util.find_spec('grading') is None)"
     assert run_python(code)[0].strip() == "True"
 
 
+@pytest.mark.sandbox
 def test_the_python_environment_is_read_only():
     site = next(p for p in sys.path if p.endswith("site-packages"))
     code = f"open({site + '/planted.pth'!r}, 'w').write('import os')"
@@ -95,6 +99,7 @@ def loopback_server():
     server.close()
 
 
+@pytest.mark.sandbox
 def test_there_is_no_network(loopback_server):
     port, accepted = loopback_server
     code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('connected')\n"
@@ -104,6 +109,7 @@ def test_there_is_no_network(loopback_server):
     assert run_python(code, UNSAFE)[0].strip() == "connected"
 
 
+@pytest.mark.sandbox
 def test_the_grader_cannot_be_seen_or_signalled():
     code = ("import os, signal\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
             "try:\n    os.kill(os.getppid(), signal.SIGKILL); print('killed')\nexcept OSError as e:\n    print('denied')")
@@ -113,6 +119,7 @@ def test_the_grader_cannot_be_seen_or_signalled():
     assert outcome == "denied"
 
 
+@pytest.mark.sandbox
 def test_processes_left_behind_are_stopped_with_the_sandbox(tmp_path):
     marker = tmp_path / "later"
     os.chmod(tmp_path, 0o777)
@@ -125,6 +132,7 @@ def test_processes_left_behind_are_stopped_with_the_sandbox(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.sandbox
 def test_memory_is_limited():
     """With a cgroup the run is killed when it uses the memory up; without one, the allocation fails."""
     code = "try:\n    b = bytearray(6 * 1024**3); print('allocated')\nexcept MemoryError:\n    print('MemoryError')"
@@ -132,6 +140,7 @@ def test_memory_is_limited():
     assert output == "MemoryError" or "it used up the memory of its sandbox" in output, output
 
 
+@pytest.mark.sandbox
 def test_the_working_folder_is_small_and_discarded(tmp_path):
     code = ("import os\ntry:\n    f = open('big', 'wb')\n    [f.write(b'x' * 2**20) for _ in range(64)]\n    f.close(); print('written')\n"
             "except OSError as e:\n    print(e.errno)")
@@ -139,6 +148,7 @@ def test_the_working_folder_is_small_and_discarded(tmp_path):
     assert output.strip() in ("28", "27")  # no space left, or file too large
 
 
+@pytest.mark.sandbox
 def test_the_environment_is_clean(monkeypatch):
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "do-not-leak-4711")
     output, _ = run_python("import os; print(sorted(os.environ))")

@@ -20,11 +20,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "browser: drives the student's JupyterLab in headless Chromium (needs Debian's chromium and playwright)")
-
-
 _taken: list[Path] = []  # screenshot folders of this run
 
 

@@ -29,7 +29,7 @@ from grading.sample_class import BASE_ENTRY, CORPUS, fill_answers, read_entry, r
 
 from .instructor_server import instructor_environment  # noqa: E402
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
 LAB = "anomaly_detection"
 ROSTER = {"correct": ("Ada", "Lovelace"), "wrong": ("Alan", "Turing"), "unreadable": ("Grace", "Hopper")}
