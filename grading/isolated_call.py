@@ -13,14 +13,15 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from typing import Sequence
 
 import numpy as np
 
 from grading.checks import Case, Outputs, Raised
 from grading.sandbox.inside.verdict_runner import CONTAINERS, VALUE_KINDS
-from grading.sandbox.launch import HOME, Mounts, Sandbox
-from grading.sandbox.warm import ColdRun, Run
+from grading.sandbox.launch import HOME, Finished, Mounts, Sandbox
+from grading.sandbox.warm import MIN_EXTENSION, ColdRun, Run
 from grading.sandbox.protocol import ProtocolError, parse_json, read_arrays
 
 ERROR_TEXT_LIMIT = 300
@@ -56,13 +57,14 @@ def verdict_payload(sources: Sequence[str], function: str, cases: Sequence[Case]
     return json.dumps(request).encode() + b"\n" + inputs
 
 
-def receive_verdict(run: Run, timeout: float) -> dict:
+def receive_verdict(run: Run, timeout: float, stretch: float = 0.0) -> dict:
     """Read a verdict run's report and arrays with limits: {"report": ..., "arrays": bytes}, or
-    {"error": what went wrong}. Plain data, checked again by `verdict_results`."""
+    {"error": what went wrong}. Plain data, checked again by `verdict_results`. The run is stopped
+    after `timeout` seconds of its own time (`wait_in_own_time`)."""
     received: dict = {}
     reader = threading.Thread(target=_receive, args=(run, received), daemon=True)
     reader.start()
-    finished = run.wait(timeout=timeout)
+    finished = wait_in_own_time(run, timeout, stretch)
     reader.join(timeout=5)
     if finished.timed_out:
         return {"error": f"did not finish within {timeout:g} seconds (an endless loop?)"}
@@ -72,6 +74,19 @@ def receive_verdict(run: Run, timeout: float) -> dict:
         detail = finished.reason(otherwise=f"exit code {finished.returncode}")
         return {"error": f"the code stopped the Python process ({detail})"}
     return {"report": received["report"], "arrays": received["arrays"]}
+
+
+def wait_in_own_time(run: Run, timeout: float, stretch: float) -> Finished:
+    """The run's end, or its stop after `timeout` seconds of its own time: the wall clock, less the
+    time it waited for a CPU held by other work (a busy grader), up to `stretch` seconds more."""
+    since, granted = run.waited(), 0.0
+    deadline = time.monotonic() + timeout
+    while not run.ended(max(0.0, deadline - time.monotonic())):
+        extra = max(0.0, min(run.waited() - since, stretch) - granted)
+        if extra < MIN_EXTENSION:
+            break
+        granted, deadline = granted + extra, deadline + extra
+    return run.wait(timeout=0)
 
 
 def verdict_results(raw: dict, n_cases: int, n_outputs: int) -> list[Outputs | str]:
@@ -89,19 +104,19 @@ def verdict_results(raw: dict, n_cases: int, n_outputs: int) -> list[Outputs | s
 
 def call_in_fresh_process(
     sources: Sequence[str], function: str, cases: Sequence[Case], n_outputs: int, timeout: float,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | None = None, stretch: float = 0.0,
 ) -> list[Outputs | str]:
     """Execute `sources` in a new sandbox and call `function` on every case.
 
     Returns, per case, the outputs (`Outputs`: arrays that keep the dtype they were returned
     with, and the Python types of the result) or the error the function raised (`Raised`: a
     one-line description, and the names of its classes). Raises IsolatedCallError when no case
-    could be run.
+    could be run. The run is stopped after `timeout` seconds of its own time (`wait_in_own_time`).
     """
     payload = verdict_payload(sources, function, cases, n_outputs)
     run = ColdRun(sandbox or Sandbox(), Mounts(work=VERDICT_WORK), "verdict", payload, {})
     try:
-        raw = receive_verdict(run, timeout)
+        raw = receive_verdict(run, timeout, stretch)
     finally:
         run.close()
     return verdict_results(raw, len(cases), n_outputs)

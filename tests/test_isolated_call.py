@@ -1,6 +1,10 @@
 """The isolated run that decides a graded function's points, without a Jupyter kernel."""
+import time
+
 import numpy as np
 import pytest
+
+from busy import busy_machine
 
 from grading.checks import Case, Exercise, run_in_process
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
@@ -44,6 +48,40 @@ def test_an_endless_loop_is_stopped_at_the_time_limit():
     source = "def summarise(X):\n    while True:\n        pass\n"
     with pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=2)
+
+
+COMPUTES = """
+import time
+
+def summarise(X):
+    start = time.process_time()
+    while time.process_time() - start < {seconds}:
+        pass
+    return X.sum(axis=0), X.max(axis=0)
+"""
+
+
+@pytest.mark.sandbox
+def test_a_verdict_kept_from_the_cpu_by_a_busy_grader_finishes_in_its_own_time():
+    with busy_machine():
+        [small] = call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2,
+                                         stretch=6)
+    np.testing.assert_array_equal(small[0], [4.0, 6.0])
+
+
+@pytest.mark.sandbox
+def test_the_same_verdict_times_out_when_its_limit_counts_the_wall_clock():
+    with busy_machine(), pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
+        call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2, stretch=0)
+
+
+@pytest.mark.sandbox
+def test_an_endless_loop_is_stopped_at_its_limit_and_its_allowance_however_busy_the_grader():
+    source = "def summarise(X):\n    while True:\n        pass\n"
+    started = time.monotonic()
+    with busy_machine(), pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
+        call_in_fresh_process([source], "summarise", CASES, 2, timeout=2, stretch=4)
+    assert time.monotonic() - started < 2 + 4 + 10  # the sandbox's start and end included
 
 
 @pytest.mark.sandbox

@@ -4,7 +4,9 @@ The run (`grading.sandbox.warm.Run`, cold or warm) executes the request's cells 
 another and reports JSON events on its channel: start, end (with the cell's outputs), and
 finished. This module is the grader's side of that exchange: events must come in the request's
 order; a cell past its time limit, a run that dies, breaks the order or floods its output gets
-an error output saying so, and the run is stopped. The result is plain data:
+an error output saying so, and the run is stopped. A cell's time limit counts its own time: the
+time its run waited for a CPU that other work held (a busy grader) is added to its deadline, up
+to `TimeLimits.stretch`, here as in the runner's own alarm. The result is plain data:
 
     {"cells": {"<index>": {"outputs": [...], "execution_count": n}}, "stopped": bool,
      "incidents": [{"kind": str, "cell": index | None}, ...]}
@@ -24,7 +26,7 @@ from nbformat.v4 import new_output
 
 from grading.incidents import incident
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
-from grading.sandbox.warm import Run
+from grading.sandbox.warm import MIN_EXTENSION, Run
 
 KERNEL_DIED = "The kernel died while running this cell ({why})."
 KERNEL_STOPPED = "The kernel was stopped: it was still busy {seconds:g} s after the time limit and an interrupt."
@@ -38,9 +40,13 @@ INTERRUPT = "CellTimeout"  # the exception the notebook runner raises in a cell 
 
 @dataclass(frozen=True)
 class TimeLimits:
+    """A cell's limit counts its own time: the wall clock, less the time the run waited for a CPU
+    that other work held (a busy grader), up to `stretch` seconds more per cell."""
+
     cell: float            # seconds a cell may run before it is interrupted
     responsive_wait: float  # seconds it may go on after the interrupt before the run is stopped
     notebook: float        # seconds for the whole notebook
+    stretch: float = 0.0   # seconds a cell's limit may grow by while the run waits for a CPU
 
 
 def error_output(name: str, message: str) -> dict:
@@ -73,6 +79,7 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
     last_started: int | None = None
     position = 0
     cell_deadline = notebook_deadline
+    waited_at_start = granted = 0.0  # the run's wait for a CPU when the cell started; the time added for it
 
     def stopped() -> dict:
         return {"cells": cells, "stopped": True, "incidents": incidents}
@@ -81,6 +88,11 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
         try:
             event = events.get(timeout=max(0.0, min(cell_deadline, notebook_deadline) - time.monotonic()))
         except queue.Empty:
+            extra = _waited_for_cpu(run, waited_at_start, granted, times.stretch) if current is not None else 0.0
+            if extra >= MIN_EXTENSION:  # the cell was kept from a CPU that long: its own time is not up
+                granted += extra
+                cell_deadline, notebook_deadline = cell_deadline + extra, notebook_deadline + extra
+                continue
             run.kill()
             if current is not None and cell_deadline < notebook_deadline:
                 outputs_of(current).append(error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait)))
@@ -112,6 +124,7 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             return {"cells": cells, "stopped": False, "incidents": incidents}
         if kind == "start" and current is None and position < len(order) and index == order[position]:
             current, cell_deadline = index, time.monotonic() + times.cell + times.responsive_wait
+            waited_at_start, granted = (run.waited() if times.stretch else 0.0), 0.0
             last_started = index
             position += 1
         elif kind == "end" and current is not None and index == current:
@@ -141,6 +154,12 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
                 incidents.append(incident("protocol_violation", last_started))
             log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
             return stopped()
+
+
+def _waited_for_cpu(run: Run, since: float, granted: float, most: float) -> float:
+    """Seconds more the current cell may take: what the run waited for a CPU since the cell started
+    (at most `most`), less what was added for it already."""
+    return max(0.0, min(run.waited() - since, most) - granted) if most > 0 else 0.0
 
 
 def _with_timeout_error(outputs: list, message: str) -> list:

@@ -18,7 +18,7 @@ from traitlets.utils.importstring import import_item
 from grading.course import Course
 from grading.execution.work import StudentWork
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox, course_cache, font_cache, release_folder
-from grading.preprocessors.verify_answers import VerifyAnswers, verdict_job
+from grading.preprocessors.verify_answers import VerifyAnswers
 from grading.sandbox.launch import Sandbox
 
 
@@ -51,5 +51,5 @@ def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
         notebook=execute.request(nb, execute.shared_plan(nb, lab).left_out),
         times=dataclasses.asdict(execute.time_limits()), limits=dataclasses.asdict(execute.output_limits()),
         sandbox=sandbox_settings(api),
-        verdicts=tuple(verdict_job(exercise, answer, verify.timeout) for _, exercise, answer in verify.judged(nb, lab)),
+        verdicts=tuple(verify.job(exercise, answer) for _, exercise, answer in verify.judged(nb, lab)),
     )

@@ -35,6 +35,7 @@ class VerdictJob:
     sources: tuple[str, ...]  # the answer cells executed before the call
     payload: bytes            # what the verdict runner reads (grading.isolated_call.verdict_payload)
     timeout: float
+    stretch: float = 0.0      # seconds more while the run waits for a CPU held by other work
 
 
 @dataclass(frozen=True)

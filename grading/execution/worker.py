@@ -110,7 +110,7 @@ class Worker:
         for job in work.verdicts:
             run = self._start(work, settings, "verdict", job.payload)
             try:
-                verdicts[job.function] = receive_verdict(run, job.timeout)
+                verdicts[job.function] = receive_verdict(run, job.timeout, job.stretch)
             finally:
                 run.close()
         return {"student": work.student, "notebook": notebook, "verdicts": verdicts,

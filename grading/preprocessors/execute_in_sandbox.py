@@ -32,7 +32,7 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Float, Integer
 
 from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
@@ -80,6 +80,10 @@ class ExecuteInSandbox(NbGraderPreprocessor):
     responsive_wait = Integer(
         5, help="Seconds a cell may go on after its interrupt before the sandbox is stopped.").tag(config=True)
     notebook_timeout = Integer(600, help="Seconds the whole notebook may run.").tag(config=True)
+    load_allowance = Float(
+        3.0, help="A cell's limits count its own time: when the run waited for a CPU held by other work (a busy"
+        " grader), a cell may take that much longer, up to this many times its limit more (0: the wall clock"
+        " alone).").tag(config=True)
     max_output_chars = Integer(100_000, help="Characters of text output kept per cell.").tag(config=True)
     max_image_bytes = Integer(2_000_000, help="Bytes of figures (base64) kept per cell.").tag(config=True)
     max_notebook_bytes = Integer(20_000_000, help="Bytes of output kept for the whole notebook.").tag(config=True)
@@ -97,14 +101,20 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         """What the notebook runner is asked to run: every code cell but those `left_out`, hidden tests left out."""
         cells = [{"index": index, "source": without_hidden_tests(cell.source)}
                  for index, cell in enumerate(nb.cells) if cell.cell_type == "code" and index not in left_out]
-        return {"cells": cells, "cell_timeout": self.timeout, "max_output_chars": self.max_output_chars}
+        return {"cells": cells, "cell_timeout": self.timeout, "cell_stretch": self.stretch(),
+                "max_output_chars": self.max_output_chars}
+
+    def stretch(self) -> float:
+        """Seconds a cell's limit may grow by while its run waits for a CPU."""
+        return self.timeout * self.load_allowance
 
     def output_limits(self) -> OutputLimits:
         return OutputLimits(text_chars_per_cell=self.max_output_chars, image_bytes_per_cell=self.max_image_bytes,
                             notebook_bytes=self.max_notebook_bytes)
 
     def time_limits(self) -> TimeLimits:
-        return TimeLimits(cell=self.timeout, responsive_wait=self.responsive_wait, notebook=self.notebook_timeout)
+        return TimeLimits(cell=self.timeout, responsive_wait=self.responsive_wait, notebook=self.notebook_timeout,
+                          stretch=self.stretch())
 
     def run(self, nb: NotebookNode, lab: str, who: str, cache_to: Path | None = None) -> NotebookNode:
         """Execute `nb` of `lab` in a sandbox, in place; or take the run a class's worker made of

@@ -57,18 +57,18 @@ def load_hidden_tests() -> dict[str, ModuleType]:
 HIDDEN_TESTS = load_hidden_tests()
 
 
-def verdict_job(exercise: Exercise, answer_source: str, timeout: float) -> VerdictJob:
+def verdict_job(exercise: Exercise, answer_source: str, timeout: float, stretch: float = 0.0) -> VerdictJob:
     """The sandboxed run that judges `exercise`: its answer cell, then a call per hidden case."""
     sources = (answer_source,)
     payload = verdict_payload(sources, exercise.function, exercise.cases(), exercise.n_outputs)
-    return VerdictJob(exercise.function, sources, payload, timeout)
+    return VerdictJob(exercise.function, sources, payload, timeout, stretch)
 
 
 def run_verdict(job: VerdictJob, sandbox: Sandbox) -> dict:
     """The verdict run of `job` in a fresh sandbox of its own: its raw, checked result."""
     run = ColdRun(sandbox, Mounts(work=VERDICT_WORK), "verdict", job.payload, {})
     try:
-        return receive_verdict(run, job.timeout)
+        return receive_verdict(run, job.timeout, job.stretch)
     finally:
         run.close()
 
@@ -152,6 +152,14 @@ class VerifyAnswers(NbGraderPreprocessor):
     """Set each listed grade cell's outcome from an isolated run of the student's function."""
 
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
+    load_allowance = Float(
+        3.0, help="The limit counts the run's own time: when it waited for a CPU held by other work (a busy"
+        " grader), it may take that much longer, up to this many times the limit more (0: the wall clock"
+        " alone).").tag(config=True)
+
+    def job(self, exercise: Exercise, answer_source: str) -> VerdictJob:
+        """The verdict run of `exercise` on `answer_source`, with this grader's limits."""
+        return verdict_job(exercise, answer_source, self.timeout, self.timeout * self.load_allowance)
 
     def judged(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, str]]:
         """Each grade cell this lab's hidden tests judge, its exercise, and the source of its answer cell."""
@@ -170,7 +178,7 @@ class VerifyAnswers(NbGraderPreprocessor):
         for cell, exercise, answer in self.judged(nb, lab):
             raw = prepared.verdict_answer(lab, student, exercise.function, (answer,))
             if raw is None:  # no worker ran it: judge it here
-                raw = run_verdict(verdict_job(exercise, answer, self.timeout), sandbox)
+                raw = run_verdict(self.job(exercise, answer), sandbox)
             problems = problems_of(exercise, raw)
             record_verdict(cell, exercise.function, problems)
             if problems:

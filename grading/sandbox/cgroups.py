@@ -327,6 +327,22 @@ class Slot:
         return RunUsage(peak_memory_bytes=peak, memory_limit_hit=delta["oom_kills"] > 0 or at_limit,
                         process_limit_hit=delta["limit_hits"] > 0, cpu_seconds=max(0.0, delta["cpu_seconds"]))
 
+    def run_queue_wait(self) -> float:
+        """The time, in seconds, that the threads of the current run have waited for a CPU held by
+        other work (the scheduler's run-queue delay, /proc/<tid>/schedstat), added up."""
+        leaf = self._leaves[0]
+        try:
+            threads = _read(leaf.base / "run" / ("tasks" if leaf.version == 1 else "cgroup.threads")).split()
+        except OSError:
+            return 0.0
+        waited = 0
+        for thread in threads:
+            try:
+                waited += int(Path(f"/proc/{thread}/schedstat").read_text().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # it ended meanwhile
+        return waited / 1e9
+
     def kill_run(self) -> None:
         """Kill every process in the run cgroups and wait until they are empty."""
         self._kill("run")

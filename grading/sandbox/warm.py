@@ -33,6 +33,7 @@ from grading.sandbox.seccomp import filter_program
 READY_SECONDS = 120  # a warm sandbox's imports (numpy, matplotlib, IPython, scikit-learn)
 END_SECONDS = 30     # between a run's last output and the end of its clean-up
 CPU_POLL_SECONDS = 0.5
+MIN_EXTENSION = 0.05  # seconds: a shorter wait for a CPU does not move a run's deadline
 MAX_FRAME = 1 << 20
 _SLOT_NAMES = itertools.count(1)
 
@@ -48,6 +49,10 @@ class Run(Protocol):
     def kill(self) -> None: ...
 
     def wait(self, timeout: float | None = None) -> Finished: ...
+
+    def ended(self, timeout: float) -> bool: ...
+
+    def waited(self) -> float: ...
 
     def stderr_tail(self, limit: int = 600) -> str: ...
 
@@ -185,6 +190,11 @@ class WarmSandbox:
                                                 ("process_limit", usage.process_limit_hit),
                                                 ("cpu_limit", usage.cpu_seconds > self.settings.cpu_seconds)) if reached)
 
+    def run_queue_wait(self) -> float:
+        """How long the current run has waited for a CPU held by other work (0 without a cgroup)."""
+        with self._stopping:
+            return self.slot.run_queue_wait() if self.slot is not None else 0.0
+
     def end_of_run(self) -> tuple[str, ...]:
         """The limits the last run reached, as its cgroup counted them; whatever is left of it killed."""
         hit = self.limits_reached()
@@ -285,6 +295,14 @@ class WarmRun:
             self._sandbox.discard(self._server)
             self._stop_listening()
 
+    def ended(self, timeout: float) -> bool:
+        """Whether the run ends within `timeout` seconds (it is left running if not)."""
+        return self._ended.wait(timeout)
+
+    def waited(self) -> float:
+        """Seconds the run has waited for a CPU held by other work (a busy grader), so far."""
+        return self._sandbox.run_queue_wait() if self._sandbox._server is self._server else 0.0
+
     def _stop_listening(self) -> None:
         """Close this run's pipe: what the run still sends is drained and dropped."""
         try:
@@ -355,6 +373,12 @@ class ColdRun:
 
     def wait(self, timeout: float | None = None) -> Finished:
         return self._run.wait(timeout)
+
+    def ended(self, timeout: float) -> bool:
+        return self._run.ended(timeout)
+
+    def waited(self) -> float:
+        return self._run.waited()
 
     def stderr_tail(self, limit: int = 600) -> str:
         return self._run.stderr_tail(limit)
