@@ -120,3 +120,5 @@ c.GenerateFeedback.preprocessors = [
     FEEDBACK + "RenderMath", FEEDBACK + "CompressFigures",
 ]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
+# The pages' HTML is sanitized by nbconvert's filter, each distinct piece once per run.
+c.HTMLExporter.filters = {"clean_html": FEEDBACK + "clean_html.clean_html"}

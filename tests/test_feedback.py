@@ -267,3 +267,19 @@ def test_a_student_who_changed_locked_cells_is_told_on_their_page_that_the_chang
     assert "You changed or removed read-only cells (test_estimate_gaussian)" in _text(tampered)
     honest = (course.feedback / "aaa-honest-first" / LAB / f"{LAB}.html").read_text()
     assert "You changed or removed read-only cells" not in _text(honest)
+
+
+def test_the_pages_sanitizer_gives_nbconverts_html_each_distinct_piece_sanitized_once():
+    from nbconvert.filters.strings import clean_html as nbconverts
+
+    from grading.feedback_page.clean_html import LARGEST_REMEMBERED, _remembered, clean_html
+
+    pieces = ['<p onclick="steal()">F1 <script>alert(1)</script><b>0.875</b></p>',
+              b'<div class="highlight"><pre><span class="k">def</span> f(): pass</pre></div>',
+              "<a href=\"javascript:alert(1)\">x</a><img src=x onerror=alert(1)>"]
+    _remembered.cache_clear()
+    for _ in range(3):  # the same pieces on three students' pages
+        assert [clean_html(piece) for piece in pieces] == [nbconverts(piece) for piece in pieces]
+    assert _remembered.cache_info().misses == len(pieces)
+    outsized = "<p onclick=x>" + "a" * LARGEST_REMEMBERED + "</p>"
+    assert clean_html(outsized) == nbconverts(outsized) and _remembered.cache_info().currsize == len(pieces)

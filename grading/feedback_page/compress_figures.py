@@ -5,11 +5,15 @@ the same and weigh about a third as much, which keeps a page of many figures sma
 come from the student's run, so only a well-formed PNG of reasonable size is re-encoded (its
 header is read before its pixels); anything else is kept as it was, and so is a figure that
 would not get smaller.
+
+A class's pages share most figures (every student's run draws the same data), so each distinct
+figure is re-encoded once per feedback run: the result depends on the figure's bytes alone.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -18,8 +22,10 @@ from nbformat.notebooknode import NotebookNode
 from grading.feedback_page.base import FeedbackPreprocessor
 
 MAX_PIXELS = 4_000_000  # a figure of a lab is well under a million
+REMEMBERED = 32  # distinct figures kept re-encoded: a lab's pages share about ten
 
 
+@functools.lru_cache(maxsize=REMEMBERED)
 def lighter_png(data: str) -> str:
     """The base64 PNG `data` re-encoded with a 256-colour palette, or `data` if that does not help."""
     from PIL import Image, UnidentifiedImageError
