@@ -36,13 +36,17 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 NBGRADER, KIT = "nbgrader.preprocessors.", "grading.preprocessors."
 c.Autograde.sanitize_preprocessors = [
     NBGRADER + "ClearOutput", KIT + "RestoreReleasedCells", NBGRADER + "DeduplicateIds",
-    NBGRADER + "OverwriteKernelspec", NBGRADER + "OverwriteCells", NBGRADER + "CheckCellMetadata",
+    NBGRADER + "OverwriteKernelspec", NBGRADER + "OverwriteCells", KIT + "CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
     KIT + "ExecuteInSandbox", KIT + "SanitizeOutputs", NBGRADER + "IgnorePattern",
     NBGRADER + "LimitOutput", KIT + "VerifyAnswers",
-    NBGRADER + "SaveAutoGrades", NBGRADER + "AssignLatePenalties", NBGRADER + "CheckCellMetadata",
+    NBGRADER + "SaveAutoGrades", NBGRADER + "AssignLatePenalties", KIT + "CheckCellMetadata",
 ]
+# nbconvert checks the notebook against nbformat's schema after every preprocessor (about 20
+# checks per submission); once, after the last, is enough: the submission was read and checked
+# when it came in, and a preprocessor that broke the notebook still fails the same way.
+c.Exporter.optimistic_validation = True
 
 # Time limits. Seconds one cell may run before it is interrupted (the labs' cells take well
 # under a second, the second lab's training about 15 s); seconds it may go on ignoring the

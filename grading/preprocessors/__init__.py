@@ -4,10 +4,12 @@
 - ExecuteInSandbox: run its cells in a sandbox, with time limits and output caps.
 - SanitizeOutputs: strip scripts and other active content from HTML outputs.
 - VerifyAnswers: decide each graded function's points from a separate sandboxed run.
+- CheckCellMetadata: nbgrader's check of the cells' metadata, with its schema built once.
 """
+from grading.preprocessors.check_cell_metadata import CheckCellMetadata
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.restore_released_cells import RestoreReleasedCells
 from grading.preprocessors.sanitize_outputs import SanitizeOutputs
 from grading.preprocessors.verify_answers import VerifyAnswers
 
-__all__ = ["ExecuteInSandbox", "RestoreReleasedCells", "SanitizeOutputs", "VerifyAnswers"]
+__all__ = ["CheckCellMetadata", "ExecuteInSandbox", "RestoreReleasedCells", "SanitizeOutputs", "VerifyAnswers"]
