@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import integrity
+from grading import integrity, lab_cache
 from grading.autograde_class import autograde_class
 from grading.class_report import write_class_report
 from grading.cluster_security import CertificateError, dask_commands, default_folder, make_certificates
@@ -128,7 +128,8 @@ def formgrader(course: Course, options: list[str]) -> int:
 
 
 def copy_course(source: Course, destination: Path) -> Course:
-    """A fresh course at `destination` with the masters, releases and configuration of `source`."""
+    """A fresh course at `destination` with the masters, releases and configuration of `source`, and
+    its lab cache (which names the master that filled it: a changed master fills it again)."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
@@ -136,6 +137,9 @@ def copy_course(source: Course, destination: Path) -> Course:
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache")
     for folder in ("solutions", "assignments"):
         shutil.copytree(source.root / folder, destination / folder, symlinks=False, ignore=ignore)
+    cache = lab_cache.cache_folder(source)
+    if cache.is_dir():
+        shutil.copytree(cache, lab_cache.cache_folder(Course(destination)), symlinks=False)
     return Course(destination)
 
 

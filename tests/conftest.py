@@ -16,6 +16,7 @@ import pytest
 from grading.autograde_class import StudentResult, autograde_class
 from grading.cli import copy_course, export, feedback, release
 from grading.course import Course
+from grading.lab_cache import fill_from_master
 from grading.sample_class import released_notebook, write_sample_class, write_submission
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NO_SANDBOX = ("needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap"
               " (Debian/Ubuntu) or dnf install bubblewrap (Fedora)")
 # A test that asks for one of these grades a class, so it needs a sandbox whatever its module.
-SANDBOX_FIXTURES = {"graded_classes", "graded_class"}
+SANDBOX_FIXTURES = {"graded_classes", "graded_class", "course_template"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -124,6 +125,15 @@ LAB_LIMITS = {
     "anomaly_detection": TEST_LIMITS,
     "timeseries_autoencoder": {**TEST_LIMITS, "ExecuteInSandbox.timeout": 30},
 }
+
+
+@pytest.fixture(scope="session")
+def course_template(kit_course) -> Course:
+    """The kit's course with every lab's cache filled from its master, once a session: a test that
+    grades a copy of it (`copy_course(course_template, ...)`) runs no master again."""
+    for lab in kit_course.labs():
+        fill_from_master(kit_course, lab, kit_course.nbgrader_api(**LAB_LIMITS[lab]).config)
+    return kit_course
 
 
 def grade_sample_class(course: Course, lab: str) -> GradedClass:

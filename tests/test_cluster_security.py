@@ -22,7 +22,7 @@ import pytest
 from conftest import free_port, make_cluster_certificates, stop_processes
 
 from grading.autograde_class import INSECURE_CLUSTER_NOTE
-from grading.cli import copy_course, release
+from grading.cli import copy_course
 from grading.course import Course, put_environment_on_path
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
@@ -33,9 +33,8 @@ PYTHON = sys.executable
 pytestmark = pytest.mark.sandbox
 
 
-def fresh_course(root: Path, entries: tuple[str, ...] = ENTRIES) -> Course:
-    course = copy_course(Course(), root)
-    release(course, [LAB])
+def fresh_course(template: Course, root: Path, entries: tuple[str, ...] = ENTRIES) -> Course:
+    course = copy_course(template, root)
     notebook = released_notebook(course, LAB)
     known = {entry.name: entry for entry in corpus(LAB)}
     for name in entries:
@@ -232,8 +231,9 @@ def plain_cluster(tmp_path):
         stop_processes(reversed(processes))
 
 
-def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(plain_cluster, tmp_path):
-    course = fresh_course(tmp_path / "course", entries=("correct_vectorised",))
+def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(plain_cluster, course_template,
+                                                                            tmp_path):
+    course = fresh_course(course_template, tmp_path / "course", entries=("correct_vectorised",))
     output = graded(course, "--scheduler", plain_cluster, "--insecure-cluster")
     assert f"WARNING: {INSECURE_CLUSTER_NOTE}" in output
     assert "without authentication)" in output  # where the class runs

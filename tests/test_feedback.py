@@ -23,7 +23,7 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grading.autograde_class import autograde_class
-from grading.cli import copy_course, feedback, release
+from grading.cli import copy_course, feedback
 from grading.course import KIT_ROOT, Course
 from grading.feedback_page import TEMPLATE_DIRS
 from grading.feedback_page.name_exercises import exercise_name
@@ -88,11 +88,10 @@ def _active_markup(page: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> SimpleNamespace:
+def graded(tmp_path_factory, course_template) -> SimpleNamespace:
     """A small class of the first lab autograded with the course's configuration: `course`, and
     `pages`, {student: feedback page}."""
-    course = copy_course(Course(), tmp_path_factory.mktemp("feedback") / "course")
-    release(course, [LAB])
+    course = copy_course(course_template, tmp_path_factory.mktemp("feedback") / "course")
     entries = {entry.name: entry for entry in corpus(LAB)}
     released = released_notebook(course, LAB)
     write_submission(course, LAB, "sample_variance",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grading.cli import copy_course, release
+from grading.cli import copy_course
 from grading.course import Course, put_environment_on_path
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook, submission_of, write_submission
 
@@ -44,9 +44,9 @@ def write_class(course: Course) -> list[str]:
     return sorted([*ENTRIES, "unmodified_release", "broken_notebook"])
 
 
-def fresh_course(root: Path) -> Course:
-    course = copy_course(Course(), root)
-    release(course, [LAB])
+def fresh_course(template: Course, root: Path) -> Course:
+    """A copy of the session's course (release built, lab cache filled) with the small class in it."""
+    course = copy_course(template, root)
     write_class(course)
     return course
 
@@ -88,9 +88,9 @@ def wait_for_journal(course: Course, lines: int, grading: subprocess.Popen, time
 
 
 @pytest.fixture(scope="module")
-def stock_scores(tmp_path_factory) -> dict[str, dict[str, float]]:
+def stock_scores(tmp_path_factory, course_template) -> dict[str, dict[str, float]]:
     """Per-cell scores of nbgrader's own `autograde`, one student after another."""
-    course = fresh_course(tmp_path_factory.mktemp("stock") / "course")
+    course = fresh_course(course_template, tmp_path_factory.mktemp("stock") / "course")
     put_environment_on_path()
     from grading.autograde_class import ensure_in_gradebook
     ensure_in_gradebook(course.nbgrader_api(), course, LAB)
@@ -108,8 +108,8 @@ def comparable(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_per_cell_scores_are_nbgraders_whatever_the_number_of_workers(tmp_path, stock_scores, workers):
-    course = fresh_course(tmp_path / "course")
+def test_per_cell_scores_are_nbgraders_whatever_the_number_of_workers(tmp_path, course_template, stock_scores, workers):
+    course = fresh_course(course_template, tmp_path / "course")
     output = finish(kit(course, "--workers", workers))
     assert f"on {workers} local worker(s)" in output
     assert "\r" not in output and "/student" not in output and "student/s" not in output  # no bar off a terminal
@@ -118,8 +118,8 @@ def test_per_cell_scores_are_nbgraders_whatever_the_number_of_workers(tmp_path, 
     assert set(scores["broken_notebook"].values()) == {0}
 
 
-def test_a_grading_killed_midway_resumes_without_regrading_anyone(tmp_path, stock_scores):
-    course = fresh_course(tmp_path / "course")
+def test_a_grading_killed_midway_resumes_without_regrading_anyone(tmp_path, course_template, stock_scores):
+    course = fresh_course(course_template, tmp_path / "course")
     students = course.students(LAB)
     first = kit(course, "--workers", "2", start_new_session=True)
     wait_for_journal(course, 3, first)
@@ -138,13 +138,13 @@ def test_a_grading_killed_midway_resumes_without_regrading_anyone(tmp_path, stoc
     assert f"{len(students)} submission(s) to grade" in finish(kit(course, "--force"))
 
 
-def test_a_terminal_shows_a_progress_bar(tmp_path):
+def test_a_terminal_shows_a_progress_bar(tmp_path, course_template):
     import fcntl
     import pty
     import struct
     import termios
 
-    course = fresh_course(tmp_path / "course")
+    course = fresh_course(course_template, tmp_path / "course")
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a terminal's size
     command = [PYTHON, "-m", "grading", "autograde", LAB, "correct_vectorised", "less_or_equal",
@@ -171,8 +171,9 @@ def test_a_terminal_shows_a_progress_bar(tmp_path):
 # The course's Dask cluster over TLS on loopback (`tls_cluster` in conftest.py)
 # ---------------------------------------------------------------------------------------------
 
-def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(tmp_path, stock_scores, tls_cluster):
-    course = fresh_course(tmp_path / "course")
+def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(tmp_path, course_template, stock_scores,
+                                                                       tls_cluster):
+    course = fresh_course(course_template, tmp_path / "course")
     grading = kit(course, "--scheduler", tls_cluster.address, "--dir", str(tls_cluster.certificates))
     wait_for_journal(course, 2, grading)
     tls_cluster.workers[0].kill()  # in the middle of the class: its students are run again on the other worker

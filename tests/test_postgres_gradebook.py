@@ -103,10 +103,11 @@ def finished(process: subprocess.Popen, timeout: float = 900) -> tuple[int, str,
 
 
 @pytest.fixture(scope="module")
-def graded_in_each_gradebook(kit_course, postgres, tmp_path_factory):
+def graded_in_each_gradebook(course_template, postgres, tmp_path_factory):
     """The first lab's class graded twice: into SQLite (the default) and into PostgreSQL."""
     folder = tmp_path_factory.mktemp("postgres_vs_sqlite")
-    courses = {"sqlite": copy_course(kit_course, folder / "sqlite"), "postgres": copy_course(kit_course, folder / "pg")}
+    courses = {"sqlite": copy_course(course_template, folder / "sqlite"),
+               "postgres": copy_course(course_template, folder / "pg")}
     urls = {"sqlite": f"sqlite:///{courses['sqlite'].root}/grading/gradebook.db",
             "postgres": postgres.database("single")}
     set_gradebook_in_file(courses["postgres"], urls["postgres"])
@@ -117,10 +118,10 @@ def graded_in_each_gradebook(kit_course, postgres, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def graded_at_once(kit_course, postgres, tmp_path_factory):
+def graded_at_once(course_template, postgres, tmp_path_factory):
     """Both labs' classes of one course graded at the same time by two `autograde` commands, into
     a new PostgreSQL gradebook named in the course's nbgrader_config.py."""
-    course = copy_course(kit_course, tmp_path_factory.mktemp("two_graders") / "course")
+    course = copy_course(course_template, tmp_path_factory.mktemp("two_graders") / "course")
     url = postgres.database("shared")
     set_gradebook_in_file(course, url)
     for lab in CLASS:
@@ -262,8 +263,8 @@ def test_graders_opening_a_new_gradebook_at_once_all_succeed(postgres):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def plain_course(kit_course, tmp_path_factory) -> Course:
-    course = copy_course(kit_course, tmp_path_factory.mktemp("unreachable") / "course")
+def plain_course(course_template, tmp_path_factory) -> Course:
+    course = copy_course(course_template, tmp_path_factory.mktemp("unreachable") / "course")
     write_class(course, LAB)
     return course
 
