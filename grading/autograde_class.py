@@ -32,6 +32,7 @@ from nbformat.v4 import new_output
 
 from grading import incidents, lab_cache
 from grading.course import Course
+from grading.errors import NoSubmissions
 from grading.intake import link_refusal, refusal
 from grading.preprocessors.restore_released_cells import changed_locked_cells
 from grading.sandbox.launch import Sandbox, check_available
@@ -74,10 +75,6 @@ def quiet_gradebook() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)
         yield
-
-
-class NoSubmissions(FileNotFoundError):
-    """The lab has no submission to grade; the message says where they go."""
 
 
 def ensure_in_gradebook(api, course: Course, lab: str) -> None:

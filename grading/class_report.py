@@ -33,6 +33,7 @@ from nbformat.notebooknode import NotebookNode
 
 from grading.autograde_class import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentResult
 from grading.course import KIT_ROOT, Course
+from grading.errors import CommandError
 from grading.incidents import KINDS
 from grading.report import load_results
 from grading.text import printable, printable_lines
@@ -317,7 +318,8 @@ def write_class_report(course: Course, lab: str) -> Path:
     results = load_results(course, lab)
     release = read_notebook(course.releases / lab / f"{lab}.ipynb")
     if release is None:
-        raise FileNotFoundError(f"No readable release of {lab} at {course.releases / lab}")
+        raise CommandError(f"No readable release of {lab} at {course.releases / lab}: rebuild it"
+                           f" (python -m grading release {lab}).")
     notebooks, skipped = {}, []
     for result in results:
         notebook = read_notebook(course.autograded_notebook(lab, result.student))

@@ -1,22 +1,10 @@
 """`python -m grading ...`: the instructor's commands around nbgrader, for every lab.
 
-    release [LAB...]          build the student releases from the masters (nbgrader generate_assignment)
-    autograde LAB [STUDENT...] autograde a class, each student isolated, and write the lab's report
-    feedback LAB              write feedback HTML (nbgrader generate_feedback)
-    export                    write grading/grades.csv (nbgrader export)
-    report LAB                print the class table of the last autograde and write its HTML page
-    cluster-certs             make the certificates of the course's Dask cluster and print how to start it
-    formgrader [-- OPTION...] start JupyterLab in the course for nbgrader's formgrader (as root too), with
-                              JupyterLab's own options after --, e.g. -- --no-browser --port=8890
-    demo                      grade a sample class of every lab in a scratch course (build/demo)
-
-Options: --course DIR (default: the current folder if it is a course, else the kit's root), --timeout SECONDS (per cell, autograde/demo),
---workers N (local workers; default: every core), --scheduler tls://HOST:PORT (run the code on the
-course's Dask cluster instead, started with the certificates of cluster-certs), --dir DIR (the
-cluster's certificates; default: grading/cluster of the course), --insecure-cluster (allow a
-scheduler without TLS, which runs anyone's code: only to try on one machine), --force (grade again
-the students already graded; cluster-certs: replace the certificates), --unsafe-no-sandbox (run
-submitted code without a sandbox: only where bubblewrap cannot run).
+Each command takes only its own arguments and options (`python -m grading COMMAND --help`); every
+one takes --course DIR (default: the current folder if it is a course, else the kit's root), and
+the two that run submitted code, autograde and demo, say where and how it runs (--workers,
+--scheduler, --timeout, ...). Errors are one line after "grading: " (exit status 1; 2 for a
+misused command line).
 
 Every command but demo, cluster-certs and formgrader stops if the grader's files (the kit's code, the
 configuration, masters, releases, hidden tests, the Python environment) change while it runs, and
@@ -36,19 +24,14 @@ from pathlib import Path
 from grading import integrity, lab_cache
 from grading.autograde_class import autograde_class
 from grading.class_report import write_class_report
-from grading.cluster_security import CertificateError, dask_commands, default_folder, make_certificates
+from grading.cluster_security import dask_commands, default_folder, make_certificates
 from grading.course import KIT_ROOT, Course
+from grading.errors import CommandError, GradingError
 from grading.report import format_table, load_results
 from grading.sample_class import write_sample_class
 from grading.text import printable_lines
-from grading.execution.pool import PoolUnavailable
-from grading.sandbox.launch import SandboxUnavailable
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
-
-
-class CommandError(Exception):
-    """A command could not do its job; the message is one line for the instructor."""
 
 
 def known_lab(course: Course, lab: str) -> str:
@@ -193,33 +176,73 @@ def _workers(text: str) -> int:
     return int(text)
 
 
+def _run_options() -> argparse.ArgumentParser:
+    """Where and how submitted code runs: the options of autograde and demo."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
+    options.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
+    options.add_argument("--scheduler", help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
+                         " submitted code on, reached with the certificates of cluster-certs")
+    options.add_argument("--dir", type=Path, help="the cluster's certificates (default: grading/cluster of the course)")
+    options.add_argument("--insecure-cluster", action="store_true",
+                         help="allow a --scheduler without TLS: anyone who reaches it can run code on its workers and"
+                         " change grades (recorded in the report and the notes; only to try on one machine)")
+    options.add_argument("--unsafe-no-sandbox", action="store_true",
+                         help="run submitted code without a sandbox (recorded in the report and the feedback)")
+    return options
+
+
+# name: (what it does, whether it runs submitted code (and so takes the run options))
+COMMANDS = {
+    "release": ("build the student releases from the masters (every lab, or those named)", False),
+    "autograde": ("autograde a class (or the students named), each student isolated, and write the lab's report",
+                  True),
+    "feedback": ("write each student's feedback page", False),
+    "export": ("write grading/grades.csv", False),
+    "report": ("print the class table of the last autograde and write its HTML page", False),
+    "cluster-certs": ("make the certificates of the course's Dask cluster and print how to start it", False),
+    "formgrader": ("start JupyterLab in the course for nbgrader's formgrader; JupyterLab's own options go after"
+                   " --, e.g. -- --no-browser --port=8890", False),
+    "demo": ("grade a sample class of every lab in a scratch course (build/demo)", True),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job, each with only its own arguments and options."""
+    top = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    course = argparse.ArgumentParser(add_help=False)
+    course.add_argument("--course", type=Path, default=default_course(),
+                        help="the course directory (default: this folder if it holds nbgrader_config.py, else the"
+                        " kit's root)")
+    run = _run_options()
+    commands = top.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}", required=True)
+    made = {name: commands.add_parser(name, parents=[course, run] if runs_code else [course], help=summary,
+                                      description=summary)
+            for name, (summary, runs_code) in COMMANDS.items()}
+    made["release"].add_argument("labs", nargs="*", metavar="LAB", help="labs to build (default: every lab)")
+    for name in ("autograde", "feedback", "report"):
+        made[name].add_argument("lab", nargs="?", metavar="LAB", help="the lab (a folder of solutions/)")
+    made["autograde"].add_argument("students", nargs="*", metavar="STUDENT",
+                                   help="students to grade (default: every student who submitted)")
+    made["autograde"].add_argument("--force", action="store_true", help="grade again the students already graded")
+    made["cluster-certs"].add_argument("--dir", type=Path, help="where to write the certificates (default:"
+                                       " grading/cluster of the course)")
+    made["cluster-certs"].add_argument("--force", action="store_true", help="make new certificates over the old ones")
+    return top
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["release", "autograde", "feedback", "export", "report", "cluster-certs",
-                                            "formgrader", "demo"])
-    parser.add_argument("names", nargs="*", help="a lab, then students (autograde); labs (release)")
-    parser.add_argument("--course", type=Path, default=default_course(),
-                        help="the course directory (default: this folder if it holds nbgrader_config.py, else the kit's root)")
-    parser.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
-    parser.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
-    parser.add_argument("--scheduler", help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
-                        " submitted code on, reached with the certificates of cluster-certs")
-    parser.add_argument("--dir", type=Path, help="the cluster's certificates: where cluster-certs writes them and"
-                        " --scheduler reads them (default: grading/cluster of the course)")
-    parser.add_argument("--insecure-cluster", action="store_true",
-                        help="allow a --scheduler without TLS: anyone who reaches it can run code on its workers and"
-                        " change grades (recorded in the report and the notes; only to try on one machine)")
-    parser.add_argument("--force", action="store_true",
-                        help="grade again the students already graded (autograde); make new certificates"
-                        " over the old ones (cluster-certs)")
-    parser.add_argument("--unsafe-no-sandbox", action="store_true",
-                        help="run submitted code without a sandbox (recorded in the report and the feedback)")
     argv = list(sys.argv[1:] if argv is None else argv)
     passed_on = argv[argv.index("--") + 1:] if "--" in argv else []  # JupyterLab's options (formgrader)
-    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    command_line = parser()
+    args, unknown = command_line.parse_known_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if unknown:
+        print(f"grading: {args.command} does not take {' '.join(unknown)}: see python -m grading {args.command}"
+              " --help", file=sys.stderr)
+        return 2
     if passed_on and args.command != "formgrader":
-        parser.error("only formgrader takes options after --")
+        command_line.error("only formgrader takes options after --")
     course = Course(args.course.resolve())
     if not (course.root / "nbgrader_config.py").is_file():
         print(f"grading: {course.root} is not a course folder (no nbgrader_config.py): pass --course DIR",
@@ -235,14 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             lab = None
             if args.command not in ("release", "export"):
-                if not args.names:
+                if not args.lab:
                     raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
-                lab = known_lab(course, args.names[0])
-            labs = [known_lab(course, name) for name in args.names] if args.command == "release" else []
+                lab = known_lab(course, args.lab)
+            labs = [known_lab(course, name) for name in args.labs] if args.command == "release" else []
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
                 run_command(course, args, lab, labs)
-    except (CommandError, FileNotFoundError, ValueError, SandboxUnavailable, integrity.IntegrityError,
-            PoolUnavailable, CertificateError) as error:
+    except GradingError as error:
         print(f"grading: {printable_lines(str(error))}", file=sys.stderr)
         return 1
     return 0
@@ -254,13 +276,11 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
         release(course, labs)
     elif args.command == "export":
         export(course)
+    elif args.command == "autograde":
+        print(printable_lines(format_table(lab, autograde_class(course, lab, args.students or None, force=args.force,
+                                                                **_settings(args, course)))))
+    elif args.command == "feedback":
+        feedback(course, lab)
     else:
-        students = args.names[1:] or None
-        if args.command == "autograde":
-            print(printable_lines(format_table(lab, autograde_class(course, lab, students, force=args.force,
-                                                                    **_settings(args, course)))))
-        elif args.command == "feedback":
-            feedback(course, lab)
-        else:
-            print(printable_lines(format_table(lab, load_results(course, lab))))
-            print(f"report: {write_class_report(course, lab)}", file=sys.stderr)
+        print(printable_lines(format_table(lab, load_results(course, lab))))
+        print(f"report: {write_class_report(course, lab)}", file=sys.stderr)

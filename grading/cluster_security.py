@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from grading.course import Course
+from grading.errors import CertificateError
 
 ROLES = {  # role -> (who holds it, the TLS sides it takes: server and/or client)
     "scheduler": ("the scheduler's machine", ("server", "client")),
@@ -28,10 +29,6 @@ ROLES = {  # role -> (who holds it, the TLS sides it takes: server and/or client
 CA_FILE = "ca.pem"
 VALID_DAYS = 825
 MAKE_COMMAND = "python -m grading cluster-certs"
-
-
-class CertificateError(Exception):
-    """A certificate or key of the cluster is missing, unsafe or in the way; the message says what to do."""
 
 
 def default_folder(course: Course) -> Path:

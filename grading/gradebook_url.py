@@ -18,15 +18,12 @@ import os
 import re
 from typing import Iterable
 
+from grading.errors import GradebookUnavailable
+
 ENV_VAR = "COURSE_GRADEBOOK_URL"
 EXAMPLE = "postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"
 CONNECT_TIMEOUT = 10  # seconds to wait for a database server before saying it cannot be reached
 _LOCK_KEY = 0x6E62_6772_6164_6572  # "nbgrader" in ASCII: the kit's advisory lock in the gradebook's database
-
-
-class GradebookUnavailable(ValueError):
-    """The gradebook cannot be opened; the message is one line naming it and saying what to do
-    (a ValueError, which the kit's command line prints as its one line of error)."""
 
 
 def configured_url(file_setting: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from grading.course import KIT_ROOT, Course
+from grading.errors import IntegrityError
 
 # Work areas of grading: they change with every class, and no code is loaded from them.
 WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus", "cluster")
@@ -27,10 +28,6 @@ SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache", "dat
 # (JupyterLab saves its layout in lab/workspaces whenever formgrader's tab moves).
 STATE_FOLDERS = ("__pycache__", "workspaces", "runtime")
 STATE_FILES = ("migrated",)
-
-
-class IntegrityError(Exception):
-    """The grader's files changed; the message lists them and says what to do."""
 
 
 def _content_files(course: Course) -> Iterator[Path]:

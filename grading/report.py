@@ -11,6 +11,7 @@ import sys
 
 from grading.autograde_class import StudentResult
 from grading.course import Course
+from grading.errors import ReportUnavailable
 from grading.text import printable
 
 
@@ -18,12 +19,12 @@ def load_results(course: Course, lab: str) -> list[StudentResult]:
     """The results of the last class autograde of `lab`."""
     path = course.reports / f"{lab}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"No report for {lab} at {path}: autograde the class first"
+        raise ReportUnavailable(f"No report for {lab} at {path}: autograde the class first"
                                 f" (python -m grading autograde {lab}).")
     try:
         return [StudentResult(**row) for row in json.loads(path.read_text())]
     except (ValueError, TypeError) as error:
-        raise ValueError(f"The report {path} is damaged ({error}): autograde the class again.") from None
+        raise ReportUnavailable(f"The report {path} is damaged ({error}): autograde the class again.") from None
 
 
 def shorten(text: str, width: int) -> str:

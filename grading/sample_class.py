@@ -16,6 +16,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from grading.course import KIT_ROOT, Course
+from grading.errors import CommandError
 
 CORPUS = KIT_ROOT / "grading" / "corpus"
 BASE_ENTRY = "correct_vectorised"
@@ -37,7 +38,7 @@ def read_entry(path: Path) -> CorpusEntry:
     text = path.read_text()
     fails = re.search(r"^# fails:(.*)$", text, re.MULTILINE)
     if fails is None:
-        raise ValueError(f"{path}: no '# fails:' line; add '# fails: none' or the grade ids it must fail")
+        raise CommandError(f"{path}: no '# fails:' line; add '# fails: none' or the grade ids it must fail")
     ids = {item.strip() for item in fails.group(1).split(",")} - {"", "none"}
     description = text.split('"""')[1].strip() if text.startswith('"""') else path.stem
     parts = _CELL_MARK.split(text)

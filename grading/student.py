@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grading.course import KIT_ROOT, Course
+from grading.errors import StudentError
 
 CONFIG_TEMPLATE = KIT_ROOT / "student" / "jupyter_config"
 WORK_ROOT_VARIABLE = "COURSE_WORK_DIR"
@@ -47,10 +48,6 @@ NOT_RELEASED = (".ipynb_checkpoints", "__pycache__", ".autoencoder_cache", "*.py
 DROPPED_PREFIXES = ("COURSE_KIT_",)
 # JupyterLab keeps settings and workspaces in JUPYTER_CONFIG_DIR unless these say otherwise.
 DROPPED_VARIABLES = ("MPLBACKEND", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")
-
-
-class StudentError(Exception):
-    """The student's environment cannot be prepared; the message is one line saying why."""
 
 
 @dataclass

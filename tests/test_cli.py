@@ -72,6 +72,18 @@ def test_unknown_lab_fails_with_one_line_naming_it_and_the_labs(command):
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("command, refused", [
+    (["export", "--workers", "2"], "--workers 2"), (["release", "--force"], "--force"),
+    (["report", LAB, "extra"], "extra"), (["feedback", LAB, "--timeout", "5"], "--timeout 5")],
+    ids=["export --workers", "release --force", "report LAB extra", "feedback --timeout"])
+def test_a_command_given_what_it_does_not_take_fails_with_one_line_naming_it(command, refused):
+    done = grading(*command)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"grading: {command[0]} does not take {refused}: see python -m grading {command[0]} --help"]
+    assert done.stdout == ""
+
+
 def test_autograde_without_a_lab_fails_with_one_line():
     done = grading("autograde")
     assert done.returncode == 1

@@ -18,14 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from grading.errors import PoolUnavailable
 from grading.execution.work import StudentWork
 from grading.execution.worker import Worker, perform_on_dask
 
 Answer = tuple[StudentWork, "dict | BaseException"]
-
-
-class PoolUnavailable(RuntimeError):
-    """The workers asked for cannot be reached; the message says what to start."""
 
 
 def default_workers() -> int:

@@ -30,6 +30,7 @@ from typing import IO, Sequence
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
 
+from grading.errors import SandboxUnavailable
 from grading.reaping import become_subreaper, descendants, kill_descendants
 
 INSIDE = Path(__file__).resolve().parent / "inside"
@@ -45,10 +46,6 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) 
 # What the run server needs as root to give each run its own world; the student's code has none of them.
 SERVER_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_CHOWN", "CAP_FOWNER",
                        "CAP_DAC_OVERRIDE", "CAP_KILL")
-
-
-class SandboxUnavailable(RuntimeError):
-    """A sandbox cannot start here; the message names the cause and what to do."""
 
 
 class Sandbox(Configurable):
