@@ -57,11 +57,10 @@ c.ExecuteInSandbox.responsive_wait = 5
 c.ExecuteInSandbox.notebook_timeout = 600
 # Seconds an exercise's verdict run may take (the labs' take about half a second).
 c.VerifyAnswers.timeout = 20
-# Output kept of a submission's run: characters of text per cell, bytes of figures per cell,
-# bytes in all; lines per output are capped by nbgrader's LimitOutput.
-c.ExecuteInSandbox.max_output_chars = 100_000
-c.ExecuteInSandbox.max_image_bytes = 2_000_000
-c.ExecuteInSandbox.max_notebook_bytes = 20_000_000
+# Output kept of a submission's run: characters of text per cell, bytes of figures per cell and
+# bytes in all are ExecuteInSandbox.max_output_chars, max_image_bytes and max_notebook_bytes (their
+# defaults, and why, in OutputLimits of grading/sandbox/protocol.py; the README's table of limits);
+# lines per output are capped by nbgrader's LimitOutput.
 c.LimitOutput.max_lines = 1000
 
 # The sandbox of every process that runs submitted code (grading/sandbox/launch.py): bubblewrap

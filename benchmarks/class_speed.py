@@ -53,6 +53,7 @@ import numpy as np
 import psutil
 
 from grading import lab_cache
+from grading.cells import without_hidden_tests
 from grading.cli import copy_course, release
 from grading.cluster_security import make_certificates, tls_options
 from grading.course import Course
@@ -74,7 +75,6 @@ Scores = dict[str, dict[str, float]]  # student -> grade cell -> score
 STOCK_COURSE_ID = "stock-course"
 STOCK_CONFIG = stock_config(f'c.CourseDirectory.course_id = "{STOCK_COURSE_ID}"')
 STUDENT_LINE = re.compile(r"\] (\S+): [^(\n]*\(([\d.]+) s, ([\d.]+) s on ")
-HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 # Runs in a process of its own, in the lab's folder: the kit's notebook runner (argv[1]) serves
 # the request on standard input twice, in the same interpreter; prints the seconds of each run.
 FLOOR_PROGRAM = r'''
@@ -530,7 +530,7 @@ def floor_seconds(scratch: Path, lab: str) -> tuple[float, float, list[str]]:
     course = Course(scratch / "floor") if (scratch / "floor").exists() else copy_course(Course(), scratch / "floor")
     folder = course.solutions / lab
     master = nbformat.read(folder / f"{lab}.ipynb", as_version=4)
-    cells = [{"index": index, "source": HIDDEN_TESTS.sub("", cell.source)}
+    cells = [{"index": index, "source": without_hidden_tests(cell.source)}
              for index, cell in enumerate(master.cells) if cell.cell_type == "code"]
     request = json.dumps({"cells": cells, "cell_timeout": 600, "max_output_chars": 100_000})
     env = environment(COURSE_KIT_CACHE_DIR=str(scratch / "floor-cache"), MPLBACKEND="Agg")

@@ -35,10 +35,10 @@ from grading.autograde_class import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentR
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
 from grading.incidents import KINDS
+from grading.intake import MAX_NOTEBOOK_BYTES  # a bigger autograded notebook is skipped, not read
 from grading.report import load_results
 from grading.text import printable, printable_lines
 
-MAX_NOTEBOOK_BYTES = 20_000_000  # a bigger autograded notebook is skipped, not read
 MAX_ANSWER_CHARS = 50_000  # answer code fingerprinted and shown per student
 MAX_LINES_PER_ERROR, MAX_LINE_CHARS = 40, 400  # what is read of one WrongAnswer message
 NOISE_T = 25  # copydetect's noise threshold: the shortest match (in filtered characters) that counts

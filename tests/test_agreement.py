@@ -30,7 +30,7 @@ from nbgrader.utils import determine_grade
 
 from conftest import REPO_ROOT, import_lab_module
 from grading.checks import problems_with, run_in_process
-from grading.preprocessors.verify_answers import HIDDEN_TESTS, record_verdict
+from grading.preprocessors.verify_answers import hidden_tests, record_verdict
 from grading.sample_class import BASE_ENTRY, corpus
 
 LABS = ("anomaly_detection", "timeseries_autoencoder")
@@ -83,7 +83,7 @@ class _Sink(io.TextIOBase):
 
 
 def _judge_in_child(connection, lab: str, source: str, grade_id: str) -> None:
-    exercise = HIDDEN_TESTS[lab].EXERCISES[grade_id]
+    exercise = hidden_tests()[lab].EXERCISES[grade_id]
     test_name, _ = public_test_calls(lab)[grade_id]
     public_test = getattr(LAB_MODULES[lab], test_name)
     namespace: dict = {"__name__": "__main__"}
@@ -115,7 +115,7 @@ def judge(lab: str, source: str, grade_id: str) -> Judged:
     """Run the exercise's public test and the grader's checks on the function `source` defines."""
     if lab not in LAB_MODULES:
         LAB_MODULES[lab] = import_lab_module(lab, "public_tests")
-    HIDDEN_TESTS[lab].EXERCISES[grade_id].cases()  # built once here, not in every child
+    hidden_tests()[lab].EXERCISES[grade_id].cases()  # built once here, not in every child
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_judge_in_child, args=(sender, lab, source, grade_id), daemon=True)
@@ -148,7 +148,7 @@ def judged_entry(lab: str, name: str) -> dict[str, Judged]:
     entries = {entry.name: entry for entry in corpus(lab)}
     cells = {**entries[BASE_ENTRY].cells, **entries[name].cells}
     return {grade_id: judge(lab, cells[exercise.answer_cell], grade_id)
-            for grade_id, exercise in HIDDEN_TESTS[lab].EXERCISES.items()}
+            for grade_id, exercise in hidden_tests()[lab].EXERCISES.items()}
 
 
 CORPUS_ENTRIES = [(lab, entry.name) for lab in LABS for entry in corpus(lab)]

@@ -29,19 +29,10 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 
-MAX_SHARED_BYTES = 20_000_000  # the master's outputs of a lab's shared cells, as the grader stored them
+from grading.cells import grade_id, is_answer, is_shared
+from grading.sandbox.protocol import OutputLimits
 
-
-def is_shared(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and cell.get("metadata", {}).get("grading", {}).get("shared") is True
-
-
-def _is_answer(cell: NotebookNode) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
-
-
-def _grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+MAX_SHARED_BYTES = OutputLimits.notebook_bytes  # the master's outputs of a lab's shared cells, as stored
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,21 +115,21 @@ def plan(nb: NotebookNode, master_outputs: dict[str, dict]) -> Plan:
     if not any(is_shared(cell) for _, cell in cells):
         return Plan()
     names = {index: names_of(cell.source) for index, cell in cells}
-    read_only_imports = frozenset(statement for index, cell in cells if not _is_answer(cell)
+    read_only_imports = frozenset(statement for index, cell in cells if not is_answer(cell)
                                   for statement, _ in names[index].imports)
     tainted: set[str] = set()
     candidates: list[int] = []
     result = Plan()
     for index, cell in cells:
         cell_names = names[index]
-        if _is_answer(cell):
+        if is_answer(cell):
             if not cell_names.known:
                 tainted.add("*")
             tainted |= student_binds(cell_names, read_only_imports)
             continue
         uses_student = "*" in tainted or not cell_names.known or not tainted.isdisjoint(cell_names.reads)
         if is_shared(cell):
-            entry = master_outputs.get(_grade_id(cell) or "")
+            entry = master_outputs.get(grade_id(cell) or "")
             if uses_student:
                 result.ran_as_usual.append(index)
             elif entry is not None and entry.get("source") == cell.source:
@@ -150,7 +141,7 @@ def plan(nb: NotebookNode, master_outputs: dict[str, dict]) -> Plan:
     for index in candidates:
         if index in needed:
             continue
-        entry = master_outputs[_grade_id(nb.cells[index])]
+        entry = master_outputs[grade_id(nb.cells[index])]
         result.left_out[index] = {"outputs": entry["outputs"], "execution_count": entry.get("execution_count")}
     return result
 
@@ -181,11 +172,11 @@ def master_outputs(master: NotebookNode) -> dict[str, dict]:
     """The outputs of the master's shared cells after its run: only cells that ran cleanly (no error)."""
     kept = {}
     for cell in master.cells:
-        if not is_shared(cell) or not _grade_id(cell) or cell.get("execution_count") is None:
+        if not is_shared(cell) or not grade_id(cell) or cell.get("execution_count") is None:
             continue
         if any(output.get("output_type") == "error" for output in cell.outputs):
             continue
-        kept[_grade_id(cell)] = {"source": cell.source, "outputs": cell.outputs,
+        kept[grade_id(cell)] = {"source": cell.source, "outputs": cell.outputs,
                                  "execution_count": cell.execution_count}
     return kept
 
@@ -219,5 +210,5 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {grade_id: entry for grade_id, entry in raw.items()
+    return {cell_id: entry for cell_id, entry in raw.items()
             if isinstance(entry, dict) and isinstance(entry.get("source"), str) and isinstance(entry.get("outputs"), list)}

@@ -8,21 +8,11 @@ to the cell's end rather than shown.
 """
 from __future__ import annotations
 
-import re
-
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 
+from grading.cells import hide_hidden_tests
 from grading.feedback_page.base import FeedbackPreprocessor
-from grading.preprocessors.execute_in_sandbox import without_hidden_tests
-
-OPEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*\Z", re.M | re.S)
-
-
-def hide_hidden_tests(source: str) -> str:
-    """`source` without its hidden-test regions, closed or not."""
-    shown = OPEN_REGION.sub("", without_hidden_tests(source))
-    return source if shown == source else shown.rstrip() + "\n"
 
 
 class HideHiddenTests(FeedbackPreprocessor):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +36,7 @@ from traitlets import Float, Integer
 from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
+from grading.cells import without_hidden_tests
 from grading.incidents import incident
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
@@ -47,14 +47,6 @@ NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
 WEAKER_LIMITS_NOTE = ("[graded with per-process limits only: the grading machine offered no cgroup to count this"
                       " notebook's run as a whole]\n")
-HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-
-
-def without_hidden_tests(source: str) -> str:
-    """A cell's source without its hidden-test region: those run only in the grader's verdict."""
-    return HIDDEN_TESTS.sub("", source)
-
-
 def release_folder(coursedir: CourseDirectory, lab: str) -> Path:
     return Path(coursedir.format_path(coursedir.release_directory, ".", lab))
 
@@ -84,9 +76,12 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         3.0, help="A cell's limits count its own time: when the run waited for a CPU held by other work (a busy"
         " grader), a cell may take that much longer, up to this many times its limit more (0: the wall clock"
         " alone).").tag(config=True)
-    max_output_chars = Integer(100_000, help="Characters of text output kept per cell.").tag(config=True)
-    max_image_bytes = Integer(2_000_000, help="Bytes of figures (base64) kept per cell.").tag(config=True)
-    max_notebook_bytes = Integer(20_000_000, help="Bytes of output kept for the whole notebook.").tag(config=True)
+    max_output_chars = Integer(OutputLimits.text_chars_per_cell,
+                               help="Characters of text output kept per cell.").tag(config=True)
+    max_image_bytes = Integer(OutputLimits.image_bytes_per_cell,
+                              help="Bytes of figures (base64) kept per cell.").tag(config=True)
+    max_notebook_bytes = Integer(OutputLimits.notebook_bytes,
+                                 help="Bytes of output kept for the whole notebook.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         info = resources["nbgrader"]

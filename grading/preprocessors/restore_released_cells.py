@@ -21,13 +21,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-
-def _is_answer(cell: NotebookNode) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
-
-
-def _grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+from grading.cells import grade_id, is_answer
 
 
 def defined_functions(source: str) -> frozenset[str]:
@@ -41,7 +35,7 @@ def defined_functions(source: str) -> frozenset[str]:
 
 def find_answer(released: NotebookNode, submitted: list[NotebookNode]) -> NotebookNode | None:
     """The submitted cell that answers the released answer cell, or None."""
-    same_id = [cell for cell in submitted if _grade_id(cell) == _grade_id(released) and _is_answer(cell)]
+    same_id = [cell for cell in submitted if grade_id(cell) == grade_id(released) and is_answer(cell)]
     if same_id:
         return same_id[0]
     wanted = defined_functions(released.source)
@@ -62,15 +56,15 @@ def _is_locked(cell: NotebookNode) -> bool:
 
 def changed_locked_cells(released: NotebookNode, submitted: NotebookNode) -> list[str]:
     """Grade ids of the released locked cells that the submission removed or changed (source or nbgrader metadata)."""
-    by_id = {_grade_id(cell): cell for cell in submitted.cells if _grade_id(cell)}
+    by_id = {grade_id(cell): cell for cell in submitted.cells if grade_id(cell)}
     changed = []
     for cell in released.cells:
         if not _is_locked(cell):
             continue
-        mine = by_id.get(_grade_id(cell))
+        mine = by_id.get(grade_id(cell))
         if (mine is None or mine.source.strip() != cell.source.strip()
                 or mine.metadata.get("nbgrader") != cell.metadata.get("nbgrader")):
-            changed.append(_grade_id(cell))
+            changed.append(grade_id(cell))
     return changed
 
 
@@ -82,10 +76,10 @@ class RestoreReleasedCells(NbGraderPreprocessor):
         rebuilt = []
         for cell in released.cells:
             cell = copy.deepcopy(cell)
-            if _is_answer(cell):
+            if is_answer(cell):
                 answer = find_answer(cell, nb.cells)
                 if answer is None:
-                    self.log.warning("No answer found for cell '%s'; grading the released stub", _grade_id(cell))
+                    self.log.warning("No answer found for cell '%s'; grading the released stub", grade_id(cell))
                 else:
                     cell.source = answer.source[:MAX_ANSWER_CHARS]
             rebuilt.append(cell)

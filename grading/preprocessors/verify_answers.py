@@ -15,6 +15,7 @@ failing public test said.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import re
@@ -36,11 +37,12 @@ from grading.sandbox.warm import ColdRun
 from grading.text import printable
 
 
-def load_hidden_tests() -> dict[str, ModuleType]:
-    """Every lab's hidden-test module, with its cases built.
+@functools.cache
+def hidden_tests() -> dict[str, ModuleType]:
+    """Every lab's hidden-test module, with its cases built; loaded once, on the first call.
 
-    Called when nbgrader loads its configuration, before any student's code runs, so that
-    what a submission might write to disk cannot change the references it is judged by.
+    `VerifyAnswers` calls it when nbgrader builds its pipeline, before any student's code runs,
+    so that what a submission might write to disk cannot change the references it is judged by.
     """
     modules = {}
     for info in pkgutil.iter_modules(grading.hidden_tests.__path__):
@@ -53,8 +55,6 @@ def load_hidden_tests() -> dict[str, ModuleType]:
         modules[info.name] = module
     return modules
 
-
-HIDDEN_TESTS = load_hidden_tests()
 
 
 def verdict_job(exercise: Exercise, answer_source: str, timeout: float, stretch: float = 0.0) -> VerdictJob:
@@ -157,13 +157,17 @@ class VerifyAnswers(NbGraderPreprocessor):
         " grader), it may take that much longer, up to this many times the limit more (0: the wall clock"
         " alone).").tag(config=True)
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        hidden_tests()  # loaded now, before the pipeline runs any student's code
+
     def job(self, exercise: Exercise, answer_source: str) -> VerdictJob:
         """The verdict run of `exercise` on `answer_source`, with this grader's limits."""
         return verdict_job(exercise, answer_source, self.timeout, self.timeout * self.load_allowance)
 
     def judged(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, str]]:
         """Each grade cell this lab's hidden tests judge, its exercise, and the source of its answer cell."""
-        module = HIDDEN_TESTS.get(lab)
+        module = hidden_tests().get(lab)
         if module is None:
             return []
         answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
