@@ -43,14 +43,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import nbformat
 import numpy as np
 import psutil
+from stock_config import stock_config  # beside this file
 
 from grading import lab_cache
 from grading.cells import without_hidden_tests
@@ -59,7 +61,6 @@ from grading.cluster_security import make_certificates, tls_options
 from grading.course import Course
 from grading.execution.pool import default_workers
 from grading.sample_class import BASE_ENTRY, CorpusEntry, corpus, released_notebook, submission_of, write_submission
-from stock_config import stock_config  # beside this file
 
 KIT = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
@@ -181,7 +182,7 @@ class PeakMemory:
                 self.runner_mb = max(self.runner_mb, peak_mb(pid))
 
     @contextlib.contextmanager
-    def watching(self) -> Iterator["PeakMemory"]:
+    def watching(self) -> Iterator[PeakMemory]:
         thread = threading.Thread(target=self._poll, daemon=True)
         thread.start()
         try:

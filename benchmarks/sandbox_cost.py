@@ -22,8 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -31,11 +31,10 @@ from grading.autograde_class import autograde_class
 from grading.checks import Case
 from grading.cli import copy_course, release
 from grading.course import Course
-from grading.isolated_call import call_in_fresh_process
+from grading.isolated_call import VERDICT_WORK, call_in_fresh_process, receive_verdict, verdict_payload
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
-from grading.isolated_call import VERDICT_WORK, receive_verdict, verdict_payload
 from grading.sandbox import cgroups
-from grading.sandbox.launch import HOME, INSIDE, Mounts, Sandbox
+from grading.sandbox.launch import INSIDE, Mounts, Sandbox
 from grading.sandbox.seccomp import filter_program
 from grading.sandbox.warm import WarmSandbox
 
@@ -108,7 +107,7 @@ def defence_costs(repeats: int) -> dict[str, float]:
     costs = {}
     for name, step in steps.items():
         log(f"defence: {name}: {repeats} runs")
-        costs[name] = median_ms(lambda: in_child(step), repeats)
+        costs[name] = median_ms(lambda step=step: in_child(step), repeats)
     costs["process in a child alone (subtracted above)"] = median_ms(lambda: in_child(lambda: None), repeats)
     try:
         slot = cgroups.slot(f"cost-{os.getpid()}")
@@ -149,11 +148,11 @@ def run_costs(repeats: int) -> dict[str, dict[str, float]]:
         sandbox = WarmSandbox(settings, Mounts(work=VERDICT_WORK), {})
         try:
             log(f"runs: warm verdict run, {mode}: {repeats} runs")
-            costs.setdefault("warm verdict run", {})[mode] = median_ms(lambda: warm_verdict_run(sandbox), repeats)
+            costs.setdefault("warm verdict run", {})[mode] = median_ms(lambda sandbox=sandbox: warm_verdict_run(sandbox), repeats)
         finally:
             sandbox.stop()
         log(f"runs: cold verdict run, {mode}: {repeats} runs")
-        costs.setdefault("cold verdict run", {})[mode] = median_ms(lambda: verdict_run(settings), repeats)
+        costs.setdefault("cold verdict run", {})[mode] = median_ms(lambda settings=settings: verdict_run(settings), repeats)
     return costs
 
 

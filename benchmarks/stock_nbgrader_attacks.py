@@ -30,12 +30,12 @@ sys.path[:0] = [str(KIT), str(KIT / "tests")]
 
 from attacks import ATTACKS, HONEST, LAB, honest_submission, write_attack  # noqa: E402
 from exploits import EX1, EX2  # noqa: E402
+from stock_config import stock_config  # noqa: E402  (beside this file)
 
 from grading.autograde_class import autograde_class  # noqa: E402
 from grading.cli import copy_course, export, feedback, release  # noqa: E402
 from grading.course import Course  # noqa: E402
 from grading.sample_class import released_notebook  # noqa: E402
-from stock_config import stock_config  # noqa: E402  (beside this file)
 
 POINTS = {EX1: 10, EX2: 10}
 STOCK_EXIT_CODES: dict[str, int] = {}

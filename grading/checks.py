@@ -8,8 +8,9 @@ process and `grading.preprocessors.VerifyAnswers` compares what came back.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Outputs(tuple):
     container: str
     kinds: tuple[str, ...]
 
-    def __new__(cls, arrays: Any, container: str = "tuple", kinds: Any = None) -> "Outputs":
+    def __new__(cls, arrays: Any, container: str = "tuple", kinds: Any = None) -> Outputs:
         outputs = super().__new__(cls, arrays)
         outputs.container = container
         outputs.kinds = tuple(kinds) if kinds is not None else ("ndarray",) * len(outputs)
@@ -42,7 +43,7 @@ class Raised(str):
 
     classes: tuple[str, ...]
 
-    def __new__(cls, text: str, classes: Any = ()) -> "Raised":
+    def __new__(cls, text: str, classes: Any = ()) -> Raised:
         raised = super().__new__(cls, text)
         raised.classes = tuple(classes)
         return raised

@@ -22,7 +22,6 @@ import shutil
 import stat
 import zipfile
 import zlib
-from typing import Optional
 
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 
@@ -43,7 +42,7 @@ def is_symlink(entry: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(entry.external_attr >> 16)
 
 
-def unsafe_parts(name: str) -> Optional[list[str]]:
+def unsafe_parts(name: str) -> list[str] | None:
     """The path parts of a zip entry's name, or None when it is absolute or climbs out with `..`."""
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
         return None
@@ -108,7 +107,7 @@ class SafeExtractor(ExtractorPlugin):
         self.extract_zip(zip_path, folder, depth + 1)
 
     def extract_entry(self, bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, zip_path: str,
-                      folder: str) -> Optional[str]:
+                      folder: str) -> str | None:
         """Write one entry under `folder` and return its path, or warn and return None."""
         if is_symlink(entry):
             return self.skip(entry, zip_path, "it is a symbolic link, which is never extracted",
@@ -161,9 +160,9 @@ class FirstSubmissionCollector(FileNameCollectorPlugin):
         super().__init__(**kwargs)
         # (student id in lower case, file id) -> the file filed and the id it was filed under
         self.filed: dict[tuple[str, str], tuple[str, str]] = {}
-        self._roster: Optional[dict[str, list[str]]] = None
+        self._roster: dict[str, list[str]] | None = None
 
-    def collect(self, submitted_file: str) -> Optional[dict]:
+    def collect(self, submitted_file: str) -> dict | None:
         """The file's student id and file id, or None (with a warning) for a student's second copy
         or an id that is not on the roster.
 
@@ -185,7 +184,7 @@ class FirstSubmissionCollector(FileNameCollectorPlugin):
             return None
         return info
 
-    def student_of(self, sent: str, submitted_file: str) -> Optional[str]:
+    def student_of(self, sent: str, submitted_file: str) -> str | None:
         """The id to file `sent`'s work under: itself without a roster, else the roster's spelling."""
         roster = self.roster()
         if not roster:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from grading.errors import GradebookUnavailable
 

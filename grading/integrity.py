@@ -14,9 +14,9 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from grading.course import KIT_ROOT, Course
 from grading.errors import IntegrityError
@@ -59,7 +59,7 @@ def _environment_folders() -> list[Path]:
 def _summary(folder: Path) -> dict[str, str]:
     """One digest of the size, time and mode of every file, per folder two levels down (say
     lib/python3.11/site-packages/numpy): enough to name what changed, small enough to keep."""
-    digests: dict[str, "hashlib._Hash"] = {}
+    digests: dict[str, hashlib._Hash] = {}
     skipped = _lab_settings()
     for current, dirs, files in os.walk(folder):
         # Bytecode caches change whenever Python first imports a module; the sandboxes cannot write them.

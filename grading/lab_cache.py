@@ -58,7 +58,7 @@ def fill_from_master(course: Course, lab: str, config: Config) -> int:
             os.chown(written, settings.uid, settings.uid)
         ExecuteInSandbox(config=config).run(master, lab, f"the master of {lab}", cache_to=written)
         shared_cells.save(cache, lab, shared_cells.master_outputs(master))
-        for current, dirs, files in os.walk(written):
+        for current, _dirs, files in os.walk(written):
             for name in files:
                 source = Path(current) / name
                 info = source.lstat()

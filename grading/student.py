@@ -92,9 +92,10 @@ def _released_files(release: Path) -> list[Path]:
     return found
 
 
-def prepare(lab: str, work_dir: str | os.PathLike | None = None, course: Course = Course()) -> Workspace:
+def prepare(lab: str, work_dir: str | os.PathLike | None = None, course: Course | None = None) -> Workspace:
     """Copy what is missing of the lab's release into the student's folder, refresh the Jupyter
     configuration folder from the kit's template, and say what was done in the returned Workspace."""
+    course = course or Course()
     release = course.releases / lab
     labs = sorted(folder.name for folder in course.releases.iterdir()
                   if (folder / f"{folder.name}.ipynb").is_file()) if course.releases.is_dir() else []

@@ -7,11 +7,12 @@ what was expected, what came back and, for common slips, what to look at.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
 from selfcheck import SelfCheckFailed, failure_of_call
+
 from utils import load_data, multivariate_gaussian
 
 __all__ = ["estimate_gaussian_test", "select_threshold_test"]

@@ -12,8 +12,9 @@ in one line, in the notebook as in nbgrader's Validate:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["SelfCheckFailed", "NotDoneYet", "failure_of_call"]
 

@@ -8,11 +8,12 @@ slips, what to look at.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
 from selfcheck import SelfCheckFailed, failure_of_call
+
 from utils import TEST_FRACTION, WINDOW, make_cpu_signal
 
 __all__ = ["split_and_normalise_test", "make_windows_test", "score_reconstruction_test",

@@ -38,17 +38,16 @@ import sysconfig
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
 
 import nbformat
+from exploits import EX1, EX2, RIGHT, WRONG
 from nbformat.notebooknode import NotebookNode
 
 from grading.course import KIT_ROOT, Course
 from grading.sample_class import fill_answers
-
-from exploits import EX1, EX2, RIGHT, WRONG
 
 LAB = "anomaly_detection"
 MARK = "course_attack"
@@ -70,7 +69,7 @@ class Folder:
     folder_link: Path | None = None
 
 
-Built = Union[NotebookNode, str, bytes, Folder]
+Built = NotebookNode | str | bytes | Folder
 
 
 @dataclass(frozen=True)
@@ -733,9 +732,9 @@ def ignored_alarm_and_forged_events(release, course):
 
 def _fetch_answer(port: int, where: str) -> str:
     condition = '"_ih" in globals()' if where == "notebook" else '"_ih" not in globals()'
-    return code("""
+    return code(f"""
         import socket
-        if %s:
+        if {condition}:
             try:
                 with socket.create_connection(("127.0.0.1", @port@), timeout=2) as _connection:
                     _answer = _connection.recv(100_000).decode()
@@ -743,7 +742,7 @@ def _fetch_answer(port: int, where: str) -> str:
                 print("fetched the answer")
             except Exception as _error:
                 print("no connection:", _why(_error))
-    """ % condition, port=port)
+    """, port=port)
 
 
 def loopback_from_notebook(release, course):

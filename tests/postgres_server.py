@@ -69,7 +69,7 @@ class PostgresServer:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         os.chown(self.folder, self.account.pw_uid, self.account.pw_gid)
         password_file = self.folder / "password"
         password_file.write_text(PASSWORD + "\n")

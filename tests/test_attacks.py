@@ -17,11 +17,27 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from attacks import (ATTACKS, DETACHED_SHM_MEMORY, FAMILIES, FORGED_EVENTS, FORGED_KERNEL_DEATH, HONEST, ISO_CHANNELS,
-                     ISO_TAKERS, LAB, MARK, NESTED_USER_NAMESPACE, XSS, answer_index, iso_channel_source, loopback,
-                     numpy_numeric_source, site_packages)
+from attacks import (
+    ATTACKS,
+    DETACHED_SHM_MEMORY,
+    FAMILIES,
+    FORGED_EVENTS,
+    FORGED_KERNEL_DEATH,
+    HONEST,
+    ISO_CHANNELS,
+    ISO_TAKERS,
+    LAB,
+    MARK,
+    NESTED_USER_NAMESPACE,
+    XSS,
+    answer_index,
+    iso_channel_source,
+    loopback,
+    numpy_numeric_source,
+    site_packages,
+)
 from exploits import EX1, EXPLOITS
+
 from grading import integrity
 from grading.course import KIT_ROOT
 from grading.preprocessors.execute_in_sandbox import NOT_RUN

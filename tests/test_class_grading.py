@@ -2,9 +2,9 @@
 import csv
 
 import pytest
+from exploits import EXPLOITS
 
 from grading.sample_class import BROKEN, UNMODIFIED, corpus
-from exploits import EXPLOITS
 
 LAB = "anomaly_detection"
 LABS = ("anomaly_detection", "timeseries_autoencoder")

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import REPO_ROOT, import_lab_module  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from scipy.stats import multivariate_normal  # noqa: E402
 from sklearn.base import clone  # noqa: E402
@@ -35,8 +36,6 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks  # noqa: E402
-
-from conftest import REPO_ROOT, import_lab_module  # noqa: E402
 
 LAB = "anomaly_detection"
 MASTER = REPO_ROOT / "solutions" / LAB / f"{LAB}.ipynb"

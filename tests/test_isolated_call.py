@@ -3,7 +3,6 @@ import time
 
 import numpy as np
 import pytest
-
 from busy import busy_machine
 
 from grading.checks import Case, Exercise, run_in_process

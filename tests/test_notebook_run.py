@@ -12,8 +12,8 @@ import logging
 import time
 
 import pytest
-
 from busy import busy_machine
+
 from grading.execution.notebook_run import TimeLimits, follow_notebook
 from grading.sandbox.launch import HOME, Mounts, Sandbox
 from grading.sandbox.protocol import OutputLimits

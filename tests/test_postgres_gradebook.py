@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresServer, binaries, closed_port
 
 from grading.autograde_class import autograde_class
 from grading.cli import copy_course
 from grading.course import Course
 from grading.gradebook_url import ENV_VAR, GradebookUnavailable, configured_url, open_gradebook
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
-from postgres_server import PostgresServer, binaries, closed_port
 
 pytestmark = pytest.mark.skipif(
     binaries() is None, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)")
@@ -111,7 +111,7 @@ def graded_in_each_gradebook(course_template, postgres, tmp_path_factory):
     urls = {"sqlite": f"sqlite:///{courses['sqlite'].root}/grading/gradebook.db",
             "postgres": postgres.database("single")}
     set_gradebook_in_file(courses["postgres"], urls["postgres"])
-    for name, course in courses.items():
+    for course in courses.values():
         write_class(course, LAB)
         autograde_class(course, LAB, progress=lambda line: None)
     return courses, urls

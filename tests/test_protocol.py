@@ -7,8 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from grading.sandbox.protocol import (OutputBudget, OutputLimits, ProtocolError, clean_outputs, parse_json,
-                                      read_arrays)
+from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, parse_json, read_arrays
 
 
 def npz(**arrays) -> bytes:

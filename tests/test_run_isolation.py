@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from grading.execution.notebook_run import TimeLimits, follow_notebook
-from grading.sandbox import cgroups
 from grading.sandbox.launch import HOME, Mounts, Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import WarmSandbox, missing_guarantees
@@ -315,7 +314,7 @@ def test_an_environment_under_tmp_on_a_path_with_spaces_is_seen_by_every_run(tmp
     test): the grader started from there grades a run that imports numpy and writes to /tmp."""
     venv = Path(sys.prefix)
     place = Path("/tmp") / f"{MARK} {os.getpid()}" / "course kit" / ".venv"
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import json, logging
         from grading.execution.notebook_run import TimeLimits, follow_notebook
         from grading.sandbox.launch import HOME, Mounts, Sandbox, python_roots
@@ -323,8 +322,8 @@ def test_an_environment_under_tmp_on_a_path_with_spaces_is_seen_by_every_run(tmp
         from grading.sandbox.warm import ColdRun, probe_run
         assert str(python_roots()[-1]).startswith('/tmp/'), python_roots()
         probe_run(Sandbox())
-        request = {{"cells": [{{"index": 0, "source": "import numpy, sys\\nopen('/tmp/x', 'w').write('1')\\nprint(sys.prefix, numpy.arange(3).sum())"}}]}}
-        run = ColdRun(Sandbox(), Mounts(work=HOME + '/lab'), 'notebook', json.dumps(request).encode(), {{}})
+        request = {"cells": [{"index": 0, "source": "import numpy, sys\\nopen('/tmp/x', 'w').write('1')\\nprint(sys.prefix, numpy.arange(3).sum())"}]}
+        run = ColdRun(Sandbox(), Mounts(work=HOME + '/lab'), 'notebook', json.dumps(request).encode(), {})
         result = follow_notebook(run, request, OutputLimits(), TimeLimits(30, 3, 60), 'x', logging.getLogger())
         run.close()
         print(result['cells']['0']['outputs'][0]['text'], end='')

@@ -15,15 +15,28 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from errno import EINVAL, ENOSYS, EPERM
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from grading.sandbox.inside.confine import install_filter
-from grading.sandbox.seccomp import (AARCH64, ARCHITECTURES, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
-                                     CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, DENIED, X86_64, SeccompUnavailable,
-                                     filter_program)
+from grading.sandbox.seccomp import (
+    AARCH64,
+    ARCHITECTURES,
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    DENIED,
+    X86_64,
+    SeccompUnavailable,
+    filter_program,
+)
 
 MACHINE = platform.machine()
 if sys.platform != "linux":

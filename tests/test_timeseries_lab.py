@@ -7,8 +7,8 @@ import matplotlib
 import nbformat
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT, import_lab_module
+
 from grading.checks import problems_with, run_in_process
 from grading.hidden_tests import timeseries_autoencoder as hidden
 from grading.sample_class import CORPUS, read_entry

@@ -13,7 +13,6 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import nbformat
 import pytest
@@ -115,7 +114,7 @@ HONEST = [LOOSE_STUDENT, ZIPPED_HONEST]
 LONG_ID = "x" * 300  # a file name of over 255 bytes, more than ext4 and most file systems allow
 SLIP_NAMES = [f"{'../' * 5}slipped_{LAB}.ipynb", f"/tmp/absolute_{LAB}.ipynb"]
 
-Entry = tuple[Union[str, zipfile.ZipInfo], str]  # an entry's name (or header) and who sent it
+Entry = tuple[str | zipfile.ZipInfo, str]  # an entry's name (or header) and who sent it
 
 
 def filed_name(student: str) -> str:

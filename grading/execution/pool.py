@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import queue
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from grading.errors import PoolUnavailable
 from grading.execution.work import StudentWork

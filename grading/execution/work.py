@@ -54,7 +54,7 @@ class StudentWork:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_wire(cls, wire: dict) -> "StudentWork":
+    def from_wire(cls, wire: dict) -> StudentWork:
         verdicts = tuple(VerdictJob(job["function"], tuple(job["sources"]), job["payload"], float(job["timeout"]))
                          for job in wire["verdicts"])
         return cls(**{**wire, "verdicts": verdicts})

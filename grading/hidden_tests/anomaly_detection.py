@@ -22,15 +22,23 @@ both functions return a tuple.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from grading.checks import (Case, Exercise, Outputs, check_exercise, describe_dtype, describe_float, describe_mismatch,
-                            once_per_arguments)
+from grading.checks import (
+    Case,
+    Exercise,
+    Outputs,
+    check_exercise,
+    describe_dtype,
+    describe_float,
+    describe_mismatch,
+    once_per_arguments,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "solutions" / "anomaly_detection" / "data"
 

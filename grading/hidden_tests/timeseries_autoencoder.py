@@ -24,8 +24,8 @@ Every function of several outputs must return a tuple, as its `return a, b` does
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 import numpy as np
 

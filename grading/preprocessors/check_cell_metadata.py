@@ -59,5 +59,5 @@ class CheckCellMetadata(NbGraderPreprocessor):
             self.log.error(traceback.format_exc())
             message = "Notebook failed to validate; the nbgrader metadata may be corrupted."
             self.log.error(message)
-            raise ValidationError(message)
+            raise ValidationError(message) from None
         return nb, resources

@@ -25,20 +25,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nbconvert.exporters.exporter import ResourcesDict
 import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer
 
+from grading.cells import without_hidden_tests
 from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
-from grading.cells import without_hidden_tests
-from grading.incidents import incident
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
+from grading.incidents import incident
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import ColdRun, missing_guarantees

@@ -31,7 +31,7 @@ import grading.hidden_tests
 from grading.checks import Exercise, problems_with
 from grading.execution import prepared
 from grading.execution.work import VerdictJob, WorkError, checked_verdict
-from grading.isolated_call import IsolatedCallError, VERDICT_WORK, receive_verdict, verdict_payload, verdict_results
+from grading.isolated_call import VERDICT_WORK, IsolatedCallError, receive_verdict, verdict_payload, verdict_results
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable

@@ -235,7 +235,7 @@ def _make_leaves(hierarchy: Hierarchy, top: Path, name: str, uses: set[str], par
     return _Leaves(hierarchy.version, base, frozenset(uses))
 
 
-def slot(name: str, parent: str = "") -> "Slot":
+def slot(name: str, parent: str = "") -> Slot:
     """A worker's server and run cgroups, "<parent>/<name>/{server,run}" in each hierarchy used.
 
     parent "" is automatic: "course-kit" under each hierarchy's root, which only root may create.

@@ -23,9 +23,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
@@ -343,7 +344,7 @@ class SandboxedRun:
             self.process.wait()
         return Finished(self.process.returncode, self.killed)
 
-    def __enter__(self) -> "SandboxedRun":
+    def __enter__(self) -> SandboxedRun:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,8 +12,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 from nbformat.notebooknode import NotebookNode

@@ -26,8 +26,20 @@ import threading
 from typing import IO, Protocol
 
 from grading.sandbox import cgroups
-from grading.sandbox.launch import (CGROUP_MOUNT, HOME, SERVER, Finished, Mounts, Sandbox, SandboxedRun,
-                                    SandboxUnavailable, as_root, printable_tail, run_folders, run_limits)
+from grading.sandbox.launch import (
+    CGROUP_MOUNT,
+    HOME,
+    SERVER,
+    Finished,
+    Mounts,
+    Sandbox,
+    SandboxedRun,
+    SandboxUnavailable,
+    as_root,
+    printable_tail,
+    run_folders,
+    run_limits,
+)
 from grading.sandbox.seccomp import filter_program
 
 READY_SECONDS = 120  # a warm sandbox's imports (numpy, matplotlib, IPython, scikit-learn)
@@ -90,7 +102,7 @@ def missing_guarantees(settings: Sandbox) -> str:
     return _missing_guarantees(settings.cgroup)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _missing_guarantees(parent: str) -> str:
     try:
         probe = cgroups.slot(f"probe-{os.getpid()}-{next(_SLOT_NAMES)}", parent)
@@ -110,7 +122,7 @@ class WarmSandbox:
         self._stopping = threading.RLock()
         self.starts = 0  # sandboxes started so far (one, unless runs misbehaved)
 
-    def run(self, program: str, payload: bytes) -> "WarmRun":
+    def run(self, program: str, payload: bytes) -> WarmRun:
         """Start `program` on `payload` in a run of its own; starts the sandbox first if needed."""
         if self._server is None or self._server.process.poll() is not None:
             self._start()

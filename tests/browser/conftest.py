@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from .student_server import StudentServer, start_student_server
 
 from grading.course import KIT_ROOT
+
+from .student_server import StudentServer, start_student_server
 
 SCREENSHOTS = KIT_ROOT / "build" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -10,10 +10,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from .student_server import start_student_server
-
 from grading.course import KIT_ROOT, Course
 from grading.student import CONFIG_FOLDER, describe, prepare, student_environment
+
+from .student_server import start_student_server
 
 LAB = "anomaly_detection"
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader",

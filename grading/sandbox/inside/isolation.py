@@ -49,7 +49,9 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    encode = (lambda text: text.encode() if text is not None else None)
+    def encode(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
     _check(LIBC.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
            f"mount {target}")
 

@@ -64,15 +64,15 @@ class Settings:
 
 def preload() -> None:
     """Import what every run needs, so that no run pays for it."""
-    import numpy  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import matplotlib_inline.backend_inline  # noqa: F401
-    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+    import numpy  # noqa: F401
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
+    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
     try:
+        import sklearn.covariance  # noqa: F401
         import sklearn.ensemble  # noqa: F401
         import sklearn.neighbors  # noqa: F401
-        import sklearn.covariance  # noqa: F401
     except ImportError:
         pass
     import notebook_runner  # noqa: F401

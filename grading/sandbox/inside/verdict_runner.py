@@ -20,7 +20,8 @@ import json
 import os
 import sys
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def as_outputs(result: Any, n_outputs: int) -> tuple:
