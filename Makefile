@@ -10,11 +10,12 @@ SHELL := /bin/bash
 
 LAB ?= anomaly_detection
 
-.PHONY: setup sandbox-check data release demo test grade formgrader bench student clean help
+.PHONY: setup sandbox-check data release demo test lint grade formgrader bench student clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
 	@echo "make test     set up, then run the test suite (ARGS=... for pytest's options)"
+	@echo "make lint     check the code with ruff (lint and format); ruff format . fixes the layout"
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo; UNSAFE=1 without a sandbox)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
@@ -66,6 +67,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(ARGS)
+
+# Ruff's settings are in pyproject.toml; `$(VENV)/bin/ruff format .` applies the layout it checks.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 grade: setup
 	$(PY) -m grading autograde $(LAB)

@@ -4,6 +4,7 @@ Run nbgrader's commands from here (`nbgrader generate_assignment anomaly_detecti
 Masters live in `solutions/`, student releases in `assignments/`, and nbgrader's work
 areas and gradebook under `grading/`.
 """
+
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,13 +36,22 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # configuration stays plain data (formgrader serialises it).
 NBGRADER, KIT = "nbgrader.preprocessors.", "grading.preprocessors."
 c.Autograde.sanitize_preprocessors = [
-    NBGRADER + "ClearOutput", KIT + "RestoreReleasedCells", NBGRADER + "DeduplicateIds",
-    NBGRADER + "OverwriteKernelspec", NBGRADER + "OverwriteCells", KIT + "CheckCellMetadata",
+    NBGRADER + "ClearOutput",
+    KIT + "RestoreReleasedCells",
+    NBGRADER + "DeduplicateIds",
+    NBGRADER + "OverwriteKernelspec",
+    NBGRADER + "OverwriteCells",
+    KIT + "CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    KIT + "ExecuteInSandbox", KIT + "SanitizeOutputs", NBGRADER + "IgnorePattern",
-    NBGRADER + "LimitOutput", KIT + "VerifyAnswers",
-    NBGRADER + "SaveAutoGrades", NBGRADER + "AssignLatePenalties", KIT + "CheckCellMetadata",
+    KIT + "ExecuteInSandbox",
+    KIT + "SanitizeOutputs",
+    NBGRADER + "IgnorePattern",
+    NBGRADER + "LimitOutput",
+    KIT + "VerifyAnswers",
+    NBGRADER + "SaveAutoGrades",
+    NBGRADER + "AssignLatePenalties",
+    KIT + "CheckCellMetadata",
 ]
 # nbconvert checks the notebook against nbformat's schema after every preprocessor (about 20
 # checks per submission); once, after the last, is enough: the submission was read and checked
@@ -66,14 +76,14 @@ c.LimitOutput.max_lines = 1000
 # The sandbox of every process that runs submitted code (grading/sandbox/launch.py): bubblewrap
 # with no network, no course files but the lab's release, its own PID namespace, as this
 # unprivileged user, with these limits. A run that hits one is recorded with the reason.
-c.Sandbox.uid = 65534               # "nobody"; parallel workers take the ids below it, one each
-c.Sandbox.memory_mb = 4096          # address space of each process
-c.Sandbox.max_processes = 128       # processes and threads of the sandbox user
-c.Sandbox.max_file_mb = 64          # largest file written
+c.Sandbox.uid = 65534  # "nobody"; parallel workers take the ids below it, one each
+c.Sandbox.memory_mb = 4096  # address space of each process
+c.Sandbox.max_processes = 128  # processes and threads of the sandbox user
+c.Sandbox.max_file_mb = 64  # largest file written
 c.Sandbox.max_open_files = 256
-c.Sandbox.cpu_seconds = 600         # CPU time of one run
-c.Sandbox.work_mb = 256             # writable lab folder (discarded after the run)
-c.Sandbox.tmp_mb = 128              # private /tmp and home, each (discarded after the run)
+c.Sandbox.cpu_seconds = 600  # CPU time of one run
+c.Sandbox.work_mb = 256  # writable lab folder (discarded after the run)
+c.Sandbox.tmp_mb = 128  # private /tmp and home, each (discarded after the run)
 
 # nbgrader's exchange (release and collect through a shared JupyterHub folder) is not used:
 # labs go out as the assignments/ folders and come back through zip_collect. A folder of the
@@ -119,8 +129,12 @@ from grading.feedback_page import TEMPLATE_DIRS  # noqa: E402 (the kit's templat
 
 FEEDBACK = "grading.feedback_page."
 c.GenerateFeedback.preprocessors = [
-    NBGRADER + "GetGrades", FEEDBACK + "HideHiddenTests", FEEDBACK + "ShortenPaths", FEEDBACK + "NameExercises",
-    FEEDBACK + "RenderMath", FEEDBACK + "CompressFigures",
+    NBGRADER + "GetGrades",
+    FEEDBACK + "HideHiddenTests",
+    FEEDBACK + "ShortenPaths",
+    FEEDBACK + "NameExercises",
+    FEEDBACK + "RenderMath",
+    FEEDBACK + "CompressFigures",
 ]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
 # The pages' HTML is sanitized by nbconvert's filter, each distinct piece once per run.

@@ -25,6 +25,7 @@ temporary folder removed at the end. Run from the kit's root (`make bench` runs 
 
     .venv/bin/python benchmarks/class_speed.py [--students N] [--labs LAB ...] [--only PART ...] [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,7 +79,7 @@ STOCK_CONFIG = stock_config(f'c.CourseDirectory.course_id = "{STOCK_COURSE_ID}"'
 STUDENT_LINE = re.compile(r"\] (\S+): [^(\n]*\(([\d.]+) s, ([\d.]+) s on ")
 # Runs in a process of its own, in the lab's folder: the kit's notebook runner (argv[1]) serves
 # the request on standard input twice, in the same interpreter; prints the seconds of each run.
-FLOOR_PROGRAM = r'''
+FLOOR_PROGRAM = r"""
 import io, json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 import notebook_runner
@@ -96,7 +97,7 @@ for _ in range(2):
               if o.get("output_type") == "error"]
 out.write(json.dumps({"seconds": seconds, "errors": errors}) + "\n")
 out.flush()
-'''
+"""
 
 
 def log(message: str) -> None:
@@ -107,6 +108,7 @@ def log(message: str) -> None:
 @dataclass(frozen=True)
 class Sizes:
     """Class sizes of the parts."""
+
     students: int = 100
     lab2: int = 20
     scaling: tuple[int, ...] = (50, 100, 200)
@@ -119,6 +121,7 @@ QUICK = Sizes(students=3, lab2=2, scaling=(2, 4), dask=2)
 @dataclass
 class Run:
     """One grading command: wall seconds, peak memory (MB) and what it printed."""
+
     label: str
     students: int
     seconds: float
@@ -135,6 +138,7 @@ class Run:
 # ---------------------------------------------------------------------------------------------
 # Memory and commands
 # ---------------------------------------------------------------------------------------------
+
 
 def peak_mb(pid: int) -> float:
     """The peak resident memory (VmHWM) of a process so far, in MB; 0 once it is gone."""
@@ -168,6 +172,7 @@ def code_runners(roots: Iterable[int], programs: tuple[str, ...]) -> list[int]:
 @dataclass
 class PeakMemory:
     """Polls, while a command runs, the peak memory of its process and of its largest code runner."""
+
     coordinator: int
     roots: list[int]
     programs: tuple[str, ...]
@@ -195,18 +200,27 @@ class PeakMemory:
 def environment(**extra: str) -> dict[str, str]:
     """This environment for a grading command: the Python environment's bin first (nbgrader runs
     `alembic` by name), the scratch course's own gradebook, no cache folder unless given."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("COURSE_GRADEBOOK_URL", "COURSE_KIT_CACHE_DIR")}
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("COURSE_GRADEBOOK_URL", "COURSE_KIT_CACHE_DIR")
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return {**env, **extra}
 
 
-def timed(label: str, students: int, command: list[str], cwd: Path, programs: tuple[str, ...],
-          env: dict[str, str] | None = None, roots: Iterable[int] = ()) -> Run:
+def timed(
+    label: str,
+    students: int,
+    command: list[str],
+    cwd: Path,
+    programs: tuple[str, ...],
+    env: dict[str, str] | None = None,
+    roots: Iterable[int] = (),
+) -> Run:
     """Run a grading command to its end, watching its memory; raises with its output if it fails."""
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=cwd, env=env or environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env or environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     with PeakMemory(process.pid, list(roots), programs).watching() as memory:
         try:
             output, _ = process.communicate(timeout=1800 + 60 * students)
@@ -222,6 +236,7 @@ def timed(label: str, students: int, command: list[str], cwd: Path, programs: tu
 # ---------------------------------------------------------------------------------------------
 # Classes and courses
 # ---------------------------------------------------------------------------------------------
+
 
 def honest_entries(lab: str) -> list[CorpusEntry]:
     """The lab's corpus without the entries that misbehave or hard-code published results."""
@@ -256,8 +271,13 @@ def stock_course(root: Path, lab: str) -> Course:
     course = copy_course(Course(), root)
     (course.root / "nbgrader_config.py").write_text(STOCK_CONFIG)
     (course.root / "grading").mkdir(exist_ok=True)
-    subprocess.run([str(BIN / "nbgrader"), "generate_assignment", lab, "--force"], cwd=course.root, check=True,
-                   capture_output=True, env=environment())
+    subprocess.run(
+        [str(BIN / "nbgrader"), "generate_assignment", lab, "--force"],
+        cwd=course.root,
+        check=True,
+        capture_output=True,
+        env=environment(),
+    )
     return course
 
 
@@ -266,9 +286,12 @@ def cell_scores(db_url: str, course_id: str, lab: str) -> Scores:
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url, course_id) as gradebook:
-        return {submission.student_id: {grade.name: grade.score for notebook in submission.notebooks
-                                        for grade in notebook.grades}
-                for submission in gradebook.assignment_submissions(lab)}
+        return {
+            submission.student_id: {
+                grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades
+            }
+            for submission in gradebook.assignment_submissions(lab)
+        }
 
 
 def kit_scores(course: Course, lab: str) -> Scores:
@@ -289,6 +312,7 @@ def differing(scores: Scores, reference: Scores, students: list[str]) -> int:
 # Grading commands
 # ---------------------------------------------------------------------------------------------
 
+
 def networks(cache: Path) -> set[str]:
     """The networks a cache folder holds."""
     return {path.name for path in cache.rglob("*.npz")} if cache.is_dir() else set()
@@ -297,19 +321,53 @@ def networks(cache: Path) -> set[str]:
 def grade_stock(course: Course, lab: str, students: int, cache: Path | None = None) -> Run:
     """Stock `nbgrader autograde` of the whole class, one command, kernels as this user."""
     extra = {"COURSE_KIT_CACHE_DIR": str(cache)} if cache else {}
-    return timed("stock nbgrader", students, [str(BIN / "nbgrader"), "autograde", lab, "--force"], course.root,
-                 KERNEL_PROGRAMS, environment(**extra))
+    return timed(
+        "stock nbgrader",
+        students,
+        [str(BIN / "nbgrader"), "autograde", lab, "--force"],
+        course.root,
+        KERNEL_PROGRAMS,
+        environment(**extra),
+    )
 
 
-def grade_kit(course: Course, lab: str, students: int, workers: int | None = None, scheduler: str | None = None,
-              names: list[str] | None = None, roots: Iterable[int] = (), certificates: Path | None = None) -> Run:
+def grade_kit(
+    course: Course,
+    lab: str,
+    students: int,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    names: list[str] | None = None,
+    roots: Iterable[int] = (),
+    certificates: Path | None = None,
+) -> Run:
     """`python -m grading autograde` of the class (or of the named students); on a cluster, with its certificates."""
-    where = (["--workers", str(workers)] if workers else
-             ["--scheduler", scheduler, "--dir", str(certificates)] if scheduler else [])
-    label = (f"kit, {workers} worker{'s' if workers > 1 else ''}" if workers else
-             f"kit, Dask at {scheduler}" if scheduler else f"kit, {default_workers()} workers (all)")
-    command = [str(PYTHON), "-m", "grading", "autograde", lab, *(names or []), "--course", str(course.root),
-               "--force", *where]
+    where = (
+        ["--workers", str(workers)]
+        if workers
+        else ["--scheduler", scheduler, "--dir", str(certificates)]
+        if scheduler
+        else []
+    )
+    label = (
+        f"kit, {workers} worker{'s' if workers > 1 else ''}"
+        if workers
+        else f"kit, Dask at {scheduler}"
+        if scheduler
+        else f"kit, {default_workers()} workers (all)"
+    )
+    command = [
+        str(PYTHON),
+        "-m",
+        "grading",
+        "autograde",
+        lab,
+        *(names or []),
+        "--course",
+        str(course.root),
+        "--force",
+        *where,
+    ]
     return timed(label, students, command, course.root.parent, SANDBOX_PROGRAMS, roots=roots)
 
 
@@ -321,6 +379,7 @@ def worker_seconds(output: str) -> dict[str, tuple[float, float]]:
 # ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
+
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain-text table, the first column left-aligned and the others right-aligned."""
@@ -338,10 +397,29 @@ def class_table(runs: list[Run], stock: Run | None) -> str:
     for run in runs:
         speedup = f"{stock.per_student / run.per_student:.2f}x" if stock and run is not stock else "-"
         agree = "reference" if run is stock else "n/a" if run.differing is None else str(run.differing)
-        rows.append([run.label, f"{run.seconds:.1f}", f"{run.per_student:.2f}", speedup,
-                     f"{run.coordinator_mb:.0f}", f"{run.runner_mb:.0f}", agree])
-    return table(["grader", "seconds", "s/submission", "speed-up vs stock", "coordinator MB",
-                  "code runner MB", "students differing from stock"], rows)
+        rows.append(
+            [
+                run.label,
+                f"{run.seconds:.1f}",
+                f"{run.per_student:.2f}",
+                speedup,
+                f"{run.coordinator_mb:.0f}",
+                f"{run.runner_mb:.0f}",
+                agree,
+            ]
+        )
+    return table(
+        [
+            "grader",
+            "seconds",
+            "s/submission",
+            "speed-up vs stock",
+            "coordinator MB",
+            "code runner MB",
+            "students differing from stock",
+        ],
+        rows,
+    )
 
 
 def section(title: str, body: str) -> None:
@@ -352,9 +430,11 @@ def section(title: str, body: str) -> None:
 # Part 1: the first lab, stock and kit
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Comparison:
     """One class graded by stock nbgrader (if asked) and by the kit (if asked)."""
+
     stock: Run | None = None
     kit: list[Run] = field(default_factory=list)
     kit_course: Course | None = None
@@ -364,8 +444,9 @@ class Comparison:
         return ([self.stock] if self.stock else []) + self.kit
 
 
-def stock_class(scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str],
-                cache: Path | None) -> tuple[Run, Scores]:
+def stock_class(
+    scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str], cache: Path | None
+) -> tuple[Run, Scores]:
     """The class graded by stock nbgrader (its kernels given a copy of `cache`), and its per-cell scores."""
     log(f"{lab}: stock course and class of {len(students)}")
     course = stock_course(scratch / f"stock-{lab}", lab)
@@ -381,8 +462,14 @@ def stock_class(scratch: Path, lab: str, entries: list[CorpusEntry], students: l
     return run, stock_scores(course, lab)
 
 
-def kit_class(scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str], cache: Path | None,
-              reference: Scores | None) -> tuple[list[Run], Course]:
+def kit_class(
+    scratch: Path,
+    lab: str,
+    entries: list[CorpusEntry],
+    students: list[str],
+    cache: Path | None,
+    reference: Scores | None,
+) -> tuple[list[Run], Course]:
     """The class graded by the kit with one worker, then every worker (its cache copied from `cache`)."""
     course = kit_course(scratch / f"kit-{lab}", lab)
     write_class(course, lab, entries, students)
@@ -398,8 +485,9 @@ def kit_class(scratch: Path, lab: str, entries: list[CorpusEntry], students: lis
     return runs, course
 
 
-def compare_class(scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str], parts: set[str],
-                  cache: Path | None = None) -> Comparison:
+def compare_class(
+    scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str], parts: set[str], cache: Path | None = None
+) -> Comparison:
     """Grade one class by stock nbgrader and by the kit, as `parts` asks."""
     comparison, reference = Comparison(), None
     if "stock" in parts:
@@ -409,22 +497,27 @@ def compare_class(scratch: Path, lab: str, entries: list[CorpusEntry], students:
     return comparison
 
 
-MEMORY_NOTE = ("  peak RSS: coordinator = the grading command's process; code runner = the largest process "
-               "running submitted code (stock: its kernel; the kit: a sandbox's)")
+MEMORY_NOTE = (
+    "  peak RSS: coordinator = the grading command's process; code runner = the largest process "
+    "running submitted code (stock: its kernel; the kit: a sandbox's)"
+)
 
 
 def part_first_lab(scratch: Path, students: int, parts: set[str]) -> Run | None:
     """Part 1; returns the kit's every-worker run (the scaling part reuses it)."""
     entries = honest_entries(FIRST)
     comparison = compare_class(scratch, FIRST, entries, student_ids(students), parts)
-    section(f"1. {FIRST}: a class of {students} honest submissions ({len(entries)} corpus entries, cycled)",
-            class_table(comparison.runs, comparison.stock) + "\n" + MEMORY_NOTE)
+    section(
+        f"1. {FIRST}: a class of {students} honest submissions ({len(entries)} corpus entries, cycled)",
+        class_table(comparison.runs, comparison.stock) + "\n" + MEMORY_NOTE,
+    )
     return comparison.kit[-1] if comparison.kit else None
 
 
 # ---------------------------------------------------------------------------------------------
 # Part 2: the second lab, its network cached, and one student who trains again
 # ---------------------------------------------------------------------------------------------
+
 
 def lab_module(folder: Path) -> ModuleType:
     """The lab's own `utils.py`, loaded under a name of its own (the kit has a `utils` too)."""
@@ -450,13 +543,18 @@ def training_windows(utils: ModuleType, entry: CorpusEntry, base: CorpusEntry) -
 
 def windows_key(windows: np.ndarray) -> str:
     """What the cache tells apart: the windows rounded to 6 digits, and their shape."""
-    return hashlib.sha256(np.ascontiguousarray(np.round(windows, 6)).tobytes() + str(windows.shape).encode()).hexdigest()
+    return hashlib.sha256(
+        np.ascontiguousarray(np.round(windows, 6)).tobytes() + str(windows.shape).encode()
+    ).hexdigest()
 
 
 def in_cache(utils: ModuleType, windows: np.ndarray, cache: Path) -> bool:
     """Whether `cache` holds a network for these windows, looked up as `train_autoencoder` does."""
-    defaults = {name: parameter.default for name, parameter in inspect.signature(utils.train_autoencoder).parameters.items()
-                if name not in ("windows", "cache_dir")}
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(utils.train_autoencoder).parameters.items()
+        if name not in ("windows", "cache_dir")
+    }
     settings = {**defaults, "hidden_layers": list(defaults["hidden_layers"])}
     return utils._cache_file(windows, settings, cache / SECOND).is_file()
 
@@ -496,9 +594,11 @@ def retraining(kit: Course, cache: Path, trains: CorpusEntry) -> list[list[str]]
     run = grade_kit(kit, SECOND, 3, workers=1, names=list(students))
     seconds = worker_seconds(run.output)
     cached, trained = (seconds.get(student, (0.0, float("nan")))[1] for student in ("c001", "t001"))
-    return [[f"cached network ({base.name})", f"{cached:.2f}", "yes" if cached_hit else "no"],
-            [f"trains again ({trains.name})", f"{trained:.2f}", "yes" if retrain_hit else "no"],
-            ["ratio", f"{trained / cached:.1f}x" if cached else "-", ""]]
+    return [
+        [f"cached network ({base.name})", f"{cached:.2f}", "yes" if cached_hit else "no"],
+        [f"trains again ({trains.name})", f"{trained:.2f}", "yes" if retrain_hit else "no"],
+        ["ratio", f"{trained / cached:.1f}x" if cached else "-", ""],
+    ]
 
 
 def part_second_lab(scratch: Path, students: int) -> None:
@@ -508,16 +608,20 @@ def part_second_lab(scratch: Path, students: int) -> None:
     same, other = split_by_training(filled)
     names = student_ids(students)
     comparison = compare_class(scratch, SECOND, same, names, {"stock", "kit"}, cache=lab_cache.cache_folder(filled))
-    section(f"2. {SECOND}: a class of {students} honest submissions that train on the master's windows "
-            f"({len(same)} corpus entries, cycled), the network cached (filled from the master first in "
-            f"{fill_seconds:.0f} s, not counted; stock kernels read a copy of the same cache)",
-            class_table(comparison.runs, comparison.stock) + "\n" + MEMORY_NOTE)
+    section(
+        f"2. {SECOND}: a class of {students} honest submissions that train on the master's windows "
+        f"({len(same)} corpus entries, cycled), the network cached (filled from the master first in "
+        f"{fill_seconds:.0f} s, not counted; stock kernels read a copy of the same cache)",
+        class_table(comparison.runs, comparison.stock) + "\n" + MEMORY_NOTE,
+    )
     kit = comparison.kit_course
     if kit is None or not other:
         return
     rows = retraining(kit, lab_cache.cache_folder(kit), other[0])
-    print(f"  a student whose windows force a new training (the cache is keyed by the training windows; "
-          f"{len(other)} honest entries do: {', '.join(entry.name for entry in other)}):")
+    print(
+        f"  a student whose windows force a new training (the cache is keyed by the training windows; "
+        f"{len(other)} honest entries do: {', '.join(entry.name for entry in other)}):"
+    )
     print(table(["student", "s on the worker", "network in cache"], rows), flush=True)
 
 
@@ -525,18 +629,29 @@ def part_second_lab(scratch: Path, students: int) -> None:
 # Part 3: the floor
 # ---------------------------------------------------------------------------------------------
 
+
 def floor_seconds(scratch: Path, lab: str) -> tuple[float, float, list[str]]:
     """The master's cells run twice in one warm interpreter (the kit's notebook runner, figures
     rendered inline, hidden tests removed): seconds of the first and the second run, errors."""
     course = Course(scratch / "floor") if (scratch / "floor").exists() else copy_course(Course(), scratch / "floor")
     folder = course.solutions / lab
     master = nbformat.read(folder / f"{lab}.ipynb", as_version=4)
-    cells = [{"index": index, "source": without_hidden_tests(cell.source)}
-             for index, cell in enumerate(master.cells) if cell.cell_type == "code"]
+    cells = [
+        {"index": index, "source": without_hidden_tests(cell.source)}
+        for index, cell in enumerate(master.cells)
+        if cell.cell_type == "code"
+    ]
     request = json.dumps({"cells": cells, "cell_timeout": 600, "max_output_chars": 100_000})
     env = environment(COURSE_KIT_CACHE_DIR=str(scratch / "floor-cache"), MPLBACKEND="Agg")
-    done = subprocess.run([str(PYTHON), "-c", FLOOR_PROGRAM, str(RUNNERS)], input=request, cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [str(PYTHON), "-c", FLOOR_PROGRAM, str(RUNNERS)],
+        input=request,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"floor of {lab}: {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -549,13 +664,16 @@ def part_floor(scratch: Path, labs: list[str]) -> None:
         log(f"floor: the master of {lab}, twice in one interpreter")
         first, second, errors = floor_seconds(scratch, lab)
         rows.append([lab, f"{first:.2f}", f"{second:.2f}", ", ".join(errors) or "none"])
-    section("3. The floor: each master's cells in a warm interpreter, figures rendered, hidden tests left out",
-            table(["lab", "first run s", "warm run s (floor)", "errors"], rows))
+    section(
+        "3. The floor: each master's cells in a warm interpreter, figures rendered, hidden tests left out",
+        table(["lab", "first run s", "warm run s (floor)", "errors"], rows),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Part 4: scaling
 # ---------------------------------------------------------------------------------------------
+
 
 def linear_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     """Least-squares fixed seconds and seconds per submission."""
@@ -587,6 +705,7 @@ def part_scaling(scratch: Path, sizes: tuple[int, ...], known: Run | None) -> No
 # ---------------------------------------------------------------------------------------------
 # Part 5: Dask on loopback
 # ---------------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -622,15 +741,46 @@ def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, list[int], P
     address = f"tls://127.0.0.1:{port}"
     dask = str(BIN / "dask")
     with open(folder / "cluster.log", "w") as log_file:
-        started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
-                                     *tls_options(certificates, "scheduler")],
-                                    cwd=folder, env=environment(), stdout=log_file, stderr=subprocess.STDOUT)]
+        started = [
+            subprocess.Popen(
+                [
+                    dask,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                    *tls_options(certificates, "scheduler"),
+                ],
+                cwd=folder,
+                env=environment(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        ]
         try:
-            started += [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                          "--local-directory", str(folder / f"worker-{number}"),
-                                          *tls_options(certificates, "worker")],
-                                         cwd=folder, env=environment(), stdout=log_file, stderr=subprocess.STDOUT)
-                        for number in range(1, workers + 1)]
+            started += [
+                subprocess.Popen(
+                    [
+                        dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(folder / f"worker-{number}"),
+                        *tls_options(certificates, "worker"),
+                    ],
+                    cwd=folder,
+                    env=environment(),
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+                for number in range(1, workers + 1)
+            ]
             with Client(address, timeout=60, security=coordinator_security(certificates)) as client:
                 client.wait_for_workers(workers, timeout=120)
             yield address, [process.pid for process in started[1:]], certificates
@@ -647,13 +797,23 @@ def part_dask(scratch: Path, students: int) -> None:
         log(f"dask: a scheduler and {workers} worker(s) on loopback; kit autograde of {students} submissions")
         with dask_cluster(scratch / f"dask-cluster-{workers}", workers) as (address, pids, certificates):
             run = grade_kit(course, FIRST, students, scheduler=address, roots=pids, certificates=certificates)
-        rows.append([str(workers), f"{run.seconds:.1f}", f"{run.per_student:.2f}",
-                     f"{run.coordinator_mb:.0f}", f"{run.runner_mb:.0f}"])
-    section(f"5. Dask on loopback: {FIRST}, a class of {students}, `--scheduler` with one-thread workers",
-            table(["dask workers", "seconds", "s/submission", "coordinator MB", "code runner MB"], rows))
+        rows.append(
+            [
+                str(workers),
+                f"{run.seconds:.1f}",
+                f"{run.per_student:.2f}",
+                f"{run.coordinator_mb:.0f}",
+                f"{run.runner_mb:.0f}",
+            ]
+        )
+    section(
+        f"5. Dask on loopback: {FIRST}, a class of {students}, `--scheduler` with one-thread workers",
+        table(["dask workers", "seconds", "s/submission", "coordinator MB", "code runner MB"], rows),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def attempt(part: str, failed: list[str], measure: Callable[..., Any], *args: Any) -> Any:
     """Run one part; a part that fails is reported in its place and the others still run."""
@@ -671,18 +831,31 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--lab2-students", type=int, help=f"class of the second lab (default {Sizes.lab2})")
     parser.add_argument("--scaling", type=int, nargs="+", help="class sizes of the scaling part (default 50 100 200)")
     parser.add_argument("--dask-students", type=int, help=f"class of the Dask part (default {Sizes.dask})")
-    parser.add_argument("--labs", nargs="+", choices=[FIRST, SECOND], default=[FIRST, SECOND],
-                        help="labs measured (default both): stock, kit, scaling and dask need the first, lab2 the second")
+    parser.add_argument(
+        "--labs",
+        nargs="+",
+        choices=[FIRST, SECOND],
+        default=[FIRST, SECOND],
+        help="labs measured (default both): stock, kit, scaling and dask need the first, lab2 the second",
+    )
     parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
-    parser.add_argument("--quick", action="store_true", help=f"tiny sizes, for a smoke run (first lab {QUICK.students}, second lab {QUICK.lab2}, "
-                        f"scaling {'/'.join(map(str, QUICK.scaling))}, dask {QUICK.dask})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"tiny sizes, for a smoke run (first lab {QUICK.students}, second lab {QUICK.lab2}, "
+        f"scaling {'/'.join(map(str, QUICK.scaling))}, dask {QUICK.dask})",
+    )
     return parser.parse_args()
 
 
 def sizes_of(args: argparse.Namespace) -> Sizes:
     sizes = QUICK if args.quick else Sizes()
-    chosen = {"students": args.students, "lab2": args.lab2_students, "dask": args.dask_students,
-              "scaling": tuple(args.scaling) if args.scaling else None}
+    chosen = {
+        "students": args.students,
+        "lab2": args.lab2_students,
+        "dask": args.dask_students,
+        "scaling": tuple(args.scaling) if args.scaling else None,
+    }
     return replace(sizes, **{key: value for key, value in chosen.items() if value})
 
 
@@ -690,14 +863,20 @@ def main() -> None:
     args = arguments()
     sizes, parts = sizes_of(args), set(args.only or PARTS)
     os.environ.pop("COURSE_GRADEBOOK_URL", None)  # scratch courses keep their own gradebooks
-    print(f"class_speed on {socket.gethostname()}: {os.cpu_count()} cores ({default_workers()} usable); "
-          f"sizes: first lab {sizes.students}, second lab {sizes.lab2}, scaling {'/'.join(map(str, sizes.scaling))}, "
-          f"dask {sizes.dask}; parts: {', '.join(part for part in PARTS if part in parts)}", flush=True)
+    print(
+        f"class_speed on {socket.gethostname()}: {os.cpu_count()} cores ({default_workers()} usable); "
+        f"sizes: first lab {sizes.students}, second lab {sizes.lab2}, scaling {'/'.join(map(str, sizes.scaling))}, "
+        f"dask {sizes.dask}; parts: {', '.join(part for part in PARTS if part in parts)}",
+        flush=True,
+    )
     scratch = Path(tempfile.mkdtemp(prefix="class-speed-"))
     started, failed = time.monotonic(), []
     try:
-        known = attempt("1", failed, part_first_lab, scratch, sizes.students, parts) \
-            if FIRST in args.labs and parts & {"stock", "kit"} else None
+        known = (
+            attempt("1", failed, part_first_lab, scratch, sizes.students, parts)
+            if FIRST in args.labs and parts & {"stock", "kit"}
+            else None
+        )
         if SECOND in args.labs and "lab2" in parts:
             attempt("2", failed, part_second_lab, scratch, sizes.lab2)
         if "floor" in parts:

@@ -6,6 +6,7 @@ that took longest. Run from the kit's root:
 
     .venv/bin/python benchmarks/notebook_speed.py
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,13 @@ def run_once(lab: str) -> tuple[float, list[tuple[float, str]]]:
     """Total seconds (kernel start included) and each code cell's seconds."""
     path = Course().solutions / lab / f"{lab}.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, kernel_name="python3", timeout=600,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     cells = []
     started = time.perf_counter()
     with client.setup_kernel():
@@ -44,7 +49,9 @@ def main() -> None:
         for lab in Course().labs():
             for run in ("empty cache", "warm cache"):
                 total, cells = run_once(lab)
-                slowest = ", ".join(f"{name} {seconds:.1f} s" for seconds, name in sorted(cells, reverse=True)[:SLOWEST])
+                slowest = ", ".join(
+                    f"{name} {seconds:.1f} s" for seconds, name in sorted(cells, reverse=True)[:SLOWEST]
+                )
                 print(f"{lab} ({run}): {total:.1f} s in all; slowest cells: {slowest}")
 
 

@@ -12,6 +12,7 @@ the kit's root, as root (about 2 minutes on 2 cores):
 
     .venv/bin/python benchmarks/sandbox_cost.py [--repeats N] [--students N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -116,7 +117,8 @@ def defence_costs(repeats: int) -> dict[str, float]:
     else:
         limits = cgroups.RunLimits(4096 << 20, 128, 1.0)
         costs["the run's cgroup: limits set, usage read, emptied"] = median_ms(
-            lambda: (slot.start_run(limits), slot.usage(), slot.kill_run()), repeats)
+            lambda: (slot.start_run(limits), slot.usage(), slot.kill_run()), repeats
+        )
         slot.close()
     os.rmdir(folder)
     return costs
@@ -148,11 +150,15 @@ def run_costs(repeats: int) -> dict[str, dict[str, float]]:
         sandbox = WarmSandbox(settings, Mounts(work=VERDICT_WORK), {})
         try:
             log(f"runs: warm verdict run, {mode}: {repeats} runs")
-            costs.setdefault("warm verdict run", {})[mode] = median_ms(lambda sandbox=sandbox: warm_verdict_run(sandbox), repeats)
+            costs.setdefault("warm verdict run", {})[mode] = median_ms(
+                lambda sandbox=sandbox: warm_verdict_run(sandbox), repeats
+            )
         finally:
             sandbox.stop()
         log(f"runs: cold verdict run, {mode}: {repeats} runs")
-        costs.setdefault("cold verdict run", {})[mode] = median_ms(lambda settings=settings: verdict_run(settings), repeats)
+        costs.setdefault("cold verdict run", {})[mode] = median_ms(
+            lambda settings=settings: verdict_run(settings), repeats
+        )
     return costs
 
 
@@ -161,7 +167,7 @@ def class_submissions(course: Course, students: int) -> dict[str, object]:
     entries = {entry.name: entry for entry in corpus(LAB)}
     base, release_notebook = entries[BASE_ENTRY], released_notebook(course, LAB)
     correct = [name for name in entries if name.startswith("correct_")]
-    names = correct[:max(0, students - len(MISTAKES))] + list(MISTAKES)
+    names = correct[: max(0, students - len(MISTAKES))] + list(MISTAKES)
     return {name: submission_of(entries[name], base, release_notebook) for name in names}
 
 

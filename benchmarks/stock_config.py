@@ -4,7 +4,7 @@ The benchmarks that compare the kit with stock nbgrader write it as a course cop
 `nbgrader_config.py`, so that `nbgrader autograde` there runs nbgrader's kernel-based pipeline.
 """
 
-LAYOUT = '''
+LAYOUT = """
 import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 c = get_config()
@@ -15,7 +15,7 @@ c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
-'''
+"""
 
 
 def stock_config(*settings: str) -> str:

@@ -10,6 +10,7 @@ folder mounted where the originals are. Nothing of this machine is changed.
 
 Usage: python benchmarks/stock_nbgrader_attacks.py [--keep]   (about 10 minutes on 2 cores)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ from grading.sample_class import released_notebook  # noqa: E402
 
 POINTS = {EX1: 10, EX2: 10}
 STOCK_EXIT_CODES: dict[str, int] = {}
-CHANGED_BY_STOCK: list[str] = []  # files of the (copied) kit, environment and home the stock run changed  # nbgrader autograde's exit code per student, in the stock run
+CHANGED_BY_STOCK: list[
+    str
+] = []  # files of the (copied) kit, environment and home the stock run changed  # nbgrader autograde's exit code per student, in the stock run
 CANARY = "canary-" + hashlib.sha256(b"grader secret").hexdigest()[:12]
 STOCK_CONFIG = stock_config("c.Execute.timeout = 10")
 
@@ -67,9 +70,14 @@ def deserved(student: str) -> float:
 def secrets_in(page: str) -> list[str]:
     """Secrets of the grader that a student's own feedback page must never hold."""
     hidden = (KIT / "grading" / "hidden_tests" / f"{LAB}.py").read_text()
-    markers = {"hidden tests": "def reference_select_threshold", "hidden-test text": hidden.splitlines()[2][:50],
-               "a classmate's id": HONEST[0], "the grader's environment": CANARY,
-               "the gradebook": "CREATE TABLE", "system passwords": "root:x:0:0"}
+    markers = {
+        "hidden tests": "def reference_select_threshold",
+        "hidden-test text": hidden.splitlines()[2][:50],
+        "a classmate's id": HONEST[0],
+        "the grader's environment": CANARY,
+        "the gradebook": "CREATE TABLE",
+        "system passwords": "root:x:0:0",
+    }
     return [name for name, marker in markers.items() if marker and marker in page]
 
 
@@ -94,8 +102,13 @@ def stock_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
     (course.root / "nbgrader_config.py").write_text(STOCK_CONFIG)
     (course.root / "grading").mkdir()
     env_path = f"{KIT / '.venv' / 'bin'}:/usr/bin:/bin"
-    subprocess.run(["nbgrader", "generate_assignment", LAB, "--force"], cwd=course.root, check=True,
-                   capture_output=True, env={"PATH": env_path, "HOME": os.environ.get("HOME", "/root")})
+    subprocess.run(
+        ["nbgrader", "generate_assignment", LAB, "--force"],
+        cwd=course.root,
+        check=True,
+        capture_output=True,
+        env={"PATH": env_path, "HOME": os.environ.get("HOME", "/root")},
+    )
     build_class(course)
     copies = {KIT: scratch / "kit", Path(sys.base_prefix).resolve(): scratch / "python", Path.home(): scratch / "home"}
     log("stock: copying the kit, the environment and a fresh home (disposable)")
@@ -107,10 +120,35 @@ def stock_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
         if original.is_relative_to(Path.home()):
             (copies[Path.home()] / original.relative_to(Path.home())).mkdir(parents=True, exist_ok=True)
         binds += ["--bind", str(copies[original]), str(original)]
-    outer = ["bwrap", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
-             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-             "--bind", str(scratch), str(scratch), *binds, "--chdir", str(course.root),
-             "--setenv", "PATH", f"{KIT / '.venv' / 'bin'}:/usr/bin:/bin", "--setenv", "GRADER_TOKEN", CANARY, "--"]
+    outer = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        str(scratch),
+        str(scratch),
+        *binds,
+        "--chdir",
+        str(course.root),
+        "--setenv",
+        "PATH",
+        f"{KIT / '.venv' / 'bin'}:/usr/bin:/bin",
+        "--setenv",
+        "GRADER_TOKEN",
+        CANARY,
+        "--",
+    ]
     watched = [scratch / "kit", scratch / "python", scratch / "home"]
     before = snapshot(watched)
     started = time.monotonic()
@@ -120,13 +158,19 @@ def stock_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
     for student in sorted([*HONEST, *ATTACKS]):
         log(f"stock: nbgrader autograde {LAB} --student {student}")
         try:
-            done = subprocess.run(outer + ["nbgrader", "autograde", LAB, "--student", student, "--force"],
-                                  capture_output=True, timeout=600)
+            done = subprocess.run(
+                outer + ["nbgrader", "autograde", LAB, "--student", student, "--force"],
+                capture_output=True,
+                timeout=600,
+            )
             codes[student] = done.returncode
         except subprocess.TimeoutExpired:
             codes[student] = -1
-    subprocess.run(outer + ["bash", "-c", f"nbgrader generate_feedback {LAB} --force; nbgrader export --to grades.csv"],
-                   capture_output=True, timeout=1800)
+    subprocess.run(
+        outer + ["bash", "-c", f"nbgrader generate_feedback {LAB} --force; nbgrader export --to grades.csv"],
+        capture_output=True,
+        timeout=1800,
+    )
     seconds = time.monotonic() - started
     scores: dict[str, float] = {}
     if (course.root / "grades.csv").is_file():
@@ -136,8 +180,11 @@ def stock_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
     scores = {student: score for student, score in scores.items() if student in graded}
     STOCK_EXIT_CODES.update(codes)
     after = snapshot(watched)
-    changed = sorted(path for path in before.keys() | after.keys()
-                     if before.get(path) != after.get(path) and "__pycache__" not in path)
+    changed = sorted(
+        path
+        for path in before.keys() | after.keys()
+        if before.get(path) != after.get(path) and "__pycache__" not in path
+    )
     log(f"stock: {len(changed)} files of the grader's kit, environment or home changed")
     CHANGED_BY_STOCK[:] = [str(Path(path).relative_to(scratch)) for path in changed]
     return course, scores, seconds
@@ -151,8 +198,9 @@ def kit_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
     log("kit: autograde, feedback, export")
     os.environ["GRADER_TOKEN"] = CANARY
     started = time.monotonic()
-    results = autograde_class(course, LAB, progress=lambda line: None,
-                              **{"ExecuteInSandbox.timeout": 10, "VerifyAnswers.timeout": 15})
+    results = autograde_class(
+        course, LAB, progress=lambda line: None, **{"ExecuteInSandbox.timeout": 10, "VerifyAnswers.timeout": 15}
+    )
     feedback(course, LAB)
     export(course)
     return course, {r.student: r.score for r in results}, time.monotonic() - started
@@ -181,13 +229,19 @@ def main() -> None:
         kit_course, kit, kit_seconds = kit_run(scratch)
         honest_stock = {s: stock.get(s) for s in HONEST}
         print(f"Attacks on stock nbgrader and on the kit ({len(ATTACKS)} attacks, {os.cpu_count()} cores)")
-        print(f"stock nbgrader: {len(stock)} of {len(ATTACKS) + 2} students graded, honest students"
-              f" {honest_stock}, {stock_seconds:.0f} s")
-        print(f"the kit: {len(kit)} of {len(ATTACKS) + 2} students graded, honest students"
-              f" { {s: kit.get(s) for s in HONEST} }, {kit_seconds:.0f} s")
+        print(
+            f"stock nbgrader: {len(stock)} of {len(ATTACKS) + 2} students graded, honest students"
+            f" {honest_stock}, {stock_seconds:.0f} s"
+        )
+        print(
+            f"the kit: {len(kit)} of {len(ATTACKS) + 2} students graded, honest students"
+            f" { {s: kit.get(s) for s in HONEST} }, {kit_seconds:.0f} s"
+        )
         shown = ", ".join(CHANGED_BY_STOCK[:8]) + (" ..." if len(CHANGED_BY_STOCK) > 8 else "")
-        print(f"stock nbgrader: {len(CHANGED_BY_STOCK)} files of the grader's kit, Python environment or home"
-              f" changed by the class{': ' + shown if shown else ''}")
+        print(
+            f"stock nbgrader: {len(CHANGED_BY_STOCK)} files of the grader's kit, Python environment or home"
+            f" changed by the class{': ' + shown if shown else ''}"
+        )
         width = max(len(name) for name in ATTACKS)
         print(f"{'attack':{width}}  {'family':14}  {'stock nbgrader':40}  the kit")
         fallen = 0
@@ -196,8 +250,10 @@ def main() -> None:
             on_kit = verdict(kit_course, kit, student)
             fallen += on_stock != "defended"
             print(f"{student:{width}}  {attack.family:14}  {on_stock[:40]:40}  {on_kit}")
-        print(f"stock nbgrader fell to {fallen} of {len(ATTACKS)} in this table (scores and own feedback only;"
-              " class-wide effects are in the lines above)")
+        print(
+            f"stock nbgrader fell to {fallen} of {len(ATTACKS)} in this table (scores and own feedback only;"
+            " class-wide effects are in the lines above)"
+        )
     finally:
         if args.keep:
             log(f"scratch kept in {scratch}")

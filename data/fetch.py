@@ -256,9 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="folder holding the data files (default: $COURSE_DATA_DIR, else ../shared/data if present)",
     )
-    where.add_argument(
-        "--download", action="store_true", help="download missing or invalid files from their URLs"
-    )
+    where.add_argument("--download", action="store_true", help="download missing or invalid files from their URLs")
     args = parser.parse_args(argv)
     try:
         manifest = load_manifest(MANIFEST)

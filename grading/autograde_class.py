@@ -13,6 +13,7 @@ never an output the student's code could imitate) and why it refused a submissio
 them or in a student's id came from a submission is made printable (`grading.text`) before it is
 kept or shown.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,11 @@ class StudentResult:
     def stored(self) -> dict:
         """The result as the journal and the report keep it: plain data, its notes and test names
         printable again (notes are added after it is made); JSON escapes whatever the id holds."""
-        return {**asdict(self), "failed": [printable(name) for name in self.failed],
-                "notes": [printable(note) for note in self.notes]}
+        return {
+            **asdict(self),
+            "failed": [printable(name) for name in self.failed],
+            "notes": [printable(note) for note in self.notes],
+        }
 
 
 @contextmanager
@@ -102,8 +106,11 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
     from nbgrader.api import Gradebook
 
     try:  # nbgrader reads timestamp.txt of the submission: never through a link
-        timestamp = None if link_refusal(course.submission(lab, student).parent, course.submitted) \
+        timestamp = (
+            None
+            if link_refusal(course.submission(lab, student).parent, course.submitted)
             else api.get_submitted_timestamp(lab, student)
+        )
     except Exception:
         timestamp = None
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook, quiet_gradebook():
@@ -118,8 +125,11 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
     message = f"This submission could not be graded: {reason}. Every exercise scores 0."
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = ([new_output("error", ename="NotGraded", evalue=message, traceback=[message])]
-                            if cell.metadata.get("nbgrader", {}).get("grade") else [])
+            cell.outputs = (
+                [new_output("error", ename="NotGraded", evalue=message, traceback=[message])]
+                if cell.metadata.get("nbgrader", {}).get("grade")
+                else []
+            )
     path = course.autograded_notebook(lab, student)
     if path.parent.exists():
         shutil.rmtree(path.parent)
@@ -143,8 +153,12 @@ def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, f
 
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         submission = gradebook.find_submission(lab, student)
-        failed = [grade.name for notebook in submission.notebooks for grade in notebook.grades
-                  if (grade.score or 0) < grade.max_score]
+        failed = [
+            grade.name
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if (grade.score or 0) < grade.max_score
+        ]
         return submission.score, submission.max_score, sorted(failed)
 
 
@@ -241,8 +255,14 @@ def progress_bar(total: int, progress: Callable[[str], None]):
 
     # A terminal that reports no size (a pty made by a program) gets 80 x 24: tqdm would draw nothing.
     size = shutil.get_terminal_size()
-    bar = tqdm(total=total, unit="student", disable=not sys.stderr.isatty() or total == 0, leave=False,
-               ncols=size.columns, nrows=size.lines)
+    bar = tqdm(
+        total=total,
+        unit="student",
+        disable=not sys.stderr.isatty() or total == 0,
+        leave=False,
+        ncols=size.columns,
+        nrows=size.lines,
+    )
     write = bar.write if (not bar.disable and progress is print) else progress
     return bar, lambda line: write(printable(line))
 
@@ -285,11 +305,15 @@ def autograde_class(
     security = dask_security(scheduler, certificates or default_folder(course), insecure_cluster) if scheduler else None
     insecure = scheduler is not None and security is None
     if insecure:
-        progress(f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
-                 " and change the grades")
+        progress(
+            f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
+            " and change the grades"
+        )
     if students is None and not course.students(lab):
-        raise NoSubmissions(f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
-                            f"{lab}.ipynb (README: Grading a class)")
+        raise NoSubmissions(
+            f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
+            f"{lab}.ipynb (README: Grading a class)"
+        )
     ensure_in_gradebook(api, course, lab)
     copied = lab_cache.fill_from_master(course, lab, api.config)
     if copied:
@@ -305,8 +329,10 @@ def autograde_class(
     pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox, security)
     graded: dict[str, StudentResult] = {}
     try:
-        progress(f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
-                 + (f"; {len(kept)} already graded (--force grades them again)" if kept else ""))
+        progress(
+            f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
+            + (f"; {len(kept)} already graded (--force grades them again)" if kept else "")
+        )
         works, itself = prepare_works(api, course, lab, todo)
         bar, say = progress_bar(len(todo), progress)
 
@@ -322,8 +348,10 @@ def autograde_class(
             journal.record(result)
             graded[student] = result
             bar.update()
-            say(f"[{len(graded) + len(kept)}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
-                f" ({time.monotonic() - started:.1f} s{where}){' - ' + '; '.join(result.notes) if result.notes else ''}")
+            say(
+                f"[{len(graded) + len(kept)}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
+                f" ({time.monotonic() - started:.1f} s{where}){' - ' + '; '.join(result.notes) if result.notes else ''}"
+            )
 
         started = time.monotonic()
         for work, answer in pool.answers(works):
@@ -346,8 +374,11 @@ def autograde_class(
         pool.close()
     results = [kept.get(student) or graded[student] for student in students]
     # The lab's report is the class's: students graded before (and not again now) keep their results.
-    everyone = [graded.get(student) or finished[student]
-                for student in course.students(lab) if student in graded or student in finished]
+    everyone = [
+        graded.get(student) or finished[student]
+        for student in course.students(lab)
+        if student in graded or student in finished
+    ]
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
     from grading.class_report import write_class_report  # it reads this module's notes and results

@@ -9,6 +9,7 @@ the comment mark the labs use). nbgrader's release leaves the region out; the gr
 out of every sandboxed run (the region runs only in the grader's verdict) and of every feedback
 page.
 """
+
 from __future__ import annotations
 
 import re

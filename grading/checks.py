@@ -5,6 +5,7 @@ inside the notebook's kernel (the hidden part of a grade cell calls `check_exerc
 and outside it, where `grading.isolated_call` runs the student's function in a fresh
 process and `grading.preprocessors.VerifyAnswers` compares what came back.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,6 +52,7 @@ class Raised(str):
     def is_a(self, builtin_name: str) -> bool:
         """Whether the error is an instance of the built-in exception `builtin_name` (or of a subclass)."""
         return f"builtins.{builtin_name}" in self.classes
+
 
 # One argument of a graded function: an array, a Python scalar, or a list of arrays (which may
 # differ in shape, like a network's weight matrices). Only these survive the trip to the
@@ -140,8 +142,10 @@ def problems_with(exercise: Exercise, results: list[Outputs | str]) -> list[str]
             problems.append(f"{case.description}: {result}")
         else:
             if exercise.n_outputs > 1 and getattr(result, "container", "tuple") != "tuple":
-                problems.append(f"{case.description}: returned a {result.container} of {exercise.n_outputs} values; "
-                                f"return them as a tuple (return a, b)")
+                problems.append(
+                    f"{case.description}: returned a {result.container} of {exercise.n_outputs} values; "
+                    f"return them as a tuple (return a, b)"
+                )
             problems += [f"{case.description}: {problem}" for problem in exercise.compare(case, result)]
     return problems
 
@@ -164,9 +168,7 @@ def check_exercise(exercise: Exercise, function: Callable[..., Any]) -> None:
     """Run every case of `exercise` on `function`; raise ExerciseFailed listing what went wrong."""
     problems = problems_with(exercise, run_in_process(exercise, function))
     if problems:
-        raise ExerciseFailed(
-            f"{exercise.function} failed {len(problems)} hidden check(s):\n- " + "\n- ".join(problems)
-        )
+        raise ExerciseFailed(f"{exercise.function} failed {len(problems)} hidden check(s):\n- " + "\n- ".join(problems))
     print(f"{exercise.function}: all hidden checks passed.")
 
 

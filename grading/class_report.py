@@ -11,6 +11,7 @@ Everything that comes from a submission is untrusted text: notebooks are only pa
 or from the class report is made printable (`grading.text`: no control or bidi characters) and
 HTML-escaped. The page loads nothing: CSS inline, plots as PNG data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,21 +88,27 @@ def _nbgrader(cell: NotebookNode) -> dict:
 
 def grade_cells(release: NotebookNode) -> dict[str, float]:
     """Grade id -> points of the release's grade cells, in notebook order."""
-    return {str(_nbgrader(c).get("grade_id")): float(_nbgrader(c).get("points") or 0)
-            for c in release.cells if _nbgrader(c).get("grade")}
+    return {
+        str(_nbgrader(c).get("grade_id")): float(_nbgrader(c).get("points") or 0)
+        for c in release.cells
+        if _nbgrader(c).get("grade")
+    }
 
 
 def answer_code(notebook: NotebookNode) -> str:
     """The answer cells' sources (code cells with nbgrader solution true), joined in order, capped."""
-    sources = [str(c.get("source", "")) for c in notebook.cells
-               if c.get("cell_type") == "code" and _nbgrader(c).get("solution")]
+    sources = [
+        str(c.get("source", ""))
+        for c in notebook.cells
+        if c.get("cell_type") == "code" and _nbgrader(c).get("solution")
+    ]
     return "\n\n".join(sources)[:MAX_ANSWER_CHARS]
 
 
 def normalise(message: str) -> str:
     """A failure message, printable, with its decimal numbers (and arrays of them) replaced, so alike
     mistakes group; an exception's name left without a message loses its colon."""
-    text = _NUMBER.sub("N", _ARRAY.sub("[…]", printable(message[:2 * MAX_LINE_CHARS])))
+    text = _NUMBER.sub("N", _ARRAY.sub("[…]", printable(message[: 2 * MAX_LINE_CHARS])))
     return " ".join(text.split())[:MAX_LINE_CHARS].rstrip(":")
 
 
@@ -158,8 +165,9 @@ def similar_pairs(answers: dict[str, str], stub: str) -> tuple[list[SimilarPair]
     for _, a, b in candidates[:MAX_COMPARED]:
         overlap, similarity, slices = compare_files(prints[a], prints[b])
         if overlap >= MIN_SHARED and max(similarity) >= SIMILAR_T:
-            pairs.append(SimilarPair(a, b, (float(similarity[0]), float(similarity[1])),
-                                     (answers[a], answers[b]), slices))
+            pairs.append(
+                SimilarPair(a, b, (float(similarity[0]), float(similarity[1])), (answers[a], answers[b]), slices)
+            )
     pairs.sort(key=lambda p: (-max(p.similarity), -min(p.similarity), p.first, p.second))
     return pairs, max(len(candidates) - MAX_COMPARED, 0)
 
@@ -194,7 +202,7 @@ def highlight(code: str, slices: np.ndarray) -> str:
 
 def _in_word(code: str, position: int) -> bool:
     """Whether `position` falls between two characters of one word."""
-    return 0 < position < len(code) and all(char.isalnum() or char == "_" for char in code[position - 1:position + 1])
+    return 0 < position < len(code) and all(char.isalnum() or char == "_" for char in code[position - 1 : position + 1])
 
 
 def _word_start(code: str, start: int) -> int:
@@ -240,69 +248,122 @@ def scores_section(lab: str, results: list[StudentResult], max_score: float) -> 
     """Title, summary line and the histogram."""
     scores = [float(r.score) for r in results]
     mean, median = (float(np.mean(scores)), float(np.median(scores))) if scores else (0.0, 0.0)
-    summary = (f"{len(results)} submissions, mean {mean:.1f}/{max_score:g}, median {median:g},"
-               f" full marks {sum(s >= max_score for s in scores)}")
-    return (f"<h1>{escape(lab)}</h1><p>{escape(summary)}</p><h2>Score distribution</h2>"
-            f'<img alt="histogram of the scores" src="{histogram_png(scores, max_score)}">')
+    summary = (
+        f"{len(results)} submissions, mean {mean:.1f}/{max_score:g}, median {median:g},"
+        f" full marks {sum(s >= max_score for s in scores)}"
+    )
+    return (
+        f"<h1>{escape(lab)}</h1><p>{escape(summary)}</p><h2>Score distribution</h2>"
+        f'<img alt="histogram of the scores" src="{histogram_png(scores, max_score)}">'
+    )
 
 
 def exercises_section(results: list[StudentResult], exercises: dict[str, float]) -> str:
     rates = pass_rates(results, exercises)
-    rows = [[escape(g), f"{points:g}", f"{rates[g][0]}/{rates[g][1]}", _percent(rates[g][0] / max(rates[g][1], 1))]
-            for g, points in exercises.items()]
+    rows = [
+        [escape(g), f"{points:g}", f"{rates[g][0]}/{rates[g][1]}", _percent(rates[g][0] / max(rates[g][1], 1))]
+        for g, points in exercises.items()
+    ]
     return "<h2>Exercises</h2>" + _table(["grade cell", "points", "passed", "pass rate"], rows)
 
 
 def failures_section(failures: list[tuple[str, tuple[str, ...], list[str]]]) -> str:
-    rows = [[_shown(g), "<ul>" + "".join(f"<li>{_shown(p)}</li>" for p in _listed(list(problems))) + "</ul>",
-             str(len(students)), _shown(", ".join(_listed(students)))]
-            for g, problems, students in failures[:MAX_FAILURES_SHOWN]]
-    return ("<h2>Most common failures</h2><p>What the grader told students, numbers replaced by N.</p>"
-            + _table(["grade cell", "problems", "students", "who"], rows))
+    rows = [
+        [
+            _shown(g),
+            "<ul>" + "".join(f"<li>{_shown(p)}</li>" for p in _listed(list(problems))) + "</ul>",
+            str(len(students)),
+            _shown(", ".join(_listed(students))),
+        ]
+        for g, problems, students in failures[:MAX_FAILURES_SHOWN]
+    ]
+    return "<h2>Most common failures</h2><p>What the grader told students, numbers replaced by N.</p>" + _table(
+        ["grade cell", "problems", "students", "who"], rows
+    )
 
 
 def notes_section(results: list[StudentResult], skipped: list[str]) -> str:
     noted = [r for r in results if r.notes]
-    rows = [[_shown(r.student), f"{float(r.score):g}/{float(r.max_score):g}",
-             "<br>".join(escape(note_kind(n)) for n in r.notes), "<br>".join(_shown(n) for n in r.notes)]
-            for r in noted]
-    unread = (f"<p>Autograded notebooks not read (missing, over {MAX_NOTEBOOK_BYTES // 1_000_000} MB or damaged): "
-              f"{_shown(', '.join(_listed(skipped, 50)))}</p>") if skipped else ""
-    return (f"<h2>Submissions with a note ({len(noted)})</h2>"
-            + _table(["student", "score", "what", "reason"], rows) + unread)
+    rows = [
+        [
+            _shown(r.student),
+            f"{float(r.score):g}/{float(r.max_score):g}",
+            "<br>".join(escape(note_kind(n)) for n in r.notes),
+            "<br>".join(_shown(n) for n in r.notes),
+        ]
+        for r in noted
+    ]
+    unread = (
+        (
+            f"<p>Autograded notebooks not read (missing, over {MAX_NOTEBOOK_BYTES // 1_000_000} MB or damaged): "
+            f"{_shown(', '.join(_listed(skipped, 50)))}</p>"
+        )
+        if skipped
+        else ""
+    )
+    return (
+        f"<h2>Submissions with a note ({len(noted)})</h2>"
+        + _table(["student", "score", "what", "reason"], rows)
+        + unread
+    )
 
 
 def similarity_section(pairs: list[SimilarPair], unchecked: int) -> str:
     """The flagged pairs, each with its answer cells side by side, shared code marked."""
     shown = pairs[:MAX_PAIRS_SHOWN]
-    rows = [[f'<a href="#pair-{i}">{_shown(p.first)} – {_shown(p.second)}</a>',
-             f"{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%"] for i, p in enumerate(shown)]
+    rows = [
+        [
+            f'<a href="#pair-{i}">{_shown(p.first)} – {_shown(p.second)}</a>',
+            f"{100 * p.similarity[0]:.0f}% / {100 * p.similarity[1]:.0f}%",
+        ]
+        for i, p in enumerate(shown)
+    ]
     views = "".join(
         f'<details id="pair-{i}"><summary>{_shown(p.first)} and {_shown(p.second)}</summary><div class="side">'
-        + "".join(f"<div><h4>{_shown(name)}</h4><pre>{highlight(code, spans)}</pre></div>"
-                  for name, code, spans in zip((p.first, p.second), p.code, p.slices))
-        + "</div></details>" for i, p in enumerate(shown))
+        + "".join(
+            f"<div><h4>{_shown(name)}</h4><pre>{highlight(code, spans)}</pre></div>"
+            for name, code, spans in zip((p.first, p.second), p.code, p.slices)
+        )
+        + "</div></details>"
+        for i, p in enumerate(shown)
+    )
     more = f"<p>The {len(shown)} most alike of {len(pairs)} pairs are shown.</p>" if len(pairs) > len(shown) else ""
     more += f"<p>{unchecked} more pairs share many fingerprints but were not compared in full.</p>" if unchecked else ""
-    return (f"<h2>Similar answers ({len(pairs)} pair{'' if len(pairs) == 1 else 's'})</h2>"
-            f"<p>Answer cells compared with copydetect, the release's code discounted; flagged when"
-            f" {100 * SIMILAR_T:.0f}% of either side is shared. A hint to look closer, not proof: short"
-            " standard solutions look alike.</p>" + _table(["pair", "shared (first / second)"], rows) + views + more)
+    return (
+        f"<h2>Similar answers ({len(pairs)} pair{'' if len(pairs) == 1 else 's'})</h2>"
+        f"<p>Answer cells compared with copydetect, the release's code discounted; flagged when"
+        f" {100 * SIMILAR_T:.0f}% of either side is shared. A hint to look closer, not proof: short"
+        " standard solutions look alike.</p>" + _table(["pair", "shared (first / second)"], rows) + views + more
+    )
 
 
-def render_page(lab: str, results: list[StudentResult], exercises: dict[str, float],
-                failures: list[tuple[str, tuple[str, ...], list[str]]], pairs: list[SimilarPair],
-                unchecked: int, skipped: list[str]) -> str:
+def render_page(
+    lab: str,
+    results: list[StudentResult],
+    exercises: dict[str, float],
+    failures: list[tuple[str, tuple[str, ...], list[str]]],
+    pairs: list[SimilarPair],
+    unchecked: int,
+    skipped: list[str],
+) -> str:
     """The whole page as one HTML string; every value from the class is made printable and escaped by the sections."""
     max_score = max((float(r.max_score) for r in results), default=sum(exercises.values()))
     everyone = [[_shown(r.student), f"{float(r.score):g}", _shown(", ".join(r.failed) or "-")] for r in results]
-    body = (scores_section(lab, results, max_score) + exercises_section(results, exercises)
-            + failures_section(failures) + notes_section(results, skipped) + similarity_section(pairs, unchecked)
-            + "<h2>Every student</h2><details><summary>show</summary>"
-            + _table(["student", "score", "failed"], everyone) + "</details>")
-    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy"'
-            f""" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"><title>{escape(lab)}:"""
-            f" class report</title><style>{STYLE}</style></head><body>{body}</body></html>\n")
+    body = (
+        scores_section(lab, results, max_score)
+        + exercises_section(results, exercises)
+        + failures_section(failures)
+        + notes_section(results, skipped)
+        + similarity_section(pairs, unchecked)
+        + "<h2>Every student</h2><details><summary>show</summary>"
+        + _table(["student", "score", "failed"], everyone)
+        + "</details>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy"'
+        f""" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"><title>{escape(lab)}:"""
+        f" class report</title><style>{STYLE}</style></head><body>{body}</body></html>\n"
+    )
 
 
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
@@ -318,8 +379,9 @@ def write_class_report(course: Course, lab: str) -> Path:
     results = load_results(course, lab)
     release = read_notebook(course.releases / lab / f"{lab}.ipynb")
     if release is None:
-        raise CommandError(f"No readable release of {lab} at {course.releases / lab}: rebuild it"
-                           f" (python -m grading release {lab}).")
+        raise CommandError(
+            f"No readable release of {lab} at {course.releases / lab}: rebuild it (python -m grading release {lab})."
+        )
     notebooks, skipped = {}, []
     for result in results:
         notebook = read_notebook(course.autograded_notebook(lab, result.student))

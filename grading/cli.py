@@ -10,6 +10,7 @@ Every command but demo, cluster-certs and formgrader stops if the grader's files
 configuration, masters, releases, hidden tests, the Python environment) change while it runs, and
 says which changed since the last command.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ def release(course: Course, labs: list[str]) -> None:
             api = course.nbgrader_api(**{"CourseDirectory.release_directory": scratch})
             outcome = api.generate_assignment(lab, force=True, create=True)
             if not outcome["success"]:
-                raise CommandError(f"nbgrader generate_assignment {lab} failed; {course.releases / lab} is unchanged:\n"
-                                   f"{outcome.get('log', '')}")
+                raise CommandError(
+                    f"nbgrader generate_assignment {lab} failed; {course.releases / lab} is unchanged:\n"
+                    f"{outcome.get('log', '')}"
+                )
             _swap_in(Path(scratch) / lab, course.releases / lab)
 
 
@@ -73,8 +76,9 @@ def _swap_in(built: Path, release: Path) -> None:
 
 def feedback(course: Course, lab: str) -> None:
     # One page per student and nothing else: nbgrader would copy every other file of the graded
-    # folder (the lab's data and helpers) into each student's feedback folder.
-    api = course.nbgrader_api(**{"CourseDirectory.ignore": ["*"]})  # one line of error when the gradebook cannot be opened
+    # folder (the lab's data and helpers) into each student's feedback folder. Opening the API
+    # gives one line of error when the gradebook cannot be opened.
+    api = course.nbgrader_api(**{"CourseDirectory.ignore": ["*"]})
     if not any(course.autograded.glob(f"*/{lab}/{lab}.ipynb")):
         raise CommandError(f"no autograded submissions of {lab}: run 'python -m grading autograde {lab}' first")
     outcome = api.generate_feedback(lab)
@@ -86,8 +90,9 @@ def feedback(course: Course, lab: str) -> None:
 def export(course: Course) -> None:
     course.nbgrader_api(register_students=False)  # one line of error when the gradebook cannot be opened
     nbgrader = Path(sys.executable).parent / "nbgrader"
-    done = subprocess.run([str(nbgrader), "export", f"--to={course.grades_csv}"],
-                          cwd=course.root, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(nbgrader), "export", f"--to={course.grades_csv}"], cwd=course.root, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise CommandError(f"nbgrader export failed:\n{done.stderr.strip()}")
     print(f"export: {course.grades_csv}", flush=True)
@@ -102,8 +107,11 @@ def formgrader(course: Course, options: list[str]) -> int:
     if os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
     (course.root / "grading" / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
-    print(f"formgrader: JupyterLab in {course.root}{' (as root)' if os.geteuid() == 0 else ''}: open the address it"
-          " prints and choose Nbgrader > Formgrader; Ctrl-C stops it", flush=True)
+    print(
+        f"formgrader: JupyterLab in {course.root}{' (as root)' if os.geteuid() == 0 else ''}: open the address it"
+        " prints and choose Nbgrader > Formgrader; Ctrl-C stops it",
+        flush=True,
+    )
     try:
         return subprocess.call(command, cwd=course.root)
     except KeyboardInterrupt:
@@ -140,23 +148,31 @@ def demo(settings: dict[str, object]) -> None:
         tables.append(format_table(lab, results))
     export(course)
     print("\n" + "\n\n".join(tables))
-    print(f"\ndemo: done in {time.monotonic() - started:.0f} s; grades in {course.grades_csv},"
-          f" feedback in {course.feedback}")
+    print(
+        f"\ndemo: done in {time.monotonic() - started:.0f} s; grades in {course.grades_csv},"
+        f" feedback in {course.feedback}"
+    )
 
 
 def cluster_certs(course: Course, folder: Path | None, force: bool) -> None:
     where = (folder or default_folder(course)).resolve()
     make_certificates(where, force)
-    print(f"cluster-certs: a new certificate authority for the course and its cluster's certificates in {where}"
-          " (the authority's key is not kept)", flush=True)
+    print(
+        f"cluster-certs: a new certificate authority for the course and its cluster's certificates in {where}"
+        " (the authority's key is not kept)",
+        flush=True,
+    )
     print(dask_commands(where, named=folder is not None), flush=True)
 
 
 def _settings(args: argparse.Namespace, course: Course) -> dict[str, object]:
     """What the command-line options set for this run: where the code runs, and nbgrader settings."""
-    settings: dict[str, object] = {"workers": args.workers, "scheduler": args.scheduler,
-                                   "certificates": args.dir or default_folder(course),
-                                   "insecure_cluster": args.insecure_cluster}
+    settings: dict[str, object] = {
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+        "certificates": args.dir or default_folder(course),
+        "insecure_cluster": args.insecure_cluster,
+    }
     if args.timeout:
         settings["ExecuteInSandbox.timeout"] = int(args.timeout)
     if args.unsafe_no_sandbox:
@@ -181,72 +197,95 @@ def _run_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--timeout", type=float, help="seconds a cell may run before it is interrupted")
     options.add_argument("--workers", type=_workers, help="local workers running submitted code (default: every core)")
-    options.add_argument("--scheduler", help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
-                         " submitted code on, reached with the certificates of cluster-certs")
+    options.add_argument(
+        "--scheduler",
+        help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
+        " submitted code on, reached with the certificates of cluster-certs",
+    )
     options.add_argument("--dir", type=Path, help="the cluster's certificates (default: grading/cluster of the course)")
-    options.add_argument("--insecure-cluster", action="store_true",
-                         help="allow a --scheduler without TLS: anyone who reaches it can run code on its workers and"
-                         " change grades (recorded in the report and the notes; only to try on one machine)")
-    options.add_argument("--unsafe-no-sandbox", action="store_true",
-                         help="run submitted code without a sandbox (recorded in the report and the feedback)")
+    options.add_argument(
+        "--insecure-cluster",
+        action="store_true",
+        help="allow a --scheduler without TLS: anyone who reaches it can run code on its workers and"
+        " change grades (recorded in the report and the notes; only to try on one machine)",
+    )
+    options.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run submitted code without a sandbox (recorded in the report and the feedback)",
+    )
     return options
 
 
 # name: (what it does, whether it runs submitted code (and so takes the run options))
 COMMANDS = {
     "release": ("build the student releases from the masters (every lab, or those named)", False),
-    "autograde": ("autograde a class (or the students named), each student isolated, and write the lab's report",
-                  True),
+    "autograde": ("autograde a class (or the students named), each student isolated, and write the lab's report", True),
     "feedback": ("write each student's feedback page", False),
     "export": ("write grading/grades.csv", False),
     "report": ("print the class table of the last autograde and write its HTML page", False),
     "cluster-certs": ("make the certificates of the course's Dask cluster and print how to start it", False),
-    "formgrader": ("start JupyterLab in the course for nbgrader's formgrader; JupyterLab's own options go after"
-                   " --, e.g. -- --no-browser --port=8890", False),
+    "formgrader": (
+        "start JupyterLab in the course for nbgrader's formgrader; JupyterLab's own options go after"
+        " --, e.g. -- --no-browser --port=8890",
+        False,
+    ),
     "demo": ("grade a sample class of every lab in a scratch course (build/demo)", True),
 }
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job, each with only its own arguments and options."""
-    top = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="python -m grading", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     course = argparse.ArgumentParser(add_help=False)
-    course.add_argument("--course", type=Path, default=default_course(),
-                        help="the course directory (default: this folder if it holds nbgrader_config.py, else the"
-                        " kit's root)")
+    course.add_argument(
+        "--course",
+        type=Path,
+        default=default_course(),
+        help="the course directory (default: this folder if it holds nbgrader_config.py, else the kit's root)",
+    )
     run = _run_options()
     commands = top.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}", required=True)
-    made = {name: commands.add_parser(name, parents=[course, run] if runs_code else [course], help=summary,
-                                      description=summary)
-            for name, (summary, runs_code) in COMMANDS.items()}
+    made = {
+        name: commands.add_parser(
+            name, parents=[course, run] if runs_code else [course], help=summary, description=summary
+        )
+        for name, (summary, runs_code) in COMMANDS.items()
+    }
     made["release"].add_argument("labs", nargs="*", metavar="LAB", help="labs to build (default: every lab)")
     for name in ("autograde", "feedback", "report"):
         made[name].add_argument("lab", nargs="?", metavar="LAB", help="the lab (a folder of solutions/)")
-    made["autograde"].add_argument("students", nargs="*", metavar="STUDENT",
-                                   help="students to grade (default: every student who submitted)")
+    made["autograde"].add_argument(
+        "students", nargs="*", metavar="STUDENT", help="students to grade (default: every student who submitted)"
+    )
     made["autograde"].add_argument("--force", action="store_true", help="grade again the students already graded")
-    made["cluster-certs"].add_argument("--dir", type=Path, help="where to write the certificates (default:"
-                                       " grading/cluster of the course)")
+    made["cluster-certs"].add_argument(
+        "--dir", type=Path, help="where to write the certificates (default: grading/cluster of the course)"
+    )
     made["cluster-certs"].add_argument("--force", action="store_true", help="make new certificates over the old ones")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    passed_on = argv[argv.index("--") + 1:] if "--" in argv else []  # JupyterLab's options (formgrader)
+    passed_on = argv[argv.index("--") + 1 :] if "--" in argv else []  # JupyterLab's options (formgrader)
     command_line = parser()
-    args, unknown = command_line.parse_known_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args, unknown = command_line.parse_known_args(argv[: argv.index("--")] if "--" in argv else argv)
     if unknown:
-        print(f"grading: {args.command} does not take {' '.join(unknown)}: see python -m grading {args.command}"
-              " --help", file=sys.stderr)
+        print(
+            f"grading: {args.command} does not take {' '.join(unknown)}: see python -m grading {args.command} --help",
+            file=sys.stderr,
+        )
         return 2
     if passed_on and args.command != "formgrader":
         command_line.error("only formgrader takes options after --")
     course = Course(args.course.resolve())
     if not (course.root / "nbgrader_config.py").is_file():
-        print(f"grading: {course.root} is not a course folder (no nbgrader_config.py): pass --course DIR",
-              file=sys.stderr)
+        print(
+            f"grading: {course.root} is not a course folder (no nbgrader_config.py): pass --course DIR", file=sys.stderr
+        )
         return 1
     try:
         if args.command == "demo":
@@ -277,8 +316,14 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
     elif args.command == "export":
         export(course)
     elif args.command == "autograde":
-        print(printable_lines(format_table(lab, autograde_class(course, lab, args.students or None, force=args.force,
-                                                                **_settings(args, course)))))
+        print(
+            printable_lines(
+                format_table(
+                    lab,
+                    autograde_class(course, lab, args.students or None, force=args.force, **_settings(args, course)),
+                )
+            )
+        )
     elif args.command == "feedback":
         feedback(course, lab)
     else:

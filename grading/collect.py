@@ -13,6 +13,7 @@ collector stops at the second file for the same student. `nbgrader_config.py` se
   student import`), a file is filed under the roster's spelling of its id, and a file whose id
   no roster entry has is set aside with a warning instead of becoming a new student.
 """
+
 from __future__ import annotations
 
 import errno
@@ -75,14 +76,18 @@ class SafeExtractor(ExtractorPlugin):
         try:
             shutil.copyfile(source, target)
         except OSError as error:
-            self.log.warning("Skipped %s: it cannot be copied (%s); check the file and run again with --force",
-                             source, error)
+            self.log.warning(
+                "Skipped %s: it cannot be copied (%s); check the file and run again with --force", source, error
+            )
 
     def extract_zip(self, zip_path: str, folder: str, depth: int) -> None:
         """Extract the zip at `zip_path` into `folder`, skipping each unsafe entry with a warning."""
         if not zipfile.is_zipfile(zip_path):
-            self.log.warning("Skipped %s: it is not a readable zip file; download it again, or unpack it "
-                             "by hand and put its notebooks in the archive folder", zip_path)
+            self.log.warning(
+                "Skipped %s: it is not a readable zip file; download it again, or unpack it "
+                "by hand and put its notebooks in the archive folder",
+                zip_path,
+            )
             return
         self.log.info("Extracting from: %s", zip_path)
         self.log.info("  Extracting to: %s", folder)
@@ -94,38 +99,61 @@ class SafeExtractor(ExtractorPlugin):
                     if written and os.path.splitext(written)[1] in self.zip_ext:
                         self.extract_nested(written, depth)
         except (OSError, *UNREADABLE) as error:
-            self.log.warning("Stopped extracting %s: %s; download it again, or unpack it by hand and "
-                             "put its notebooks in the archive folder", zip_path, error)
+            self.log.warning(
+                "Stopped extracting %s: %s; download it again, or unpack it by hand and "
+                "put its notebooks in the archive folder",
+                zip_path,
+                error,
+            )
 
     def extract_nested(self, zip_path: str, depth: int) -> None:
         """Extract a zip found inside a zip next to itself, as nbgrader does, up to MAX_NESTING deep."""
         if depth + 1 >= MAX_NESTING:
-            self.log.warning("Skipped %s: zip files nested more than %d deep are not extracted; unpack it "
-                             "by hand and put its notebooks in the archive folder", zip_path, MAX_NESTING)
+            self.log.warning(
+                "Skipped %s: zip files nested more than %d deep are not extracted; unpack it "
+                "by hand and put its notebooks in the archive folder",
+                zip_path,
+                MAX_NESTING,
+            )
             return
         folder = os.path.join(os.path.dirname(zip_path), archive_stem(os.path.basename(zip_path)))
         self.extract_zip(zip_path, folder, depth + 1)
 
-    def extract_entry(self, bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, zip_path: str,
-                      folder: str) -> str | None:
+    def extract_entry(self, bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, zip_path: str, folder: str) -> str | None:
         """Write one entry under `folder` and return its path, or warn and return None."""
         if is_symlink(entry):
-            return self.skip(entry, zip_path, "it is a symbolic link, which is never extracted",
-                             "ask the student for the file itself")
+            return self.skip(
+                entry,
+                zip_path,
+                "it is a symbolic link, which is never extracted",
+                "ask the student for the file itself",
+            )
         parts = unsafe_parts(entry.filename)
         if parts is None:
-            return self.skip(entry, zip_path, "its path is absolute or leads out of its folder (zip slip)",
-                             "ask the student for a zip of the notebook alone")
+            return self.skip(
+                entry,
+                zip_path,
+                "its path is absolute or leads out of its folder (zip slip)",
+                "ask the student for a zip of the notebook alone",
+            )
         if entry.is_dir() or not parts:
             return None
         limit = name_max(folder)
         if any(len(os.fsencode(part)) > limit for part in parts):
-            return self.skip(entry, zip_path, f"a name in it is longer than {limit} bytes",
-                             "extract it by hand under a shorter name and put it in the archive folder")
+            return self.skip(
+                entry,
+                zip_path,
+                f"a name in it is longer than {limit} bytes",
+                "extract it by hand under a shorter name and put it in the archive folder",
+            )
         target = os.path.join(folder, *parts)
         if os.path.lexists(target):
-            return self.skip(entry, zip_path, "a file of that name was already extracted, and the first one is kept",
-                             "if this one should count, put it alone in the archive folder")
+            return self.skip(
+                entry,
+                zip_path,
+                "a file of that name was already extracted, and the first one is kept",
+                "if this one should count, put it alone in the archive folder",
+            )
         try:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with bundle.open(entry) as source, open(target, "xb") as copy:
@@ -134,10 +162,18 @@ class SafeExtractor(ExtractorPlugin):
             if os.path.lexists(target):  # a partial copy: the target did not exist before
                 os.remove(target)
             if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
-                return self.skip(entry, zip_path, "its path is too long for the file system",
-                                 "extract it by hand under a shorter name and put it in the archive folder")
-            return self.skip(entry, zip_path, f"it cannot be extracted ({error})",
-                             "download the zip again or ask the student for the file")
+                return self.skip(
+                    entry,
+                    zip_path,
+                    "its path is too long for the file system",
+                    "extract it by hand under a shorter name and put it in the archive folder",
+                )
+            return self.skip(
+                entry,
+                zip_path,
+                f"it cannot be extracted ({error})",
+                "download the zip again or ask the student for the file",
+            )
         return target
 
     def skip(self, entry: zipfile.ZipInfo, zip_path: str, why: str, what_to_do: str) -> None:
@@ -177,10 +213,20 @@ class FirstSubmissionCollector(FileNameCollectorPlugin):
         info["student_id"] = student
         first, first_student = self.filed.setdefault((student.casefold(), info["file_id"]), (submitted_file, student))
         if first != submitted_file:
-            same = "" if first_student == student else f" (as {first_student!r}: ids that differ only in case are one student)"
-            self.log.warning("Skipped %s: student %r already has %s from %s%s; if this one should count, remove "
-                             "the other from the archive folder and run again with --force",
-                             submitted_file, student, info["file_id"], first, same)
+            same = (
+                ""
+                if first_student == student
+                else f" (as {first_student!r}: ids that differ only in case are one student)"
+            )
+            self.log.warning(
+                "Skipped %s: student %r already has %s from %s%s; if this one should count, remove "
+                "the other from the archive folder and run again with --force",
+                submitted_file,
+                student,
+                info["file_id"],
+                first,
+                same,
+            )
             return None
         return info
 
@@ -195,10 +241,19 @@ class FirstSubmissionCollector(FileNameCollectorPlugin):
         if len(matches) == 1:
             self.log.info("Filed %s under %r, the roster's spelling of %r", submitted_file, matches[0], sent)
             return matches[0]
-        why = (f"the roster has several ids that differ from it only in case ({', '.join(sorted(matches))})"
-               if matches else f"no student of the roster ({sum(map(len, roster.values()))}) has that id")
-        self.log.warning("Skipped %s: student id %r is not on the roster: %s; add the student (nbgrader db student "
-                         "add %s) or rename the file, then run again", submitted_file, sent, why, sent)
+        why = (
+            f"the roster has several ids that differ from it only in case ({', '.join(sorted(matches))})"
+            if matches
+            else f"no student of the roster ({sum(map(len, roster.values()))}) has that id"
+        )
+        self.log.warning(
+            "Skipped %s: student id %r is not on the roster: %s; add the student (nbgrader db student "
+            "add %s) or rename the file, then run again",
+            submitted_file,
+            sent,
+            why,
+            sent,
+        )
         return None
 
     def roster(self) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
 """A course directory (the repository root, or a copy of it) and nbgrader configured for it."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ class Course:
 
     def labs(self) -> list[str]:
         """Assignment ids: every folder of `solutions/` holding a notebook of the same name."""
-        return sorted(folder.name for folder in self.solutions.iterdir()
-                      if (folder / f"{folder.name}.ipynb").is_file())
+        return sorted(folder.name for folder in self.solutions.iterdir() if (folder / f"{folder.name}.ipynb").is_file())
 
     def students(self, lab: str) -> list[str]:
         """Ids of the students with a submission folder for `lab`."""

@@ -6,6 +6,7 @@ defect of the kit and keeps its traceback. What goes wrong inside one student's 
 that dies, a broken protocol, a verdict that could not be run) is not here: it becomes that
 student's notes, never a command's failure.
 """
+
 from __future__ import annotations
 
 

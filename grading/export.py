@@ -6,6 +6,7 @@ and the status `not submitted`; every row has the submission's timestamp and the
 date when the gradebook has them (import a roster with `nbgrader db student import` for names
 and e-mails, and set due dates with `nbgrader db assignment add LAB --duedate=...`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,20 @@ import csv
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
 
-COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email", "status",
-           "raw_score", "late_submission_penalty", "score", "max_score"]
+COLUMNS = [
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "status",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+]
 
 
 class CourseCsvExport(CsvExportPlugin):
@@ -37,15 +50,31 @@ class CourseCsvExport(CsvExportPlugin):
     @staticmethod
     def _row(gradebook: Gradebook, assignment, student) -> dict[str, object]:
         row: dict[str, object] = {
-            "assignment": assignment.name, "duedate": assignment.duedate or "", "student_id": student.id,
-            "last_name": student.last_name or "", "first_name": student.first_name or "",
-            "email": student.email or "", "max_score": assignment.max_score,
+            "assignment": assignment.name,
+            "duedate": assignment.duedate or "",
+            "student_id": student.id,
+            "last_name": student.last_name or "",
+            "first_name": student.first_name or "",
+            "email": student.email or "",
+            "max_score": assignment.max_score,
         }
         try:
             submission = gradebook.find_submission(assignment.name, student.id)
         except MissingEntry:
-            return {**row, "timestamp": "", "status": "not submitted", "raw_score": "",
-                    "late_submission_penalty": "", "score": ""}
+            return {
+                **row,
+                "timestamp": "",
+                "status": "not submitted",
+                "raw_score": "",
+                "late_submission_penalty": "",
+                "score": "",
+            }
         penalty = submission.late_submission_penalty or 0.0
-        return {**row, "timestamp": submission.timestamp or "", "status": "submitted", "raw_score": submission.score,
-                "late_submission_penalty": penalty, "score": max(0.0, submission.score - penalty)}
+        return {
+            **row,
+            "timestamp": submission.timestamp or "",
+            "status": "submitted",
+            "raw_score": submission.score,
+            "late_submission_penalty": penalty,
+            "score": max(0.0, submission.score - penalty),
+        }

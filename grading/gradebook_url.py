@@ -12,6 +12,7 @@ commands therefore open a server gradebook first through `open_gradebook`, which
 tables, the course and the rows of the students with a submission one grader at a time, under a
 PostgreSQL advisory lock; nbgrader then finds them all and inserts none of them itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,11 @@ def shown(url: str) -> str:
 
 
 def _where_set() -> str:
-    return f"the environment variable {ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() \
+    return (
+        f"the environment variable {ENV_VAR}"
+        if os.environ.get(ENV_VAR, "").strip()
         else "c.CourseDirectory.db_url in nbgrader_config.py"
+    )
 
 
 def _first_line(error: BaseException, url: str) -> str:
@@ -71,11 +75,13 @@ def _engine(url: str):
     except ImportError as error:
         raise GradebookUnavailable(
             f"the gradebook {shown(url)} needs a database driver that is not installed ({error}): install the kit"
-            f" again (pip install -e .) or the driver alone (pip install 'psycopg[binary]' for PostgreSQL)") from None
+            f" again (pip install -e .) or the driver alone (pip install 'psycopg[binary]' for PostgreSQL)"
+        ) from None
     except Exception as error:
         raise GradebookUnavailable(
             f"the gradebook URL {shown(url)} is not valid ({_first_line(error, url)}): fix {_where_set()};"
-            f" for PostgreSQL it reads {EXAMPLE}") from None
+            f" for PostgreSQL it reads {EXAMPLE}"
+        ) from None
 
 
 def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> None:
@@ -91,10 +97,12 @@ def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> No
             if students:
                 _create_missing(url, course_id, students)
     except Exception as error:
-        advice = (f"check that its folder exists and can be written, or fix {_where_set()}"
-                  if engine.dialect.name == "sqlite" else
-                  "check that its server is running and reachable from here, and the user, password and database"
-                  f" name in {_where_set()}")
+        advice = (
+            f"check that its folder exists and can be written, or fix {_where_set()}"
+            if engine.dialect.name == "sqlite"
+            else "check that its server is running and reachable from here, and the user, password and database"
+            f" name in {_where_set()}"
+        )
         reason = _first_line(error, url)
         raise GradebookUnavailable(f"cannot open the gradebook {shown(url)} ({reason}): {advice}") from None
     finally:

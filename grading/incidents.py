@@ -10,6 +10,7 @@ nothing else. The run's result carries them as `"incidents": [{"kind", "cell"}, 
 with `valid_incidents` wherever they cross a boundary (a worker's answer, the graded notebook's
 metadata), and `notes` turns them into the sentences of the class's report.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     sentence: str  # what the instructor reads among the student's notes
-    family: str    # the class report's word for it
+    family: str  # the class report's word for it
 
 
 KINDS = {
@@ -30,13 +31,15 @@ KINDS = {
     "file_size_limit": Kind("wrote a file larger than the file-size limit", "hit a limit"),
     "disk_full": Kind("filled its private disk space", "hit a limit"),
     "cell_timeout": Kind("a cell ran past the time limit and was interrupted", "timed out"),
-    "kernel_stopped": Kind("a cell ran past the time limit and ignored the interrupt; the kernel was stopped",
-                           "timed out"),
+    "kernel_stopped": Kind(
+        "a cell ran past the time limit and ignored the interrupt; the kernel was stopped", "timed out"
+    ),
     "notebook_timeout": Kind("the notebook ran past its time limit and was stopped", "timed out"),
     "output_limit": Kind("its output broke the output rules and the kernel was stopped", "hit a limit"),
     "output_truncated": Kind("output was truncated (a cell printed too much)", "hit a limit"),
-    "protocol_violation": Kind("its code wrote to the grader's channel out of turn; the kernel was stopped",
-                               "broke the protocol"),
+    "protocol_violation": Kind(
+        "its code wrote to the grader's channel out of turn; the kernel was stopped", "broke the protocol"
+    ),
     "shared_cell_ran": Kind("a shared cell used the student's names and ran with their code", "ran shared cells"),
 }
 SUPERSEDES = {"kernel_stopped": "cell_timeout"}  # the stop says more than the interrupt before it

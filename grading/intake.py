@@ -6,6 +6,7 @@ large, or when its notebook is not a notebook: not UTF-8, not JSON, nested deepe
 notebook is, larger than the limit, or not valid against nbformat's schema. Every error while
 reading it, `RecursionError` and `MemoryError` included, becomes such a reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ def notebook_refusal(path: Path) -> str | None:
         try:
             json.loads(text)
         except json.JSONDecodeError as decode_error:
-            return (f"{path.name} is not valid notebook JSON ({decode_error.msg}: line {decode_error.lineno},"
-                    f" column {decode_error.colno})")
+            return (
+                f"{path.name} is not valid notebook JSON ({decode_error.msg}: line {decode_error.lineno},"
+                f" column {decode_error.colno})"
+            )
         return f"{path.name} is not valid notebook JSON ({error})"
     try:
         nbformat.validate(nbformat.reads(text, as_version=4))

@@ -8,6 +8,7 @@ since the last command (an instructor's edit, a `pip install`) is listed as a wa
 that nothing changes unnoticed. The fingerprint of the last command's end is kept in
 `grading/.fingerprint.json`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,14 @@ STATE_FILES = ("migrated",)
 
 def _content_files(course: Course) -> Iterator[Path]:
     yield course.root / "nbgrader_config.py"
-    folders = (course.solutions, course.releases, KIT_ROOT / "grading", course.root / "grading" / "hidden_tests",
-               KIT_ROOT / "utils", KIT_ROOT / "public_tests")
+    folders = (
+        course.solutions,
+        course.releases,
+        KIT_ROOT / "grading",
+        course.root / "grading" / "hidden_tests",
+        KIT_ROOT / "utils",
+        KIT_ROOT / "public_tests",
+    )
     walked: list[Path] = []
     for folder in folders:
         if not folder.is_dir() or any(folder.is_relative_to(done) for done in walked):
@@ -131,22 +138,29 @@ def changed_since_last_command(course: Course, now: dict[str, str]) -> list[str]
 
 
 @contextmanager
-def unchanged(course: Course, command: str, rewrites_releases: bool = False,
-              warn: Callable[[str], None] | None = None) -> Iterator[None]:
+def unchanged(
+    course: Course, command: str, rewrites_releases: bool = False, warn: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Run a command, saying what changed since the last one, and stop if the grader's files change while it runs.
 
     `rewrites_releases`: the command's job is to change the releases (`release`)."""
     before = fingerprint(course)
     since = changed_since_last_command(course, before)
     if since:
-        (warn or _to_stderr)(f"{command}: note: the grader's files changed since the last grading command ({_describe(since)});"
-             " if you did not change them, find out who did before grading")
+        (warn or _to_stderr)(
+            f"{command}: note: the grader's files changed since the last grading command ({_describe(since)});"
+            " if you did not change them, find out who did before grading"
+        )
     yield
     after = fingerprint(course)
-    changed = [path for path in changes(before, after)
-               if not (rewrites_releases and Path(path).is_relative_to(course.releases))]
+    changed = [
+        path
+        for path in changes(before, after)
+        if not (rewrites_releases and Path(path).is_relative_to(course.releases))
+    ]
     if changed:
         raise IntegrityError(
             f"{command}: the grader's files changed while it ran ({_describe(changed)}); do not use its results:"
-            " restore those files (git checkout, make setup) before grading again")
+            " restore those files (git checkout, make setup) before grading again"
+        )
     record(course)

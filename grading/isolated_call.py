@@ -8,6 +8,7 @@ arguments (the only part of the hidden tests that enters the sandbox), and the o
 back as `.npz` arrays whose headers are checked before they are read (`grading.sandbox.protocol`).
 The reference they are compared with stays here, in the grader.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,13 @@ def _inputs(cases: Sequence[Case]) -> tuple[list, bytes]:
 def verdict_payload(sources: Sequence[str], function: str, cases: Sequence[Case], n_outputs: int) -> bytes:
     """What the verdict runner reads: one JSON line, then the cases' arguments as `.npz` bytes."""
     arg_items, inputs = _inputs(cases)
-    request = {"sources": list(sources), "function": function, "n_outputs": n_outputs,
-               "arg_items": arg_items, "inputs_bytes": len(inputs)}
+    request = {
+        "sources": list(sources),
+        "function": function,
+        "n_outputs": n_outputs,
+        "arg_items": arg_items,
+        "inputs_bytes": len(inputs),
+    }
     return json.dumps(request).encode() + b"\n" + inputs
 
 
@@ -103,8 +109,13 @@ def verdict_results(raw: dict, n_cases: int, n_outputs: int) -> list[Outputs | s
 
 
 def call_in_fresh_process(
-    sources: Sequence[str], function: str, cases: Sequence[Case], n_outputs: int, timeout: float,
-    sandbox: Sandbox | None = None, stretch: float = 0.0,
+    sources: Sequence[str],
+    function: str,
+    cases: Sequence[Case],
+    n_outputs: int,
+    timeout: float,
+    sandbox: Sandbox | None = None,
+    stretch: float = 0.0,
 ) -> list[Outputs | str]:
     """Execute `sources` in a new sandbox and call `function` on every case.
 
@@ -153,8 +164,12 @@ def _results(report: dict, data: bytes, n_cases: int, n_outputs: int) -> list[Ou
         return tuple(raw)
 
     def kinds(raw: object) -> list[str]:
-        if (not isinstance(raw, list) or len(raw) != n_outputs + 1 or raw[0] not in CONTAINERS
-                or not all(kind in VALUE_KINDS for kind in raw[1:])):
+        if (
+            not isinstance(raw, list)
+            or len(raw) != n_outputs + 1
+            or raw[0] not in CONTAINERS
+            or not all(kind in VALUE_KINDS for kind in raw[1:])
+        ):
             raise ProtocolError("malformed types")
         return raw
 

@@ -7,6 +7,7 @@ since (its SHA-256), and whose autograded notebook exists; `--force` starts the 
 A line cut short by a crash is ignored, and its student graded again. A result is kept as
 `StudentResult.stored` gives it: its notes printable, its id escaped by JSON.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,10 @@ class Journal:
                 student, digest, result = entry["student"], entry["submission"], entry["result"]
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a crash
-            if (digest == submission_digest(self.course, self.lab, student)
-                    and self.course.autograded_notebook(self.lab, student).is_file()):
+            if (
+                digest == submission_digest(self.course, self.lab, student)
+                and self.course.autograded_notebook(self.lab, student).is_file()
+            ):
                 found[student] = result
             else:
                 found.pop(student, None)
@@ -62,8 +65,11 @@ class Journal:
     def record(self, result: StudentResult) -> None:
         """Append the student's result, on disk before this returns."""
         student = result.student
-        entry = {"student": student, "submission": submission_digest(self.course, self.lab, student),
-                 "result": result.stored()}
+        entry = {
+            "student": student,
+            "submission": submission_digest(self.course, self.lab, student),
+            "result": result.stored(),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as journal:
             journal.write(json.dumps(entry) + "\n")

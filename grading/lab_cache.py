@@ -9,6 +9,7 @@ one; the grader then copies the plain files it made (never loading them) into
 student's page shows (`grading.execution.shared_cells`). A marker per lab records which master
 and release filled it.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ gradebook after the grades were saved. The grader declares itself a "child subre
 (Linux), so such orphans become its own children instead of init's, and can be found and
 killed once the kernel is gone. On other systems this does nothing.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -3,6 +3,7 @@
 Each cell is made printable (`grading.text`): a student's id is a folder's name and a note may
 quote a submission, and neither may move the cursor or fake a line of the table.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def load_results(course: Course, lab: str) -> list[StudentResult]:
     """The results of the last class autograde of `lab`."""
     path = course.reports / f"{lab}.json"
     if not path.is_file():
-        raise ReportUnavailable(f"No report for {lab} at {path}: autograde the class first"
-                                f" (python -m grading autograde {lab}).")
+        raise ReportUnavailable(
+            f"No report for {lab} at {path}: autograde the class first (python -m grading autograde {lab})."
+        )
     try:
         return [StudentResult(**row) for row in json.loads(path.read_text())]
     except (ValueError, TypeError) as error:
@@ -43,13 +45,23 @@ def format_table(lab: str, results: list[StudentResult], width: int | None = Non
     student ids, then notes; the report keeps them whole."""
     if width is None and sys.stdout.isatty():
         width = shutil.get_terminal_size().columns
-    rows = [(printable(r.student), f"{r.score:g}", f"{r.max_score:g}", printable(", ".join(r.failed)) or "-",
-             printable("; ".join(r.notes))) for r in results]
+    rows = [
+        (
+            printable(r.student),
+            f"{r.score:g}",
+            f"{r.max_score:g}",
+            printable(", ".join(r.failed)) or "-",
+            printable("; ".join(r.notes)),
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     if width is not None:
         widths = _fitted(widths, width)
         rows = [tuple(shorten(cell, limit) for cell, limit in zip(row, widths)) for row in rows]
-    lines = [f"{lab}: {len(results)} submission{'' if len(results) == 1 else 's'}, mean {_mean(results):.1f}/{_max(results):g}"]
+    lines = [
+        f"{lab}: {len(results)} submission{'' if len(results) == 1 else 's'}, mean {_mean(results):.1f}/{_max(results):g}"
+    ]
     for row in [COLUMNS, *rows]:
         lines.append("  ".join(cell.ljust(limit) for cell, limit in zip(row[:4], widths)) + "  " + row[4])
         if row is COLUMNS:

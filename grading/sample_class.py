@@ -5,6 +5,7 @@ student in "percent" format: `# %% <answer grade id>` starts a cell. Cells an en
 out come from the entry `correct_vectorised`. A line `# fails: <grade ids>` says which grade
 cells the entry must lose (`none` for a correct one).
 """
+
 from __future__ import annotations
 
 import copy
@@ -86,8 +87,11 @@ def write_sample_class(course: Course, lab: str) -> dict[str, frozenset[str]]:
     release = released_notebook(course, lab)
     entries = corpus(lab)
     base = next(entry for entry in entries if entry.name == BASE_ENTRY)
-    every_grade_cell = frozenset(cell.metadata["nbgrader"]["grade_id"] for cell in release.cells
-                                 if cell.metadata.get("nbgrader", {}).get("grade"))
+    every_grade_cell = frozenset(
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in release.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    )
     expected: dict[str, frozenset[str]] = {}
     for entry in entries:
         write_submission(course, lab, entry.name, submission_of(entry, base, release))

@@ -22,6 +22,7 @@
 
 The tests (tests/browser) start the same environment with `prepare` and `jupyter_command`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,10 @@ def work_root(work_dir: str | os.PathLike | None = None) -> Path:
     root = Path(chosen).expanduser().resolve()
     kit = KIT_ROOT.resolve()
     if (root == kit or kit in root.parents) and not (root == kit / "build" or kit / "build" in root.parents):
-        raise StudentError(f"the working folder {root} is inside the course kit ({kit}); choose one outside it, "
-                           f"e.g. {DEFAULT_WORK_ROOT} (or one under {kit / 'build'})")
+        raise StudentError(
+            f"the working folder {root} is inside the course kit ({kit}); choose one outside it, "
+            f"e.g. {DEFAULT_WORK_ROOT} (or one under {kit / 'build'})"
+        )
     return root
 
 
@@ -97,8 +100,11 @@ def prepare(lab: str, work_dir: str | os.PathLike | None = None, course: Course 
     configuration folder from the kit's template, and say what was done in the returned Workspace."""
     course = course or Course()
     release = course.releases / lab
-    labs = sorted(folder.name for folder in course.releases.iterdir()
-                  if (folder / f"{folder.name}.ipynb").is_file()) if course.releases.is_dir() else []
+    labs = (
+        sorted(folder.name for folder in course.releases.iterdir() if (folder / f"{folder.name}.ipynb").is_file())
+        if course.releases.is_dir()
+        else []
+    )
     if lab not in labs:
         raise StudentError(f"no lab '{lab}' in {course.releases}: choose one of {', '.join(labs) or '(none)'}")
     root = work_root(work_dir)
@@ -106,7 +112,9 @@ def prepare(lab: str, work_dir: str | os.PathLike | None = None, course: Course 
     files = _released_files(release)
     missing = [name for name in _datasets(course, lab) if not (release / "data" / name).is_file()]
     if missing:
-        raise StudentError(f"{release / 'data'} lacks {', '.join(missing)}: run `make setup` first (it fetches the datasets)")
+        raise StudentError(
+            f"{release / 'data'} lacks {', '.join(missing)}: run `make setup` first (it fetches the datasets)"
+        )
     for relative in files:
         source, target = release / relative, workspace.folder / relative
         if target.exists() or target.is_symlink():
@@ -158,12 +166,17 @@ def student_environment(workspace: Workspace, base: dict[str, str] | None = None
     process's) without the grader's variables, with the student configuration and the kit's
     Python environment first on PATH."""
     base = dict(os.environ if base is None else base)
-    env = {name: value for name, value in base.items()
-           if name not in DROPPED_VARIABLES and not name.startswith(DROPPED_PREFIXES)}
+    env = {
+        name: value
+        for name, value in base.items()
+        if name not in DROPPED_VARIABLES and not name.startswith(DROPPED_PREFIXES)
+    }
     env["JUPYTER_CONFIG_DIR"] = str(workspace.config_dir)
     env["IPYTHONDIR"] = str(workspace.ipython_dir)
     bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, *(part for part in env.get("PATH", "").split(os.pathsep) if part != bin_dir)])
+    env["PATH"] = os.pathsep.join(
+        [bin_dir, *(part for part in env.get("PATH", "").split(os.pathsep) if part != bin_dir)]
+    )
     return env
 
 
@@ -186,8 +199,10 @@ def describe(workspace: Workspace) -> list[str]:
         if workspace.notebook.name in workspace.kept:
             lines.append(f"student: to start again from the release, move {workspace.notebook} away and run this again")
     if workspace.kept_differing:
-        lines.append(f"student: these differ from the current release (delete them to get its version): "
-                     f"{', '.join(workspace.kept_differing)}")
+        lines.append(
+            f"student: these differ from the current release (delete them to get its version): "
+            f"{', '.join(workspace.kept_differing)}"
+        )
     lines.append(f"student: starting JupyterLab with the student's tools (JUPYTER_CONFIG_DIR={workspace.config_dir})")
     return lines
 
@@ -202,10 +217,15 @@ def _summary(paths: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grading.student", description=__doc__.split("\n\n")[0],
-                                     epilog="Other options are passed on to `jupyter lab`, e.g. --no-browser --port=8890.")
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.student",
+        description=__doc__.split("\n\n")[0],
+        epilog="Other options are passed on to `jupyter lab`, e.g. --no-browser --port=8890.",
+    )
     parser.add_argument("lab", help="the lab to work on, a folder of assignments/")
-    parser.add_argument("--work-dir", help=f"where the labs are copied (default: ${WORK_ROOT_VARIABLE} or {DEFAULT_WORK_ROOT})")
+    parser.add_argument(
+        "--work-dir", help=f"where the labs are copied (default: ${WORK_ROOT_VARIABLE} or {DEFAULT_WORK_ROOT})"
+    )
     args, jupyter_args = parser.parse_known_args(argv)
     try:
         workspace = prepare(args.lab, args.work_dir)

@@ -7,6 +7,7 @@ set the window title or print a line that looks like the grader's ("20/20"). `pr
 the words and drops every such character and whole sequence: it is applied where results are
 made and again wherever they are printed, stored or put in a page.
 """
+
 from __future__ import annotations
 
 import re

@@ -24,6 +24,7 @@ aimed at the instructor's terminal and reports), html-js, json, symlink, environ
 `ClassWatch` records the graded course before, during (through `autograde_class`'s progress
 callback) and after grading, for `tests/test_attacks.py`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,8 +54,24 @@ LAB = "anomaly_detection"
 MARK = "course_attack"
 HONEST = ("aaa-honest-first", "zzz-honest-last")  # graded before and after every attacker
 BOTH = frozenset({EX1, EX2})
-FAMILIES = ("copy-from-disk", "hidden-tests", "gradebook", "persistence", "classmates", "signals", "network",
-            "memory", "disk", "output", "terminal", "html-js", "json", "symlink", "environment", "isolation")
+FAMILIES = (
+    "copy-from-disk",
+    "hidden-tests",
+    "gradebook",
+    "persistence",
+    "classmates",
+    "signals",
+    "network",
+    "memory",
+    "disk",
+    "output",
+    "terminal",
+    "html-js",
+    "json",
+    "symlink",
+    "environment",
+    "isolation",
+)
 XSS = "XSS" + "MARK"  # what the html-js attacks put in active content; never in a source as one word
 
 
@@ -87,6 +104,7 @@ class Attack:
 # ---------------------------------------------------------------------------------------------
 # The places of the graded course an attack aims at
 # ---------------------------------------------------------------------------------------------
+
 
 def gradebook(course: Course) -> Path:
     return course.root / "grading" / "gradebook.db"
@@ -126,11 +144,12 @@ def code(template: str, /, **values: object) -> str:
     return text
 
 
-PRELUDE = "_why = lambda error: f'{type(error).__name__} {getattr(error, \"errno\", \"\") or \"\"}'.strip()\n"
+PRELUDE = '_why = lambda error: f\'{type(error).__name__} {getattr(error, "errno", "") or ""}\'.strip()\n'
 
 
-def with_payload(release: NotebookNode, payload: str, answers: dict[str, str] | None = None,
-                 cell: str = "estimate_gaussian") -> NotebookNode:
+def with_payload(
+    release: NotebookNode, payload: str, answers: dict[str, str] | None = None, cell: str = "estimate_gaussian"
+) -> NotebookNode:
     """The release with `answers` (WRONG by default), `payload` appended to one answer cell."""
     answers = dict(answers or WRONG)
     answers[cell] = answers[cell] + "\n" + PRELUDE + payload
@@ -140,6 +159,7 @@ def with_payload(release: NotebookNode, payload: str, answers: dict[str, str] | 
 # ---------------------------------------------------------------------------------------------
 # A loopback server that hands out the right answer: nobody graded may ever reach it
 # ---------------------------------------------------------------------------------------------
+
 
 class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
@@ -175,9 +195,13 @@ def loopback() -> LoopbackServer:
 # copy-from-disk
 # ---------------------------------------------------------------------------------------------
 
+
 def reference_on_sys_path(release, course):
     """Put the course root (and the kit) on sys.path and import the grader's reference."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import sys
         for _root in (@course@, @kit@):
             sys.path.insert(0, _root)
@@ -186,12 +210,19 @@ def reference_on_sys_path(release, course):
             print("imported the reference")
         except Exception as _error:
             print("no reference:", _why(_error))
-    """, course=course.root, kit=KIT_ROOT))
+    """,
+            course=course.root,
+            kit=KIT_ROOT,
+        ),
+    )
 
 
 def master_solution_cell(release, course):
     """Read the master notebook from solutions/ and exec its estimate_gaussian cell."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import json
         for _path in @masters@:
             try:
@@ -203,12 +234,18 @@ def master_solution_cell(release, course):
                         print("ran the master's cell")
             except Exception as _error:
                 print("no master:", _why(_error))
-    """, masters=[str(p) for p in masters(course)]))
+    """,
+            masters=[str(p) for p in masters(course)],
+        ),
+    )
 
 
 def classmate_submission(release, course):
     """Find a classmate's submission in grading/submitted and run their estimate_gaussian."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import json, os
         try:
             _folders = sorted(os.listdir(@submitted@))
@@ -227,7 +264,10 @@ def classmate_submission(release, course):
                     pass
         except Exception as _error:
             print("no classmates:", _why(_error))
-    """, submitted=course.submitted))
+    """,
+            submitted=course.submitted,
+        ),
+    )
 
 
 def published_numbers(release, course):
@@ -244,7 +284,9 @@ def published_numbers(release, course):
 
 def kit_from_environment(release, course):
     """Look for the kit's grading package next to the lab's files and in the environment."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import importlib.util, os, sys
         print("lab folder:", sorted(os.listdir(".")))
         for _name in ("grading", "grading.hidden_tests", "grading.hidden_tests.anomaly_detection"):
@@ -257,16 +299,21 @@ def kit_from_environment(release, course):
             estimate_gaussian = _hidden.reference_estimate_gaussian
         except Exception as _error:
             print("no hidden tests:", _why(_error))
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # hidden-tests
 # ---------------------------------------------------------------------------------------------
 
+
 def compiled_from_hidden_source(release, course):
     """Read the hidden-test module's source and compile the reference function out of it."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import ast
         for _path in @paths@:
             try:
@@ -278,12 +325,18 @@ def compiled_from_hidden_source(release, course):
                 print("compiled the reference")
             except Exception as _error:
                 print("no source:", _why(_error))
-    """, paths=[str(p) for p in hidden_tests()]))
+    """,
+            paths=[str(p) for p in hidden_tests()],
+        ),
+    )
 
 
 def appended_to_hidden_tests(release, course):
     """Append to the hidden-test module a comparison that finds nothing wrong."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         for _path in @paths@:
             try:
                 with open(_path, "a") as _file:
@@ -293,12 +346,18 @@ def appended_to_hidden_tests(release, course):
                 print("appended to the hidden tests")
             except Exception as _error:
                 print("could not append:", _why(_error))
-    """, paths=[str(p) for p in hidden_tests()]))
+    """,
+            paths=[str(p) for p in hidden_tests()],
+        ),
+    )
 
 
 def printed_hidden_tests(release, course):
     """Print the hidden-test module and the master's hidden test cells into the notebook."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         if "_ih" in globals():
             for _path in @paths@:
                 try:
@@ -306,19 +365,25 @@ def printed_hidden_tests(release, course):
                         print(_file.read())
                 except Exception as _error:
                     print("cannot read:", _why(_error))
-    """, paths=[str(p) for p in hidden_tests() + masters(course)]))
+    """,
+            paths=[str(p) for p in hidden_tests() + masters(course)],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # gradebook
 # ---------------------------------------------------------------------------------------------
 
-MY_NOTEBOOKS = ("SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa"
-                " ON sn.assignment_id = sa.id WHERE sa.student_id = '{student}'")
+MY_NOTEBOOKS = (
+    "SELECT sn.id FROM submitted_notebook sn JOIN submitted_assignment sa"
+    " ON sn.assignment_id = sa.id WHERE sa.student_id = '{student}'"
+)
 
 
 def _sql(course: Course, statements: list[str]) -> str:
-    return code("""
+    return code(
+        """
         import sqlite3
         try:
             _db = sqlite3.connect(@path@, timeout=2)
@@ -328,7 +393,10 @@ def _sql(course: Course, statements: list[str]) -> str:
             print("wrote the gradebook")
         except Exception as _error:
             print("no gradebook:", _why(_error))
-    """, path=gradebook(course), statements=statements)
+    """,
+        path=gradebook(course),
+        statements=statements,
+    )
 
 
 def gradebook_manual_score(release, course):
@@ -340,22 +408,31 @@ def gradebook_manual_score(release, course):
 def gradebook_lower_classmates(release, course):
     """Set every classmate's grades to zero in the gradebook."""
     mine = MY_NOTEBOOKS.format(student="attack-gradebook-lower-classmates")
-    return with_payload(release, _sql(course, [
-        f"UPDATE grade SET auto_score = 0, manual_score = 0 WHERE notebook_id NOT IN ({mine})"]))
+    return with_payload(
+        release, _sql(course, [f"UPDATE grade SET auto_score = 0, manual_score = 0 WHERE notebook_id NOT IN ({mine})"])
+    )
 
 
 def gradebook_trigger(release, course):
     """Install an SQLite trigger that turns every later score of one's own into full points."""
     mine = MY_NOTEBOOKS.format(student="attack-gradebook-trigger")
-    return with_payload(release, _sql(course, [
-        f"CREATE TRIGGER IF NOT EXISTS {MARK}_trigger AFTER UPDATE ON grade WHEN NEW.notebook_id IN ({mine})"
-        " AND (NEW.manual_score IS NULL OR NEW.manual_score < 10)"
-        " BEGIN UPDATE grade SET manual_score = 10 WHERE id = NEW.id; END"]))
+    return with_payload(
+        release,
+        _sql(
+            course,
+            [
+                f"CREATE TRIGGER IF NOT EXISTS {MARK}_trigger AFTER UPDATE ON grade WHEN NEW.notebook_id IN ({mine})"
+                " AND (NEW.manual_score IS NULL OR NEW.manual_score < 10)"
+                " BEGIN UPDATE grade SET manual_score = 10 WHERE id = NEW.id; END"
+            ],
+        ),
+    )
 
 
 def gradebook_detached_writer(release, course):
     """Leave a detached process (new session) that rewrites the gradebook once grading moved on."""
-    late = code("""
+    late = code(
+        """
         import sqlite3, time  # <<mark>>-late-writer
         for _ in range(120):
             time.sleep(0.5)
@@ -369,8 +446,14 @@ def gradebook_detached_writer(release, course):
                 open(@proof@, "w").write("late writer was here")
             except Exception:
                 pass
-    """, path=gradebook(course), proof=course.root / "grading" / f"{MARK}_late.txt")
-    return with_payload(release, code("""
+    """,
+        path=gradebook(course),
+        proof=course.root / "grading" / f"{MARK}_late.txt",
+    )
+    return with_payload(
+        release,
+        code(
+            """
         import subprocess, sys
         try:
             subprocess.Popen([sys.executable, "-c", @late@], start_new_session=True,
@@ -378,15 +461,20 @@ def gradebook_detached_writer(release, course):
             print("writer started")
         except Exception as _error:
             print("no writer:", _why(_error))
-    """, late=late))
+    """,
+            late=late,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # persistence
 # ---------------------------------------------------------------------------------------------
 
+
 def _write_files(files: dict[str, str], mode: str = "w", make_folders: bool = False) -> str:
-    return code("""
+    return code(
+        """
         import os
         for _path, _text in @files@.items():
             try:
@@ -397,16 +485,23 @@ def _write_files(files: dict[str, str], mode: str = "w", make_folders: bool = Fa
                 print("wrote", os.path.basename(_path))
             except Exception as _error:
                 print("could not write", os.path.basename(_path) + ":", _why(_error))
-    """, files=files, mode=mode, make_folders=make_folders)
+    """,
+        files=files,
+        mode=mode,
+        make_folders=make_folders,
+    )
 
 
-PASS_EVERYTHING = ("import grading.preprocessors.verify_answers as _v\n"
-                   "_v.problems_of = lambda *args, **kwargs: []\n")
+PASS_EVERYTHING = "import grading.preprocessors.verify_answers as _v\n_v.problems_of = lambda *args, **kwargs: []\n"
 
 
 def pth_in_site_packages(release, course):
     """Plant a .pth file in the venv's site-packages that makes every check pass in later Pythons."""
-    line = "import sys; exec(" + repr(f"try:\n    {PASS_EVERYTHING.replace(chr(10), chr(10) + '    ')}\nexcept Exception:\n    pass\n") + ")\n"
+    line = (
+        "import sys; exec("
+        + repr(f"try:\n    {PASS_EVERYTHING.replace(chr(10), chr(10) + '    ')}\nexcept Exception:\n    pass\n")
+        + ")\n"
+    )
     return with_payload(release, _write_files({str(site_packages() / f"{MARK}.pth"): line}))
 
 
@@ -414,8 +509,9 @@ def sitecustomize_in_site_packages(release, course):
     """Plant sitecustomize.py in the venv's site-packages (and the base interpreter's)."""
     text = f"# {MARK}\ntry:\n    {PASS_EVERYTHING.replace(chr(10), chr(10) + '    ')}\nexcept Exception:\n    pass\n"
     base = Path(sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"])
-    return with_payload(release, _write_files({str(site_packages() / "sitecustomize.py"): text,
-                                               str(base / "sitecustomize.py"): text}))
+    return with_payload(
+        release, _write_files({str(site_packages() / "sitecustomize.py"): text, str(base / "sitecustomize.py"): text})
+    )
 
 
 def appended_to_nbgrader_config(release, course):
@@ -427,18 +523,25 @@ def appended_to_nbgrader_config(release, course):
 def user_nbgrader_config(release, course):
     """Plant nbgrader_config.py in the grader's ~/.jupyter, which nbgrader reads before the course's."""
     path = Path.home() / ".jupyter" / "nbgrader_config.py"
-    return with_payload(release, _write_files({str(path): f"\n# {MARK}\n{PASS_EVERYTHING}"}, mode="a", make_folders=True))
+    return with_payload(
+        release, _write_files({str(path): f"\n# {MARK}\n{PASS_EVERYTHING}"}, mode="a", make_folders=True)
+    )
 
 
 def pyc_in_grading_pycache(release, course):
     """Plant a compiled grading/checks.py in grading/__pycache__ whose problems_with finds nothing."""
     source_path = KIT_ROOT / "grading" / "checks.py"
-    source = source_path.read_text() + f"\n\nPLANTED = {MARK!r}\n\ndef problems_with(exercise, results):\n    return []\n"
+    source = (
+        source_path.read_text() + f"\n\nPLANTED = {MARK!r}\n\ndef problems_with(exercise, results):\n    return []\n"
+    )
     compiled = compile(source, str(source_path), "exec")
     stat = source_path.stat()
     data = importlib._bootstrap_external._code_to_timestamp_pyc(compiled, int(stat.st_mtime), stat.st_size)
     target = importlib.util.cache_from_source(str(source_path))
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import base64, os
         try:
             os.makedirs(os.path.dirname(@target@), exist_ok=True)
@@ -447,12 +550,18 @@ def pyc_in_grading_pycache(release, course):
             print("planted the .pyc")
         except Exception as _error:
             print("could not plant:", _why(_error))
-    """, target=target, data=base64.b64encode(data).decode()))
+    """,
+            target=target,
+            data=base64.b64encode(data).decode(),
+        ),
+    )
 
 
 def numpy_allclose_on_disk(release, course):
     """Rewrite numpy's allclose in the installed numpy so that it always says True."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import importlib.util
         try:
             _path = (importlib.util.find_spec("numpy._core.numeric") or importlib.util.find_spec("numpy.core.numeric")).origin
@@ -461,7 +570,8 @@ def numpy_allclose_on_disk(release, course):
             print("patched numpy on disk")
         except Exception as _error:
             print("could not patch numpy:", _why(_error))
-    """))
+    """),
+    )
 
 
 STARTUP = f"# {MARK}\nimport numpy\nnumpy.allclose = lambda *args, **kwargs: True\n"
@@ -475,7 +585,10 @@ def ipython_startup_grader_home(release, course):
 
 def ipython_startup_sandbox_home(release, course):
     """Plant an IPython startup file in the sandbox's own home, hoping a later run reads it."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import os
         _folder = os.path.join(os.environ.get("IPYTHONDIR", os.path.expanduser("~/.ipython")), "profile_default", "startup")
         try:
@@ -485,13 +598,19 @@ def ipython_startup_sandbox_home(release, course):
             print("planted a startup file in the sandbox's home")
         except Exception as _error:
             print("could not plant:", _why(_error))
-    """, text=STARTUP))
+    """,
+            text=STARTUP,
+        ),
+    )
 
 
 def edited_release_notebook(release, course):
     """Rewrite the committed release so that later students' test cells are worth nothing."""
     path = course.releases / LAB / f"{LAB}.ipynb"
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import json
         try:
             with open(@path@) as _file:
@@ -504,7 +623,10 @@ def edited_release_notebook(release, course):
             print("rewrote the release")
         except Exception as _error:
             print("could not rewrite the release:", _why(_error))
-    """, path=path))
+    """,
+            path=path,
+        ),
+    )
 
 
 FAKE_PUBLIC_TESTS = f"# {MARK}\ndef estimate_gaussian_test(target):\n    print('All tests passed!')\n"
@@ -512,7 +634,10 @@ FAKE_PUBLIC_TESTS = f"# {MARK}\ndef estimate_gaussian_test(target):\n    print('
 
 def lab_helpers_in_working_folder(release, course):
     """Overwrite, replace or remove utils.py and public_tests.py in the working folder."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import os
         for _name in ("utils.py", "public_tests.py"):
             for _how in ("write", "replace", "remove"):
@@ -529,20 +654,30 @@ def lab_helpers_in_working_folder(release, course):
                     print(_how, _name, "worked")
                 except Exception as _error:
                     print(_how, _name, _why(_error))
-    """, text=FAKE_PUBLIC_TESTS))
+    """,
+            text=FAKE_PUBLIC_TESTS,
+        ),
+    )
 
 
 def lab_helpers_at_release_path(release, course):
     """Overwrite utils.py and public_tests.py at their path in the course's release."""
     folder = course.releases / LAB
-    return with_payload(release, _write_files({str(folder / "utils.py"): FAKE_PUBLIC_TESTS,
-                                               str(folder / "public_tests.py"): FAKE_PUBLIC_TESTS}, mode="a"))
+    return with_payload(
+        release,
+        _write_files(
+            {str(folder / "utils.py"): FAKE_PUBLIC_TESTS, str(folder / "public_tests.py"): FAKE_PUBLIC_TESTS}, mode="a"
+        ),
+    )
 
 
 def poisoned_course_cache(release, course):
     """Write into grading/cache, at its real path and where the sandbox sees it, and over its font list."""
     cache = course.root / "grading" / "cache"
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import glob, os
         _targets = [os.path.join(@cache@, "<<mark>>.json"), "/var/cache/course/<<mark>>.json"]
         _targets += glob.glob("/var/cache/course/**/*.json", recursive=True)
@@ -554,12 +689,16 @@ def poisoned_course_cache(release, course):
                 print("wrote", os.path.basename(_path))
             except Exception as _error:
                 print("could not write", os.path.basename(_path) + ":", _why(_error))
-    """, cache=cache))
+    """,
+            cache=cache,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # classmates
 # ---------------------------------------------------------------------------------------------
+
 
 def _classmate_path(folder: Path, student: str, name: str) -> str:
     return f"os.path.join({str(folder)!r}, {reversed_id(student)}, {LAB!r}, {name!r})"
@@ -567,7 +706,10 @@ def _classmate_path(folder: Path, student: str, name: str) -> str:
 
 def _overwrite(release: NotebookNode, target: str, text: str, what: str) -> NotebookNode:
     """The release with WRONG answers whose first answer cell overwrites the file at `target` (an expression)."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import os
         try:
             with open(<<target>>, "w") as _file:
@@ -575,7 +717,12 @@ def _overwrite(release: NotebookNode, target: str, text: str, what: str) -> Note
             print("rewrote <<what>>")
         except Exception as _error:
             print("could not rewrite:", _why(_error))
-    """, target=target, text=text, what=what))
+    """,
+            target=target,
+            text=text,
+            what=what,
+        ),
+    )
 
 
 def rewrote_later_submission(release, course):
@@ -598,7 +745,10 @@ def rewrote_earlier_feedback(release, course):
 
 def listed_and_read_classmates(release, course):
     """List the class in submitted/, autograded/ and feedback/ and print a classmate's graded notebook."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import os
         if "_ih" in globals():
             for _folder in @folders@:
@@ -612,16 +762,22 @@ def listed_and_read_classmates(release, course):
                             break
                 except Exception as _error:
                     print("cannot list:", _why(_error))
-    """, folders=[str(course.submitted), str(course.autograded), str(course.feedback)]))
+    """,
+            folders=[str(course.submitted), str(course.autograded), str(course.feedback)],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # signals
 # ---------------------------------------------------------------------------------------------
 
+
 def killed_parent_from_notebook(release, course):
     """SIGKILL the notebook's parent (the grader, it hopes) from the notebook's run."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os, signal
         if "_ih" in globals():
             try:
@@ -630,23 +786,29 @@ def killed_parent_from_notebook(release, course):
                 print("sent SIGKILL to the parent")
             except Exception as _error:
                 print("could not kill the parent:", _why(_error))
-    """))
+    """),
+    )
 
 
 def killed_parent_from_answer(release, course):
     """SIGKILL the parent from the answer cell, so also from the exercise's verdict run."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os, signal
         try:
             os.kill(os.getppid(), signal.SIGKILL)
         except Exception as _error:
             print("could not kill the parent:", _why(_error))
-    """))
+    """),
+    )
 
 
 def killed_every_process(release, course):
     """SIGKILL every pid listed in /proc (but its own), and every process it may signal."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os, signal
         _killed = 0
         for _pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
@@ -661,12 +823,14 @@ def killed_every_process(release, course):
         except Exception as _error:
             print("kill(-1):", _why(_error))
         print("killed", _killed, "processes")
-    """))
+    """),
+    )
 
 
 def double_forked_survivor(release, course):
     """Double-fork a process that outlives the run and then kills whatever it can see."""
-    late = code("""
+    late = code(
+        """
         import os, signal, time  # <<mark>>-survivor
         time.sleep(3)
         for _ in range(120):
@@ -681,8 +845,13 @@ def double_forked_survivor(release, course):
             except Exception:
                 pass
             time.sleep(0.5)
-    """, proof=course.root / "grading" / f"{MARK}_survivor.txt")
-    return with_payload(release, code("""
+    """,
+        proof=course.root / "grading" / f"{MARK}_survivor.txt",
+    )
+    return with_payload(
+        release,
+        code(
+            """
         import os, sys
         try:
             if os.fork() == 0:
@@ -696,12 +865,18 @@ def double_forked_survivor(release, course):
             print("survivor started")
         except Exception as _error:
             print("no survivor:", _why(_error))
-    """, late=late))
+    """,
+            late=late,
+        ),
+    )
 
 
 def ignored_alarm_and_forged_events(release, course):
     """Ignore the cell's alarm and write forged end/start events to the protocol pipe to keep running."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import json, os, signal, time
         if "_ih" in globals():
             signal.signal(signal.SIGALRM, signal.SIG_IGN)
@@ -723,16 +898,21 @@ def ignored_alarm_and_forged_events(release, course):
                     except OSError:
                         pass
             print("still running after 12 s")
-    """, index=answer_index(release)))
+    """,
+            index=answer_index(release),
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # network
 # ---------------------------------------------------------------------------------------------
 
+
 def _fetch_answer(port: int, where: str) -> str:
     condition = '"_ih" in globals()' if where == "notebook" else '"_ih" not in globals()'
-    return code(f"""
+    return code(
+        f"""
         import socket
         if {condition}:
             try:
@@ -742,7 +922,9 @@ def _fetch_answer(port: int, where: str) -> str:
                 print("fetched the answer")
             except Exception as _error:
                 print("no connection:", _why(_error))
-    """, port=port)
+    """,
+        port=port,
+    )
 
 
 def loopback_from_notebook(release, course):
@@ -759,6 +941,7 @@ def loopback_from_verdict(release, course):
 # memory (memory, processes, CPU, what a verdict run sends back)
 # ---------------------------------------------------------------------------------------------
 
+
 def six_gib(release, course):
     """Allocate and touch 6 GiB, quickly (filling is about 20 times faster than `np.ones` here)."""
     return with_payload(release, "import numpy as np\n_block = np.empty(6 << 30, dtype=np.uint8)\n_block.fill(1)\n")
@@ -766,7 +949,9 @@ def six_gib(release, course):
 
 def fork_until_failure(release, course):
     """Fork sleeping children until the system refuses."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os, time
         _children = 0
         try:
@@ -779,12 +964,15 @@ def fork_until_failure(release, course):
                 _children += 1
         finally:
             print("forked", _children, "children")
-    """))
+    """),
+    )
 
 
 def cpu_spinning_threads(release, course):
     """Start threads that spin on the CPU while the rest of the run goes on."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import threading, time
 
         def _spin(until):
@@ -793,7 +981,8 @@ def cpu_spinning_threads(release, course):
 
         for _ in range(16):
             threading.Thread(target=_spin, args=(time.monotonic() + 2,), daemon=True).start()
-    """))
+    """),
+    )
 
 
 def huge_verdict_array(release, course):
@@ -814,7 +1003,9 @@ def huge_verdict_array(release, course):
 
 def savez_bomb(release, course):
     """Patch numpy.savez in the verdict run to send back a compressed bomb (256 MiB of zeros)."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import numpy, zipfile
         if "_ih" not in globals():
             def _bomb(file, *args, **kwargs):
@@ -827,26 +1018,33 @@ def savez_bomb(release, course):
                         for _ in range(256):
                             _member.write(_chunk)
             numpy.savez = _bomb
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # disk
 # ---------------------------------------------------------------------------------------------
 
+
 def one_gigabyte_file(release, course):
     """Write a 1 GB file in the working folder."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         _chunk = bytes(1 << 20)
         with open("<<mark>>.bin", "wb") as _file:
             for _ in range(1024):
                 _file.write(_chunk)
-    """))
+    """),
+    )
 
 
 def filled_disk(release, course):
     """Fill /tmp and the home folder, then the working folder, with 60 MB files until no space is left."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os
         _chunk = bytes(1 << 20)
 
@@ -862,25 +1060,32 @@ def filled_disk(release, course):
             except OSError as _error:
                 print(_folder, _why(_error))
         _fill(".")
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------------------------
 
+
 def huge_png(release, course):
     """Display a 135 MB image/png output."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         if "_ih" in globals():
             from IPython.display import display
             display({"image/png": "A" * (135 << 20), "text/plain": "<a picture>"}, raw=True)
-    """))
+    """),
+    )
 
 
 def svg_and_javascript(release, course):
     """Display image/svg+xml with a script and application/javascript outputs."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         if "_ih" in globals():
             from IPython.display import display
             _mark, _script = "XSS" + "MARK", "scr" + "ipt"
@@ -889,7 +1094,8 @@ def svg_and_javascript(release, course):
             display({"image/svg+xml": _svg, "text/plain": "svg"}, raw=True)
             display({"application/javascript": f"alert('{_mark}')", "text/plain": "js"}, raw=True)
             display({"text/javascript": f"alert('{_mark}')"}, raw=True)
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -898,35 +1104,48 @@ def svg_and_javascript(release, course):
 
 FORGED_KERNEL_DEATH = "attack-terminal-forged-kernel-death"
 # Erase the real line and the one above, set the window title, hide a link, print a table row of 20/20.
-TERMINAL_TRICKS = ("(it was killed)\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;20/20\x07\x1b]8;;https://example.invalid\x1b\\"
-                   f"\r[1/1] {FORGED_KERNEL_DEATH}: 20/20 (0.1 s)\x1b]8;;\x1b\\\n{FORGED_KERNEL_DEATH}  20  20  -"
-                   "\x1b[8m\u202e\x9b2K\r")
+TERMINAL_TRICKS = (
+    "(it was killed)\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;20/20\x07\x1b]8;;https://example.invalid\x1b\\"
+    f"\r[1/1] {FORGED_KERNEL_DEATH}: 20/20 (0.1 s)\x1b]8;;\x1b\\\n{FORGED_KERNEL_DEATH}  20  20  -"
+    "\x1b[8m\u202e\x9b2K\r"
+)
 
 
 def forged_kernel_death(release, course):
     """Raise an exception named DeadKernelError whose message rewrites the terminal into a 20/20 line."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         if "_ih" in globals():
             class DeadKernelError(Exception):
                 pass
 
             raise DeadKernelError("The kernel died while running this cell " + @tricks@)
-    """, tricks=TERMINAL_TRICKS))
+    """,
+            tricks=TERMINAL_TRICKS,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # html-js
 # ---------------------------------------------------------------------------------------------
 
+
 def _html(kind: str, markup: str) -> str:
-    return code("""
+    return code(
+        """
         if "_ih" in globals():
             from IPython.display import display
             _mark = "XSS" + "MARK"
             _lt, _scheme = chr(60), "java" + "script:"
             _markup = @markup@.replace("MARK", _mark).replace("LT", _lt).replace("JS:", _scheme)
             display({@kind@: _markup, "text/plain": "look"}, raw=True)
-    """, kind=kind, markup=markup)
+    """,
+        kind=kind,
+        markup=markup,
+    )
 
 
 def html_script(release, course):
@@ -941,15 +1160,21 @@ def html_iframe(release, course):
 
 def html_onerror(release, course):
     """Display HTML with an <img onerror=...> handler and a javascript: link."""
-    return with_payload(release, _html(
-        "text/html", "LTimg src=x onerror=\"alert('MARK')\">LTa href=\"JS:alert('MARK')\">score 20/20LT/a>"))
+    return with_payload(
+        release,
+        _html("text/html", "LTimg src=x onerror=\"alert('MARK')\">LTa href=\"JS:alert('MARK')\">score 20/20LT/a>"),
+    )
 
 
 def markdown_script(release, course):
     """Display Markdown holding raw <script>, an onerror handler and a javascript: link."""
-    return with_payload(release, _html(
-        "text/markdown",
-        "LTscript>alert('MARK')LT/script>\n\nLTimg src=x onerror=\"alert('MARK')\">\n\n[click](JS:alert('MARK'))"))
+    return with_payload(
+        release,
+        _html(
+            "text/markdown",
+            "LTscript>alert('MARK')LT/script>\n\nLTimg src=x onerror=\"alert('MARK')\">\n\n[click](JS:alert('MARK'))",
+        ),
+    )
 
 
 def latex_href(release, course):
@@ -960,6 +1185,7 @@ def latex_href(release, course):
 # ---------------------------------------------------------------------------------------------
 # json
 # ---------------------------------------------------------------------------------------------
+
 
 def metadata_20mb(release, course):
     """Carry 19.5 MB of notebook metadata, just under the size limit."""
@@ -993,19 +1219,23 @@ def nbformat_v3(release, course):
 
 def deep_output_metadata(release, course):
     """Display an output whose metadata nests 50 levels deep."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         if "_ih" in globals():
             from IPython.display import display
             _deep = {}
             for _ in range(50):
                 _deep = {"a": _deep}
             display({"text/plain": "deep"}, metadata={"image/png": _deep}, raw=True)
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # symlink
 # ---------------------------------------------------------------------------------------------
+
 
 def symlink_to_gradebook(release, course):
     """Put a symbolic link to the gradebook beside the notebook in the submission folder."""
@@ -1026,9 +1256,12 @@ def lab_folder_links_to_master(release, course):
 # environment
 # ---------------------------------------------------------------------------------------------
 
+
 def printed_environment(release, course):
     """Print os.environ and the environment of every process it can see."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os
         if "_ih" in globals():
             print(dict(os.environ))
@@ -1037,12 +1270,16 @@ def printed_environment(release, course):
                     print(_pid, open(f"/proc/{_pid}/environ", "rb").read().replace(b"\\0", b" ").decode(errors="replace"))
                 except Exception as _error:
                     print(_pid, _why(_error))
-    """))
+    """),
+    )
 
 
 def printed_shadow(release, course):
     """Print /etc/shadow, /etc/passwd and the grader's home folder."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import os
         if "_ih" in globals():
             for _path in ("/etc/shadow", "/etc/passwd"):
@@ -1055,12 +1292,17 @@ def printed_shadow(release, course):
                     print(_folder, sorted(os.listdir(_folder)))
                 except Exception as _error:
                     print(_folder, _why(_error))
-    """, home=Path.home()))
+    """,
+            home=Path.home(),
+        ),
+    )
 
 
 def printed_proc(release, course):
     """List /proc and print every process's command line and its own mounts."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os
         if "_ih" in globals():
             print(sorted(os.listdir("/proc")))
@@ -1070,7 +1312,8 @@ def printed_proc(release, course):
                 except Exception as _error:
                     print(_pid, _why(_error))
             print(open("/proc/self/mountinfo").read())
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1298,7 +1541,8 @@ ISO_CHANNELS = {
 }
 
 # The abstract-socket supplier's server: it keeps every record it is sent and answers with all of them.
-ISO_SERVER = code("""
+ISO_SERVER = code(
+    """
     import socket  # <<mark>>-iso-server
     _records = []
     _server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1317,7 +1561,9 @@ ISO_SERVER = code("""
             if _request.startswith(b"PUT "):
                 _records.append(_request[4:].strip())
             _connection.sendall(b"\\n".join(_records) + b"\\n")
-""", name=ISO_NAME)
+""",
+    name=ISO_NAME,
+)
 
 ISO_SUPPLIES = """
     _right_estimate_gaussian = estimate_gaussian
@@ -1368,8 +1614,9 @@ ISO_TAKES = """
 
 def iso_channel_source(channel: str, side: str = "") -> str:
     """The channel's code, then `side` (ISO_SUPPLIES or ISO_TAKES)."""
-    return "".join(code(part, key=ISO_KEY, name=ISO_NAME, server=ISO_SERVER)
-                   for part in (ISO_COMMON, ISO_CHANNELS[channel], side))
+    return "".join(
+        code(part, key=ISO_KEY, name=ISO_NAME, server=ISO_SERVER) for part in (ISO_COMMON, ISO_CHANNELS[channel], side)
+    )
 
 
 def _supplier(channel: str, what: str):
@@ -1397,8 +1644,9 @@ ISO_CHANNEL_NAMES = {
     "abstract-socket": "a detached, double-forked server on an abstract Unix socket",
     "stderr": "standard error (written with os.write(2), read back by lseek and /proc/self/fd/2)",
 }
-ISO_SUPPLIERS = {f"attack-iso-a-supplier-{channel}": _supplier(channel, what)
-                 for channel, what in ISO_CHANNEL_NAMES.items()}
+ISO_SUPPLIERS = {
+    f"attack-iso-a-supplier-{channel}": _supplier(channel, what) for channel, what in ISO_CHANNEL_NAMES.items()
+}
 ISO_TAKERS = {f"attack-iso-b-taker-{channel}": _taker(channel, what) for channel, what in ISO_CHANNEL_NAMES.items()}
 DETACHED_SHM_MEMORY = "attack-iso-detached-shm-memory"
 NESTED_USER_NAMESPACE = "attack-iso-nested-user-namespace"
@@ -1407,7 +1655,9 @@ FORGED_EVENTS = "attack-iso-forged-events"
 
 def detached_shm_memory(release, course):
     """In the notebook run, fill 24 detached System V segments of 256 MiB (6 GiB) from two threads, alarm ignored."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import ctypes, signal, threading
         if "_ih" in globals():
             signal.signal(signal.SIGALRM, signal.SIG_IGN)  # past the cell's time limit, on to the memory limit
@@ -1433,12 +1683,15 @@ def detached_shm_memory(release, course):
             for _thread in _threads:
                 _thread.join()
             print("filled", len(_filled), "detached segments")
-    """))
+    """),
+    )
 
 
 def nested_user_namespace(release, course):
     """Try `unshare -Ur id` and unshare(CLONE_NEWUSER) through ctypes, for root inside a new user namespace."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import ctypes, subprocess
         try:
             _done = subprocess.run(["unshare", "-Ur", "id"], capture_output=True, timeout=10)
@@ -1447,14 +1700,18 @@ def nested_user_namespace(release, course):
             print("unshare -Ur:", _why(_error))
         _libc = ctypes.CDLL(None, use_errno=True)
         print("unshare(CLONE_NEWUSER):", "allowed" if _libc.unshare(0x10000000) == 0 else "refused")
-    """))
+    """),
+    )
 
 
 def forged_runner_events(release, course):
     """Write the runner's events for every later cell ("All tests passed!") to every descriptor, then exit."""
     current = answer_index(release)
     later = [index for index, cell in enumerate(release.cells) if cell.cell_type == "code" and index > current]
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code(
+            """
         import json, os
         if "_ih" in globals():
             _passed = [{"output_type": "stream", "name": "stdout", "text": "All tests passed!\\n"}]
@@ -1469,12 +1726,18 @@ def forged_runner_events(release, course):
                 except OSError:
                     pass
             os._exit(0)
-    """, current=current, later=later))
+    """,
+            current=current,
+            later=later,
+        ),
+    )
 
 
 def signalled_other_sandboxes(release, course):
     """Send SIGSTOP and SIGKILL to every pid in /proc and to -1 (every process it may signal), then answer."""
-    return with_payload(release, code("""
+    return with_payload(
+        release,
+        code("""
         import os, signal
         _seen = _signalled = 0
         for _pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
@@ -1492,7 +1755,8 @@ def signalled_other_sandboxes(release, course):
             except Exception as _error:
                 print("kill(-1):", _why(_error))
         print("saw", _seen, "processes, signalled", _signalled, "times")
-    """))
+    """),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1540,8 +1804,7 @@ ATTACKS: dict[str, Attack] = {
     "attack-signals-kill-parent-answer": Attack(killed_parent_from_answer, "signals"),
     "attack-signals-kill-every-pid": Attack(killed_every_process, "signals"),
     "attack-signals-double-fork": Attack(double_forked_survivor, "signals"),
-    "attack-signals-forged-events": Attack(ignored_alarm_and_forged_events, "signals",
-                                           note="the kernel was stopped"),
+    "attack-signals-forged-events": Attack(ignored_alarm_and_forged_events, "signals", note="the kernel was stopped"),
     # network
     "attack-network-loopback-notebook": Attack(loopback_from_notebook, "network"),
     "attack-network-loopback-verdict": Attack(loopback_from_verdict, "network"),

@@ -1,4 +1,5 @@
 """Fixtures and helpers shared by the test suite, one section per concern."""
+
 from __future__ import annotations
 
 import importlib
@@ -26,8 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Tests that run submitted code in a sandbox: skipped, saying why, where bubblewrap is missing
 # ---------------------------------------------------------------------------------------------
 
-NO_SANDBOX = ("needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap"
-              " (Debian/Ubuntu) or dnf install bubblewrap (Fedora)")
+NO_SANDBOX = (
+    "needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap"
+    " (Debian/Ubuntu) or dnf install bubblewrap (Fedora)"
+)
 # A test that asks for one of these grades a class, so it needs a sandbox whatever its module.
 SANDBOX_FIXTURES = {"graded_classes", "graded_class", "course_template"}
 
@@ -43,6 +46,7 @@ def pytest_collection_modifyitems(config, items):
 # ---------------------------------------------------------------------------------------------
 # Repository
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
@@ -98,8 +102,12 @@ def anomaly_lab() -> SimpleNamespace:
 # lately may fill as slowly as 250 MB/s (a virtual machine backs it on first touch): 1 GiB is
 # reached in about 4 s at worst, inside the short cell limit, and is three times what an honest
 # run of either lab uses (about 300 MiB).
-TEST_LIMITS = {"ExecuteInSandbox.timeout": 5, "VerifyAnswers.timeout": 15, "ExecuteInSandbox.responsive_wait": 3,
-               "Sandbox.memory_mb": 1024}
+TEST_LIMITS = {
+    "ExecuteInSandbox.timeout": 5,
+    "VerifyAnswers.timeout": 15,
+    "ExecuteInSandbox.responsive_wait": 3,
+    "Sandbox.memory_mb": 1024,
+}
 
 
 @dataclass
@@ -164,8 +172,11 @@ def grade_sample_class(course: Course, lab: str) -> GradedClass:
     export(course)
     if watch:
         watch.finished()
-    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
-              for cell in release_notebook.cells if cell.metadata["nbgrader"].get("grade")}
+    points = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+        for cell in release_notebook.cells
+        if cell.metadata["nbgrader"].get("grade")
+    }
     return GradedClass(course, points, expected, {result.student: result for result in results}, watch)
 
 
@@ -192,6 +203,7 @@ def graded_class(graded_classes) -> GradedClass:
 # The course's Dask cluster over TLS, on loopback (one per session: starting it costs seconds)
 # ---------------------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -200,8 +212,12 @@ def free_port() -> int:
 
 def make_cluster_certificates(folder: Path) -> str:
     """`python -m grading cluster-certs --dir folder`, as an instructor runs it: what it printed."""
-    done = subprocess.run([sys.executable, "-m", "grading", "cluster-certs", "--dir", str(folder)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "grading", "cluster-certs", "--dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -226,8 +242,9 @@ class TlsCluster:
         port = str(free_port())
         self.address = f"tls://127.0.0.1:{port}"
         self.scheduler_command = printed_command(printed, "scheduler", {"0.0.0.0": ["127.0.0.1"], "8786": [port]})
-        self.worker_command = printed_command(printed, "worker", {"tls://SCHEDULER:8786": [self.address],
-                                                                  "--nworkers": ["--no-nanny"], "$(nproc)": []})
+        self.worker_command = printed_command(
+            printed, "worker", {"tls://SCHEDULER:8786": [self.address], "--nworkers": ["--no-nanny"], "$(nproc)": []}
+        )
         self.processes: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         self._client = None
@@ -251,7 +268,9 @@ class TlsCluster:
         """A `dask worker` as cluster-certs printed it; with `identity`, the worker certificate and key
         of that folder instead of the course's (the course's authority still trusted)."""
         own = {str(self.certificates / "worker.pem"), str(self.certificates / "worker-key.pem")}
-        command = [str(identity / Path(word).name) if identity and word in own else word for word in self.worker_command]
+        command = [
+            str(identity / Path(word).name) if identity and word in own else word for word in self.worker_command
+        ]
         return self.launch([*command, "--name", name, "--local-directory", str(self.folder / name), *extra], name)
 
     def client(self):

@@ -4,6 +4,7 @@ folder, password logins on a free loopback port, stopped and removed at the end.
 PostgreSQL refuses to run as root, so under root the server runs as the `postgres` user that
 Debian's package creates (or as `nobody`), and owns its folder.
 """
+
 from __future__ import annotations
 
 import glob
@@ -61,10 +62,18 @@ class PostgresServer:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         """A PostgreSQL program, run as the server's account in the server's folder."""
-        as_account = {} if os.geteuid() != 0 else {
-            "user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
-        done = subprocess.run([str(self.bin_dir / args[0]), *args[1:]], cwd=self.folder, capture_output=True,
-                              text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, **as_account)
+        as_account = (
+            {} if os.geteuid() != 0 else {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
+        )
+        done = subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            **as_account,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done
@@ -74,13 +83,36 @@ class PostgresServer:
         password_file = self.folder / "password"
         password_file.write_text(PASSWORD + "\n")
         os.chown(password_file, self.account.pw_uid, self.account.pw_gid)
-        self._run("initdb", "--pgdata", str(self.data), "--username", USER, "--pwfile", str(password_file),
-                  "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-instructions")
+        self._run(
+            "initdb",
+            "--pgdata",
+            str(self.data),
+            "--username",
+            USER,
+            "--pwfile",
+            str(password_file),
+            "--auth",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--no-instructions",
+        )
         password_file.unlink()
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._run("pg_ctl", "--pgdata", str(self.data), "--log", str(self.folder / "server.log"),
-                  "--options", options, "--wait", "start")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl",
+            "--pgdata",
+            str(self.data),
+            "--log",
+            str(self.folder / "server.log"),
+            "--options",
+            options,
+            "--wait",
+            "start",
+        )
         return self
 
     def stop(self) -> None:
@@ -98,7 +130,8 @@ class PostgresServer:
         """Create an empty database `name` and return its URL."""
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, dbname="postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)

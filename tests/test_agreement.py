@@ -14,6 +14,7 @@ process or never return. An answer cell that does not define its function passes
 The last tests check what the graded notebook shows when the two meet in one grade cell: a
 failing public test stays visible beside the grader's verdict.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,17 +38,26 @@ LABS = ("anomaly_detection", "timeseries_autoencoder")
 
 # (lab, entry, grade id) -> what the hidden cases check that the public ones do not.
 HIDDEN_GOES_FURTHER = {
-    ("anomaly_detection", "grid_includes_max", "test_select_threshold"):
-        "the end of the epsilon grid: the public cases' best epsilons lie far from it",
-    ("anomaly_detection", "grid_one_short", "test_select_threshold"):
-        "the end of the epsilon grid: the public cases' best epsilons lie far from it",
-    ("timeseries_autoencoder", "bottleneck_narrowest_layer", "test_bottleneck_activations"):
-        "a network of an odd number of layers, whose narrowest layer is not the encoder's last "
-        "(the exercise says the tests use networks of other sizes)",
+    (
+        "anomaly_detection",
+        "grid_includes_max",
+        "test_select_threshold",
+    ): "the end of the epsilon grid: the public cases' best epsilons lie far from it",
+    (
+        "anomaly_detection",
+        "grid_one_short",
+        "test_select_threshold",
+    ): "the end of the epsilon grid: the public cases' best epsilons lie far from it",
+    (
+        "timeseries_autoencoder",
+        "bottleneck_narrowest_layer",
+        "test_bottleneck_activations",
+    ): "a network of an odd number of layers, whose narrowest layer is not the encoder's last "
+    "(the exercise says the tests use networks of other sizes)",
 }
 
-DEFINE_SECONDS = 10    # an answer cell that takes longer never finishes (endless_loop)
-JUDGE_SECONDS = 300    # pure-Python loops over the real data take a few seconds
+DEFINE_SECONDS = 10  # an answer cell that takes longer never finishes (endless_loop)
+JUDGE_SECONDS = 300  # pure-Python loops over the real data take a few seconds
 
 
 @dataclass(frozen=True)
@@ -147,8 +157,10 @@ def judged_entry(lab: str, name: str) -> dict[str, Judged]:
     """grade id -> the public test's and the grader's verdicts on that exercise of the entry."""
     entries = {entry.name: entry for entry in corpus(lab)}
     cells = {**entries[BASE_ENTRY].cells, **entries[name].cells}
-    return {grade_id: judge(lab, cells[exercise.answer_cell], grade_id)
-            for grade_id, exercise in hidden_tests()[lab].EXERCISES.items()}
+    return {
+        grade_id: judge(lab, cells[exercise.answer_cell], grade_id)
+        for grade_id, exercise in hidden_tests()[lab].EXERCISES.items()
+    }
 
 
 CORPUS_ENTRIES = [(lab, entry.name) for lab in LABS for entry in corpus(lab)]
@@ -158,15 +170,21 @@ CORPUS_ENTRIES = [(lab, entry.name) for lab in LABS for entry in corpus(lab)]
 def test_public_test_passes_if_and_only_if_the_grader_gives_the_points(lab, name):
     for grade_id, judged in judged_entry(lab, name).items():
         if (lab, name, grade_id) in HIDDEN_GOES_FURTHER:
-            assert judged.public_passed, f"{grade_id}: listed as caught only by the hidden cases, but " \
-                                         f"the public test fails too ({judged.public_message}): take it off the list"
-            assert not judged.grader_passed, f"{grade_id}: listed as caught by the hidden cases, but the grader passes it"
+            assert judged.public_passed, (
+                f"{grade_id}: listed as caught only by the hidden cases, but "
+                f"the public test fails too ({judged.public_message}): take it off the list"
+            )
+            assert not judged.grader_passed, (
+                f"{grade_id}: listed as caught by the hidden cases, but the grader passes it"
+            )
         elif judged.public_passed:
-            assert judged.grader_passed, (f"{grade_id}: the public test passes, the grader fails: "
-                                          f"{list(judged.grader_problems)}")
+            assert judged.grader_passed, (
+                f"{grade_id}: the public test passes, the grader fails: {list(judged.grader_problems)}"
+            )
         else:
-            assert not judged.grader_passed, (f"{grade_id}: the grader gives the points, but the public test "
-                                              f"fails: {judged.public_message}")
+            assert not judged.grader_passed, (
+                f"{grade_id}: the grader gives the points, but the public test fails: {judged.public_message}"
+            )
 
 
 @pytest.mark.parametrize(("lab", "name"), CORPUS_ENTRIES)
@@ -189,17 +207,25 @@ def test_every_listed_exception_is_a_corpus_entry_that_loses_that_exercise():
 
 GREEN = "\033[92mAll tests passed!\033[0m\n"
 PUBLIC_FAILURE = new_output(
-    "error", ename="AssertionError",
+    "error",
+    ename="AssertionError",
     evalue="split_and_normalise(series, 0.25): expected 6 training and 3 test samples",
-    traceback=["\x1b[0;31mAssertionError\x1b[0m: split_and_normalise(series, 0.25): "
-               "expected 6 training and 3 test samples"],
+    traceback=[
+        "\x1b[0;31mAssertionError\x1b[0m: split_and_normalise(series, 0.25): expected 6 training and 3 test samples"
+    ],
 )
 
 
 def grade_cell(*outputs):
     cell = new_code_cell("split_and_normalise_test(split_and_normalise)", outputs=list(outputs))
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 10,
-                                 "grade_id": "test_split_and_normalise", "schema_version": 3}
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "points": 10,
+        "grade_id": "test_split_and_normalise",
+        "schema_version": 3,
+    }
     return cell
 
 
@@ -216,8 +242,10 @@ def test_a_passing_verdict_keeps_the_failing_public_test_visible_as_text():
     assert "AssertionError: split_and_normalise(series, 0.25): expected 6 training and 3 test samples" in shown
     assert "\x1b[" not in shown
     assert "RuntimeWarning: divide by zero" in shown
-    assert shown.endswith("every hidden check passed, so this exercise gets its points. The failure above "
-                          "happened in this notebook's own run of the cell; it is kept as text for you to read.\n")
+    assert shown.endswith(
+        "every hidden check passed, so this exercise gets its points. The failure above "
+        "happened in this notebook's own run of the cell; it is kept as text for you to read.\n"
+    )
 
 
 def test_a_passing_verdict_after_a_passing_public_test_says_one_line():

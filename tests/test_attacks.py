@@ -1,6 +1,7 @@
 """Every attack of `tests/attacks.py`, graded in the first lab's class with the corpus, the known
 tricks and two honest students (one graded before every attacker, one after): one question per
 test, for each attack and then for the class as a whole."""
+
 from __future__ import annotations
 
 import html
@@ -69,17 +70,21 @@ def submitted_text(graded_class, student: str) -> str:
 # What must never reach a student's feedback
 # ---------------------------------------------------------------------------------------------
 
+
 def grader_secrets(course, canary: str) -> dict[str, list[str]]:
     """Texts of the grader's that no feedback may show, by kind (none of them in the release)."""
     release_text = (course.releases / LAB / f"{LAB}.ipynb").read_text()
     hidden = (KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py").read_text()
     master = nbformat.read(course.solutions / LAB / f"{LAB}.ipynb", as_version=4)
-    solution_lines = [line.strip() for cell in master.cells for line in cell.source.splitlines()
-                      if cell.metadata.get("nbgrader", {}).get("solution")]
+    solution_lines = [
+        line.strip()
+        for cell in master.cells
+        for line in cell.source.splitlines()
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    ]
     found = {
         "hidden tests": [line.strip() for line in hidden.splitlines() if len(line.strip()) >= 30],
-        "master": ["### BEGIN SOLUTION", "### END SOLUTION"]
-                  + [line for line in solution_lines if len(line) >= 20],
+        "master": ["### BEGIN SOLUTION", "### END SOLUTION"] + [line for line in solution_lines if len(line) >= 20],
         "gradebook": ["SQLite format 3"],
         "classmate": course.students(LAB),
         "accounts": [],
@@ -107,8 +112,12 @@ def leaks(graded_class, secrets: dict[str, list[str]], student: str) -> list[str
         return []
     text = html.unescape(page.read_text(errors="replace"))
     own = submitted_text(graded_class, student)
-    return [f"{kind}: {secret[:80]}" for kind, texts in secrets.items() for secret in texts
-            if secret in text and secret not in own and secret != student]
+    return [
+        f"{kind}: {secret[:80]}"
+        for kind, texts in secrets.items()
+        for secret in texts
+        if secret in text and secret not in own and secret != student
+    ]
 
 
 class ActiveContent(HTMLParser):
@@ -200,6 +209,7 @@ def _descends_from_me(pid: int) -> bool:
 # Each attack
 # ---------------------------------------------------------------------------------------------
 
+
 class TestEachAttackOnTheAnomalyDetectionClass:
     """One question per attack, asked of its result and its feedback page."""
 
@@ -219,7 +229,9 @@ class TestEachAttackOnTheAnomalyDetectionClass:
     def test_attack_feedback_holds_no_secret(self, graded_class, secrets, student):
         assert leaks(graded_class, secrets, student) == []
 
-    @pytest.mark.parametrize("student", sorted(s for s, attack in ATTACKS.items() if attack.family in ("html-js", "output")))
+    @pytest.mark.parametrize(
+        "student", sorted(s for s, attack in ATTACKS.items() if attack.family in ("html-js", "output"))
+    )
     def test_attack_feedback_runs_none_of_its_markup(self, graded_class, student):
         page = feedback_page(graded_class, student)
         assert page.is_file()
@@ -229,6 +241,7 @@ class TestEachAttackOnTheAnomalyDetectionClass:
 # ---------------------------------------------------------------------------------------------
 # The class as a whole
 # ---------------------------------------------------------------------------------------------
+
 
 class TestTheAnomalyDetectionClassUnderAttack:
     """The honest students, the rest of the class, the course and the machine after the attacks."""
@@ -253,8 +266,11 @@ class TestTheAnomalyDetectionClassUnderAttack:
         changed = {}
         for student in watch.students:
             before, after = watch.submissions_before[student], watch.submissions_after[student]
-            differ = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
-                            and not (name == GRADER_STAMP and name not in before))
+            differ = sorted(
+                name
+                for name in before.keys() | after.keys()
+                if before.get(name) != after.get(name) and not (name == GRADER_STAMP and name not in before)
+            )
             if differ:
                 changed[student] = differ
         assert changed == {}
@@ -271,8 +287,11 @@ class TestTheAnomalyDetectionClassUnderAttack:
 
     def test_the_grader_files_are_unchanged(self, graded_class):
         watch = graded_class.watch
-        changed = [path for path in integrity.changes(watch.fingerprint_before, watch.fingerprint_after)
-                   if _changed_by_grading(graded_class, path)]
+        changed = [
+            path
+            for path in integrity.changes(watch.fingerprint_before, watch.fingerprint_after)
+            if _changed_by_grading(graded_class, path)
+        ]
         assert changed == []
 
     def test_the_kit_bytecode_caches_hold_no_planted_code(self, graded_class):
@@ -298,15 +317,25 @@ class TestTheAnomalyDetectionClassUnderAttack:
 
     def test_nothing_planted_is_left_in_the_course_or_the_environment(self, graded_class):
         course = graded_class.course
-        places = [course.root, Path.home() / ".ipython", KIT_ROOT / "grading", KIT_ROOT / "solutions",
-                  KIT_ROOT / "assignments"]
+        places = [
+            course.root,
+            Path.home() / ".ipython",
+            KIT_ROOT / "grading",
+            KIT_ROOT / "solutions",
+            KIT_ROOT / "assignments",
+        ]
         found = [str(path) for place in places for path in place.rglob(f"*{MARK}*")]
         found += [str(path) for path in site_packages().glob(f"*{MARK}*")]
-        holders = [numpy_numeric_source(), KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py",
-                   Path.home() / ".jupyter" / "nbgrader_config.py",
-                   course.root / "nbgrader_config.py", KIT_ROOT / "nbgrader_config.py",
-                   course.releases / LAB / "utils.py", course.releases / LAB / "public_tests.py",
-                   site_packages() / "sitecustomize.py"]
+        holders = [
+            numpy_numeric_source(),
+            KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py",
+            Path.home() / ".jupyter" / "nbgrader_config.py",
+            course.root / "nbgrader_config.py",
+            KIT_ROOT / "nbgrader_config.py",
+            course.releases / LAB / "utils.py",
+            course.releases / LAB / "public_tests.py",
+            site_packages() / "sitecustomize.py",
+        ]
         found += [str(path) for path in holders if path.is_file() and MARK in path.read_text()]
         assert found == []
 
@@ -326,8 +355,11 @@ class TestTheAnomalyDetectionClassUnderAttack:
 
     def test_nothing_of_the_attackers_remains_running(self, graded_class):
         root = str(graded_class.course.root)
-        left = [f"{pid} (uid {uid}): {cmdline[:120]}" for pid, uid, cmdline, mounts in _processes()
-                if MARK in cmdline or (uid == SANDBOX_UID and (root in mounts or _descends_from_me(pid)))]
+        left = [
+            f"{pid} (uid {uid}): {cmdline[:120]}"
+            for pid, uid, cmdline, mounts in _processes()
+            if MARK in cmdline or (uid == SANDBOX_UID and (root in mounts or _descends_from_me(pid)))
+        ]
         assert left == []
 
     def test_the_loopback_server_saw_no_connection(self, graded_class):
@@ -338,6 +370,7 @@ class TestTheAnomalyDetectionClassUnderAttack:
 # What the instructor reads: the notes, wherever they are shown or kept
 # ---------------------------------------------------------------------------------------------
 
+
 def controls(text: str) -> list[str]:
     """Characters of `text` a terminal or a page could act on (control and format characters), but line breaks."""
     return [hex(ord(char)) for char in text if unicodedata.category(char) in ("Cc", "Cf") and char != "\n"]
@@ -346,8 +379,13 @@ def controls(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def report_command(graded_class) -> subprocess.CompletedProcess:
     """`python -m grading report` on the graded class, as the instructor runs it."""
-    return subprocess.run([sys.executable, "-m", "grading", "report", LAB, "--course", str(graded_class.course.root)],
-                          cwd=KIT_ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "grading", "report", LAB, "--course", str(graded_class.course.root)],
+        cwd=KIT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def failed_sections(page: Path) -> list[str]:
@@ -387,14 +425,19 @@ class TestWhatTheInstructorReads:
         assert not any("the kernel died" in note or "20/20" in note for note in notes), notes
 
     def test_no_feedback_page_shows_a_pass_in_a_grade_cell_that_failed(self, graded_class):
-        shown = [student for student in graded_class.results if feedback_page(graded_class, student).is_file()
-                 and any("All tests passed" in text for text in failed_sections(feedback_page(graded_class, student)))]
+        shown = [
+            student
+            for student in graded_class.results
+            if feedback_page(graded_class, student).is_file()
+            and any("All tests passed" in text for text in failed_sections(feedback_page(graded_class, student)))
+        ]
         assert shown == []
 
 
 # ---------------------------------------------------------------------------------------------
 # The attacks themselves
 # ---------------------------------------------------------------------------------------------
+
 
 class TestTheAnomalyDetectionAttacks:
     """The list of attacks."""
@@ -416,6 +459,7 @@ class TestTheAnomalyDetectionAttacks:
 # ---------------------------------------------------------------------------------------------
 # Isolation: nothing one run leaves is reachable from another run, the host or the grader's channel
 # ---------------------------------------------------------------------------------------------
+
 
 def graded_notebook(graded_class, student: str) -> nbformat.NotebookNode:
     return nbformat.read(graded_class.course.autograded / student / LAB / f"{LAB}.ipynb", as_version=4)
@@ -491,8 +535,12 @@ class TestNoRunReachesAnother:
 
     @pytest.mark.parametrize("student", ISOLATION + list(HONEST))
     def test_no_printed_output_shows_a_digit_run_of_the_hidden_cases_or_their_results(self, graded_class, student):
-        printed = [output for cell in graded_notebook(graded_class, student).cells for output in cell.get("outputs", [])
-                   if output.get("output_type") != "error"]
+        printed = [
+            output
+            for cell in graded_notebook(graded_class, student).cells
+            for output in cell.get("outputs", [])
+            if output.get("output_type") != "error"
+        ]
         assert digit_runs_shown(shown({"outputs": printed}), hidden_digit_runs(results=True)) == []
 
     def test_no_system_v_object_is_left_on_the_host(self, graded_class):

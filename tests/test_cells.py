@@ -1,4 +1,5 @@
 """What the kit reads in cells (`grading.cells`): metadata predicates and hidden-test regions."""
+
 from __future__ import annotations
 
 from nbformat.v4 import new_code_cell, new_markdown_cell

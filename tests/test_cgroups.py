@@ -5,6 +5,7 @@ slot's run cgroup, where a limit stops it, and once outside, where it gets furth
 the run cgroup as the sandbox's trusted process does, by writing "0" to each run folder's
 cgroup.procs before the code starts. Needs root and a writable memory controller.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -129,13 +130,15 @@ def joining(run_dirs: list[Path]):
             fd = os.open(path, os.O_WRONLY)
             os.write(fd, b"0")
             os.close(fd)
+
     return join
 
 
 def run(argv: list[str], slot=None) -> subprocess.CompletedProcess:
     """Run `argv` to its end, in `slot`'s run cgroup if given."""
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                          preexec_fn=joining(slot.run_dirs) if slot else None)
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, preexec_fn=joining(slot.run_dirs) if slot else None
+    )
 
 
 def python(code: str, *args: object, slot=None) -> subprocess.CompletedProcess:
@@ -157,8 +160,9 @@ def procs(folders: list[Path]) -> set[int]:
 
 def start_breeders(run_dirs: list[Path]) -> subprocess.Popen:
     """BREEDERS in `run_dirs`, once they fill half the process limit."""
-    breeders = subprocess.Popen([sys.executable, "-c", BREEDERS], stdout=subprocess.PIPE, text=True,
-                                preexec_fn=joining(run_dirs))
+    breeders = subprocess.Popen(
+        [sys.executable, "-c", BREEDERS], stdout=subprocess.PIPE, text=True, preexec_fn=joining(run_dirs)
+    )
     assert select.select([breeders.stdout], [], [], 30)[0] and breeders.stdout.readline() == "started\n"
     deadline = time.monotonic() + 30
     while len(procs(run_dirs)) < LIMITS.processes // 2 and time.monotonic() < deadline:
@@ -195,8 +199,11 @@ def test_shared_memory_a_finished_process_left_behind_still_counts_against_the_r
 
 
 def test_a_run_held_at_its_memory_limit_counts_as_having_hit_it_before_anything_is_killed(slot):
-    memory = next(folder for folder in slot.run_dirs if (folder / "memory.oom_control").exists() or
-                  (folder / "memory.max").exists())
+    memory = next(
+        folder
+        for folder in slot.run_dirs
+        if (folder / "memory.oom_control").exists() or (folder / "memory.max").exists()
+    )
     if not (memory / "memory.oom_control").exists():
         pytest.skip("v1 only: v2 cannot hold a process at its limit without the OOM killer")
     (memory / "memory.oom_control").write_text("1")  # the OOM killer off: the writer waits at the limit
@@ -232,8 +239,10 @@ def test_pages_written_to_a_tmpfs_file_count_against_the_run(slot, tmp_path):
     mount = tmp_path / "tmpfs"
     mount.mkdir()
     # A tmpfs in a private mount namespace: it goes with the namespace, whatever the test's end.
-    script = (f"mount -t tmpfs -o size=512m course-kit-test {mount} && "
-              f"head -c {128 * MiB} /dev/zero > {mount}/file && echo written")
+    script = (
+        f"mount -t tmpfs -o size=512m course-kit-test {mount} && "
+        f"head -c {128 * MiB} /dev/zero > {mount}/file && echo written"
+    )
     free = run(["unshare", "-m", "sh", "-c", script])
     confined = run(["unshare", "-m", "sh", "-c", script], slot)
     assert free.returncode == 0 and "written" in free.stdout, free.stderr
@@ -287,8 +296,12 @@ def test_counters_start_again_from_zero_at_start_run(slot):
 
 
 def test_cpu_seconds_of_a_busy_loop_is_about_its_cpu_time(slot):
-    busy = subprocess.Popen([sys.executable, "-c", BUSY, "process_time", "1.0"], stdout=subprocess.PIPE, text=True,
-                            preexec_fn=joining(slot.run_dirs))
+    busy = subprocess.Popen(
+        [sys.executable, "-c", BUSY, "process_time", "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=joining(slot.run_dirs),
+    )
     time.sleep(0.5)
     meanwhile = slot.usage().cpu_seconds
     own = float(busy.communicate(timeout=30)[0])
@@ -308,8 +321,11 @@ def test_cpu_bandwidth_holds_a_busy_loop_to_its_share_of_a_core(slot):
 def test_on_v1_hierarchies_alone_the_freezer_kills_and_cpuacct_counts(tmp_path):
     """A v1-only delegation (one folder per controller, none in the v2 hierarchy) works as well."""
     name = f"course-kit-test-v1-{os.getpid()}"
-    parents = [h.mount / name for h in cgroups.hierarchies()
-               if h.version == 1 and h.controllers & {"memory", "pids", "freezer", "cpu", "cpuacct"}]
+    parents = [
+        h.mount / name
+        for h in cgroups.hierarchies()
+        if h.version == 1 and h.controllers & {"memory", "pids", "freezer", "cpu", "cpuacct"}
+    ]
     if not {"freezer", "cpuacct"} <= set().union(*(h.controllers for h in cgroups.hierarchies() if h.version == 1)):
         pytest.skip("needs v1 freezer and cpuacct hierarchies")
     for parent in parents:

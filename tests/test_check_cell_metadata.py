@@ -1,4 +1,5 @@
 """The kit's `CheckCellMetadata` accepts and refuses exactly what nbgrader's does, with the same errors."""
+
 from __future__ import annotations
 
 import copy

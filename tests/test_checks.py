@@ -1,4 +1,5 @@
 """Helpers of `grading.checks` that the hidden tests build on."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Whole classes autograded by real nbgrader on a real gradebook (one batch per lab, shared by the tests)."""
+
 import csv
 
 import pytest
@@ -39,7 +40,8 @@ def test_correct_variants_are_many_and_all_get_full_marks(graded_classes, lab, a
     assert len(correct) >= at_least
     full_marks = sum(graded_class.points.values())
     assert {entry.name: graded_class.results[entry.name].score for entry in correct} == {
-        entry.name: full_marks for entry in correct}
+        entry.name: full_marks for entry in correct
+    }
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -59,8 +61,10 @@ def test_endless_loop_is_stopped_and_noted(graded_class):
     assert "time limit" in notes
 
 
-@pytest.mark.parametrize(("lab", "crashed"), [("anomaly_detection", "test_estimate_gaussian"),
-                                              ("timeseries_autoencoder", "test_make_windows")])
+@pytest.mark.parametrize(
+    ("lab", "crashed"),
+    [("anomaly_detection", "test_estimate_gaussian"), ("timeseries_autoencoder", "test_make_windows")],
+)
 def test_dead_kernel_is_noted_and_costs_only_the_exercise_that_crashed(graded_classes, lab, crashed):
     result = graded_classes(lab).results["kills_kernel"]
     assert "the kernel died" in " ".join(result.notes)
@@ -74,8 +78,10 @@ def test_flood_of_output_is_truncated_in_the_graded_notebook(graded_class):
     assert size < 2_000_000
 
 
-WRONG_ANSWERS = {"anomaly_detection": ("sample_variance", "estimate_gaussian"),
-                 "timeseries_autoencoder": ("windows_one_short", "make_windows")}
+WRONG_ANSWERS = {
+    "anomaly_detection": ("sample_variance", "estimate_gaussian"),
+    "timeseries_autoencoder": ("windows_one_short", "make_windows"),
+}
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -96,8 +102,11 @@ def test_gradebook_export_lists_every_student_with_the_same_score(graded_classes
         assert float(rows[student]["score"]) == result.score, student
     assert {rows[student]["status"] for student in graded_class.results} == {"submitted"}
     # A submission folder that is a link is refused and never read or written through: no timestamp.
-    real = [student for student in graded_class.results
-            if not graded_class.course.submission(lab, student).parent.is_symlink()]
+    real = [
+        student
+        for student in graded_class.results
+        if not graded_class.course.submission(lab, student).parent.is_symlink()
+    ]
     assert {student: rows[student]["timestamp"] for student in real if not rows[student]["timestamp"]} == {}
 
 
@@ -106,8 +115,11 @@ def test_export_keeps_a_missing_submission_apart_from_a_zero(graded_classes):
     graded_classes("anomaly_detection")
     graded_class = graded_classes("timeseries_autoencoder")
     with open(graded_class.course.grades_csv, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["assignment"] == "timeseries_autoencoder"
-                and row["student_id"] not in graded_class.results]
+        rows = [
+            row
+            for row in csv.DictReader(handle)
+            if row["assignment"] == "timeseries_autoencoder" and row["student_id"] not in graded_class.results
+        ]
     assert rows
     assert {(row["status"], row["score"]) for row in rows} == {("not submitted", "")}
 
@@ -120,7 +132,9 @@ def test_feedback_is_written_for_every_graded_student(graded_classes, lab):
         page = graded_class.course.feedback / student / lab / f"{lab}.html"
         assert page.is_file(), student
     student, function = WRONG_ANSWERS[lab]
-    assert f"{function} is not correct yet" in (graded_class.course.feedback / student / lab / f"{lab}.html").read_text()
+    assert (
+        f"{function} is not correct yet" in (graded_class.course.feedback / student / lab / f"{lab}.html").read_text()
+    )
 
 
 def test_a_correct_submission_shows_the_trained_network_in_its_feedback(graded_classes):

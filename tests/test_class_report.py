@@ -3,6 +3,7 @@
 Each test builds a course in tmp_path: the repository's release as the lab's release, and
 autograded notebooks and the JSON class report written here, so no grading run is needed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,9 @@ def course(tmp_path) -> Course:
     return Course(tmp_path / "course")
 
 
-def add_student(course: Course, student: str, answers: dict[str, str] | None = None,
-                errors: dict[str, str] | None = None) -> None:
+def add_student(
+    course: Course, student: str, answers: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> None:
     """An autograded notebook: the release with `answers` filled in and a WrongAnswer per grade id in `errors`."""
     notebook = fill_answers(released_notebook(course, LAB), answers if answers is not None else CORRECT)
     for cell in notebook.cells:
@@ -75,7 +77,7 @@ def result(student: str, failed: tuple[str, ...] = (), notes: tuple[str, ...] = 
 def section(page: str, title: str) -> str:
     """The part of the page from the heading that starts with `title` to the next heading (the last is "Every student")."""
     start = page.index(f"<h2>{title}")
-    return page[start: page.index("<h2>", start + 4)]
+    return page[start : page.index("<h2>", start + 4)]
 
 
 def renamed(code: str, names: dict[str, str]) -> str:
@@ -133,23 +135,41 @@ def test_pass_rates_per_exercise(course):
 
 def test_failure_messages_are_grouped_with_numbers_normalised_and_counted(course):
     def sample_variance(mine: float, tests_at: int) -> str:
-        return wrong_answer("estimate_gaussian", [
-            f"the lab's training set (307 x 2): var is [{mine} 1.715333], expected [1.832631 1.709745]",
-            f"a 7 x 3 matrix: var is [4.04e-01 {mine / 3}], expected [3.9e-01 {tests_at}]"])
-    timeout = wrong_answer("select_threshold", ["select_threshold could not be tested: did not finish within 15 seconds"])
+        return wrong_answer(
+            "estimate_gaussian",
+            [
+                f"the lab's training set (307 x 2): var is [{mine} 1.715333], expected [1.832631 1.709745]",
+                f"a 7 x 3 matrix: var is [4.04e-01 {mine / 3}], expected [3.9e-01 {tests_at}]",
+            ],
+        )
+
+    timeout = wrong_answer(
+        "select_threshold", ["select_threshold could not be tested: did not finish within 15 seconds"]
+    )
     for student, mine, tests_at in [("a", 1.83862, 2), ("b", 1.9, 3), ("c", -2.5e-3, 4)]:
         add_student(course, student, errors={GRADE_CELLS[0]: sample_variance(mine, tests_at)})
     add_student(course, "d", errors={GRADE_CELLS[1]: timeout})
     add_student(course, "e", errors={GRADE_CELLS[1]: timeout})
     add_student(course, "f")
-    write_results(course, [result("a", GRADE_CELLS[:1]), result("b", GRADE_CELLS[:1]), result("c", GRADE_CELLS[:1]),
-                           result("d", GRADE_CELLS[1:]), result("e", GRADE_CELLS[1:]), result("f")])
+    write_results(
+        course,
+        [
+            result("a", GRADE_CELLS[:1]),
+            result("b", GRADE_CELLS[:1]),
+            result("c", GRADE_CELLS[:1]),
+            result("d", GRADE_CELLS[1:]),
+            result("e", GRADE_CELLS[1:]),
+            result("f"),
+        ],
+    )
 
     page = write_class_report(course, LAB).read_text()
     notebooks = {s: nbformat.read(course.autograded_notebook(LAB, s), as_version=4) for s in "abcdef"}
 
     assert [(grade_id, len(problems), students) for grade_id, problems, students in common_failures(notebooks)] == [
-        (GRADE_CELLS[0], 2, ["a", "b", "c"]), (GRADE_CELLS[1], 1, ["d", "e"])]
+        (GRADE_CELLS[0], 2, ["a", "b", "c"]),
+        (GRADE_CELLS[1], 1, ["d", "e"]),
+    ]
     failures = section(page, "Most common failures")
     assert "the lab&#x27;s training set (307 x 2): var is […], expected […]" in failures
     assert "a 7 x 3 matrix: var is […], expected […]" in failures
@@ -170,8 +190,19 @@ def test_a_copied_span_that_starts_or_ends_mid_word_is_marked_from_word_to_word(
 
 
 def test_renamed_copies_pair_up_but_the_released_stub_does_not(course):
-    names = {"mu": "average", "var": "spread", "X": "data", "best_epsilon": "top_eps", "best_F1": "top_score",
-             "predictions": "flags", "tp": "hits", "fp": "false_alarms", "fn": "misses", "prec": "p", "rec": "r"}
+    names = {
+        "mu": "average",
+        "var": "spread",
+        "X": "data",
+        "best_epsilon": "top_eps",
+        "best_F1": "top_score",
+        "predictions": "flags",
+        "tp": "hits",
+        "fp": "false_alarms",
+        "fn": "misses",
+        "prec": "p",
+        "rec": "r",
+    }
     add_student(course, "original")
     add_student(course, "copier", {grade_id: renamed(code, names) for grade_id, code in CORRECT.items()})
     add_student(course, "loops", ENTRIES["correct_loops"].cells)  # answers of its own
@@ -193,7 +224,7 @@ def test_renamed_copies_pair_up_but_the_released_stub_does_not(course):
 
 def test_student_text_is_escaped(course):
     script = "<script>alert('owned')</script>"
-    code = {grade_id: f"{source}\nBANNER = \"{script}\"\n" for grade_id, source in CORRECT.items()}
+    code = {grade_id: f'{source}\nBANNER = "{script}"\n' for grade_id, source in CORRECT.items()}
     add_student(course, "x", code, {GRADE_CELLS[0]: wrong_answer("estimate_gaussian", [f"var is {script}"])})
     add_student(course, "y", code)
     write_results(course, [result("x", GRADE_CELLS[:1], (f"autograding failed: ValueError: {script}",)), result("y")])
@@ -206,12 +237,13 @@ def test_student_text_is_escaped(course):
 
 def test_student_text_reaches_the_page_without_control_or_bidi_characters(course):
     forged = "\r\x1b[2K\x1b]0;title\x07 20/20 \u202e\u2066\x85"
-    code = {grade_id: f"{source}\nBANNER = \"{forged}\"\n" for grade_id, source in CORRECT.items()}
+    code = {grade_id: f'{source}\nBANNER = "{forged}"\n' for grade_id, source in CORRECT.items()}
     student = "x\x1b[1Ay"
     add_student(course, student, code, {GRADE_CELLS[0]: wrong_answer("estimate_gaussian", [f"var is {forged}"])})
     add_student(course, "z", code)
-    write_results(course, [result(student, GRADE_CELLS[:1], (f"autograding failed: ValueError: {forged}",)),
-                           result("z")])
+    write_results(
+        course, [result(student, GRADE_CELLS[:1], (f"autograding failed: ValueError: {forged}",)), result("z")]
+    )
 
     page = write_class_report(course, LAB).read_text()
 
@@ -230,8 +262,10 @@ def test_a_class_of_200_renders(course):
         names = {"mu": random.choice(words) + "_mu", "epsilon": random.choice(words) + "_eps"}
         answers = {grade_id: renamed(code, names) for grade_id, code in {**CORRECT, **entry.cells}.items()}
         failed = tuple(sorted(entry.fails))
-        errors = {grade_id: wrong_answer("f", [f"case {number}: value is {random.random()}, expected 1.5"])
-                  for grade_id in failed}
+        errors = {
+            grade_id: wrong_answer("f", [f"case {number}: value is {random.random()}, expected 1.5"])
+            for grade_id in failed
+        }
         add_student(course, student, answers, errors)
         notes = (KINDS["cell_timeout"].sentence,) if number % 25 == 0 else ()
         results.append(StudentResult(student, 20.0 - 10 * len(failed), 20.0, list(failed), list(notes)))

@@ -1,4 +1,5 @@
 """The instructor's command line, `python -m grading ...`, run as the instructor runs it (no kernels)."""
+
 from __future__ import annotations
 
 import json
@@ -19,13 +20,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAB = "anomaly_detection"
 LABS = "anomaly_detection, timeseries_autoencoder"
 BROKEN_NOTE = "anomaly_detection.ipynb is not valid notebook JSON (Expecting value: line 1, column 1)"
-LIMIT_NOTES = ["a cell ran past the time limit and was interrupted",
-               "output was truncated (a cell printed too much)"]
+LIMIT_NOTES = ["a cell ran past the time limit and was interrupted", "output was truncated (a cell printed too much)"]
 RESULTS = [
     StudentResult("alice", 20.0, 20.0),
     StudentResult("bob", 10.0, 20.0, ["test_select_threshold"]),
-    StudentResult("carol-with-a-long-id", 0.0, 20.0, ["test_estimate_gaussian", "test_select_threshold"],
-                  [BROKEN_NOTE]),
+    StudentResult(
+        "carol-with-a-long-id", 0.0, 20.0, ["test_estimate_gaussian", "test_select_threshold"], [BROKEN_NOTE]
+    ),
     StudentResult("dan", 7.5, 20.0, ["test_select_threshold"], LIMIT_NOTES),
 ]
 EXPECTED_ROWS = {  # student -> score, max, failed tests, notes as the table shows them
@@ -37,8 +38,9 @@ EXPECTED_ROWS = {  # student -> score, max, failed tests, notes as the table sho
 
 
 def grading(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grading", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "grading", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +70,27 @@ def test_unknown_lab_fails_with_one_line_naming_it_and_the_labs(command):
     done = grading(command, "no_such_lab")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"grading: no lab 'no_such_lab' in {REPO_ROOT / 'solutions'}: choose one of {LABS}"]
+        f"grading: no lab 'no_such_lab' in {REPO_ROOT / 'solutions'}: choose one of {LABS}"
+    ]
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("command, refused", [
-    (["export", "--workers", "2"], "--workers 2"), (["release", "--force"], "--force"),
-    (["report", LAB, "extra"], "extra"), (["feedback", LAB, "--timeout", "5"], "--timeout 5")],
-    ids=["export --workers", "release --force", "report LAB extra", "feedback --timeout"])
+@pytest.mark.parametrize(
+    "command, refused",
+    [
+        (["export", "--workers", "2"], "--workers 2"),
+        (["release", "--force"], "--force"),
+        (["report", LAB, "extra"], "extra"),
+        (["feedback", LAB, "--timeout", "5"], "--timeout 5"),
+    ],
+    ids=["export --workers", "release --force", "report LAB extra", "feedback --timeout"],
+)
 def test_a_command_given_what_it_does_not_take_fails_with_one_line_naming_it(command, refused):
     done = grading(*command)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"grading: {command[0]} does not take {refused}: see python -m grading {command[0]} --help"]
+        f"grading: {command[0]} does not take {refused}: see python -m grading {command[0]} --help"
+    ]
     assert done.stdout == ""
 
 
@@ -111,7 +121,8 @@ def test_feedback_before_any_autograde_says_to_autograde_first(never_graded_cour
     done = grading("feedback", LAB, "--course", str(never_graded_course.root))
     assert done.returncode == 1
     assert [line for line in done.stderr.splitlines() if line.startswith("grading: ")] == [
-        f"grading: no autograded submissions of {LAB}: run 'python -m grading autograde {LAB}' first"]
+        f"grading: no autograded submissions of {LAB}: run 'python -m grading autograde {LAB}' first"
+    ]
     assert "generate_feedback" not in done.stderr
 
 
@@ -140,7 +151,7 @@ def test_table_columns_line_up_under_their_headers_and_rule():
     for row, cells in zip(rows, EXPECTED_ROWS.values()):
         for start, cell in zip(starts, cells):
             if cell:
-                assert row[start - 2:start + len(cell)] == "  " + cell
+                assert row[start - 2 : start + len(cell)] == "  " + cell
 
 
 def test_table_lines_have_no_trailing_spaces():
@@ -163,7 +174,8 @@ def test_a_folder_that_is_not_a_course_gets_one_line(tmp_path):
     done = grading("report", "anomaly_detection", "--course", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"grading: {tmp_path.resolve()} is not a course folder (no nbgrader_config.py): pass --course DIR"]
+        f"grading: {tmp_path.resolve()} is not a course folder (no nbgrader_config.py): pass --course DIR"
+    ]
 
 
 def test_a_damaged_report_gets_one_line_saying_to_autograde_again(tmp_path):
@@ -177,8 +189,15 @@ def test_a_damaged_report_gets_one_line_saying_to_autograde_again(tmp_path):
 
 
 def test_on_a_narrow_terminal_failed_tests_and_long_ids_are_cut_before_notes():
-    results = [StudentResult("a-student-id-of-many-characters", 0, 20, ["test_estimate_gaussian", "test_select_threshold"],
-                             ["the kernel died (did the code exit Python?)"])]
+    results = [
+        StudentResult(
+            "a-student-id-of-many-characters",
+            0,
+            20,
+            ["test_estimate_gaussian", "test_select_threshold"],
+            ["the kernel died (did the code exit Python?)"],
+        )
+    ]
     lines = format_table("anomaly_detection", results, width=100).splitlines()
     assert max(len(line) for line in lines) <= 100
     assert lines[-1].endswith("  the kernel died (did the code exit Python?)")

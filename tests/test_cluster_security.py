@@ -7,6 +7,7 @@ processes on 127.0.0.1, started with the commands and certificates of `python -m
 cluster-certs`); the outsiders are real clients and workers, with no certificate or with one of
 another authority made by the same command.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,12 @@ def fresh_course(template: Course, root: Path, entries: tuple[str, ...] = ENTRIE
 
 def kit(course: Course, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     put_environment_on_path()
-    return subprocess.run([PYTHON, "-m", "grading", "autograde", LAB, "--course", str(course.root), "--timeout", "5",
-                           *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [PYTHON, "-m", "grading", "autograde", LAB, "--course", str(course.root), "--timeout", "5", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def graded(course: Course, *args: str) -> str:
@@ -94,6 +99,7 @@ def outsider_runs_code(address: str, security, marker: Path) -> BaseException | 
 # Outsiders
 # ---------------------------------------------------------------------------------------------
 
+
 def hangs_up_without_certificate(host: str, port: int, ca: Path) -> bool:
     """Whether the scheduler ends a TLS connection that trusts `ca` but shows no certificate."""
     context = ssl.create_default_context(cafile=str(ca))
@@ -121,12 +127,17 @@ def test_a_client_without_a_certificate_cannot_connect_nor_run_code(tls_cluster,
 
 @pytest.mark.parametrize("trusted", ["the course's authority", "its own authority"])
 def test_a_client_with_a_certificate_of_another_authority_cannot_connect_nor_run_code(
-        tls_cluster, other_authority, tmp_path, trusted):
+    tls_cluster, other_authority, tmp_path, trusted
+):
     from distributed.security import Security
 
     ca = tls_cluster.certificates / "ca.pem" if trusted == "the course's authority" else other_authority / "ca.pem"
-    security = Security(tls_ca_file=str(ca), tls_client_cert=str(other_authority / "coordinator.pem"),
-                        tls_client_key=str(other_authority / "coordinator-key.pem"), require_encryption=True)
+    security = Security(
+        tls_ca_file=str(ca),
+        tls_client_cert=str(other_authority / "coordinator.pem"),
+        tls_client_key=str(other_authority / "coordinator-key.pem"),
+        require_encryption=True,
+    )
     marker = tmp_path / "intruded"
     before = handshakes_refused(tls_cluster)
     assert outsider_runs_code(tls_cluster.address, security, marker) is not None
@@ -149,8 +160,22 @@ def test_a_worker_without_the_courses_certificate_cannot_join(tls_cluster, other
     before = tls_cluster.worker_names()
     if name == "rogue-without-certificate":
         plain = tls_cluster.address.replace("tls://", "tcp://")
-        rogue = tls_cluster.launch([tls_cluster.worker_command[0], "worker", plain, "--nthreads", "1", "--no-nanny",
-                                    "--no-dashboard", "--name", name, "--death-timeout", "10"], name)
+        rogue = tls_cluster.launch(
+            [
+                tls_cluster.worker_command[0],
+                "worker",
+                plain,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name",
+                name,
+                "--death-timeout",
+                "10",
+            ],
+            name,
+        )
     else:  # the course's authority trusted, the worker's own certificate from another
         rogue = tls_cluster.start_worker(name, "--death-timeout", "10", identity=other_authority)
     assert rogue.wait(timeout=90) != 0  # it gave up: no scheduler would have it
@@ -162,6 +187,7 @@ def test_a_worker_without_the_courses_certificate_cannot_join(tls_cluster, other
 # The coordinator's refusals
 # ---------------------------------------------------------------------------------------------
 
+
 def test_a_scheduler_without_tls_is_refused_in_one_line(bare_course):
     address = f"tcp://127.0.0.1:{free_port()}"
     done = kit(bare_course, "--scheduler", address)
@@ -169,15 +195,18 @@ def test_a_scheduler_without_tls_is_refused_in_one_line(bare_course):
     assert error_lines(done) == [
         f"grading: refusing the scheduler {address}: without TLS anyone who reaches it can run code on its workers"
         " and change grades; make the course's certificates with `python -m grading cluster-certs` and use"
-        " --scheduler tls://HOST:PORT (--insecure-cluster: only to try on one machine)"]
+        " --scheduler tls://HOST:PORT (--insecure-cluster: only to try on one machine)"
+    ]
 
 
 def test_a_missing_certificate_is_named_in_one_line_with_the_command_that_makes_it(bare_course, tmp_path):
     empty = tmp_path / "certificates"
     done = kit(bare_course, "--scheduler", f"tls://127.0.0.1:{free_port()}", "--dir", str(empty))
     assert done.returncode == 1
-    assert error_lines(done) == [f"grading: {empty}/ca.pem is missing: make the cluster's certificates with"
-                                 f" `python -m grading cluster-certs --dir {empty}`"]
+    assert error_lines(done) == [
+        f"grading: {empty}/ca.pem is missing: make the cluster's certificates with"
+        f" `python -m grading cluster-certs --dir {empty}`"
+    ]
 
 
 def test_cluster_certs_keeps_keys_private_and_replaces_them_only_when_forced(tmp_path):
@@ -193,8 +222,10 @@ def test_cluster_certs_keeps_keys_private_and_replaces_them_only_when_forced(tmp
     command = [PYTHON, "-m", "grading", "cluster-certs", "--dir", str(folder)]
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 1
-    assert again.stderr.splitlines() == [f"grading: {folder}/ca.pem exists: pass --force to replace every certificate"
-                                         " of the cluster (then copy the new files to every machine)"]
+    assert again.stderr.splitlines() == [
+        f"grading: {folder}/ca.pem exists: pass --force to replace every certificate"
+        " of the cluster (then copy the new files to every machine)"
+    ]
     assert (folder / "ca.pem").read_bytes() == authority
     assert subprocess.run([*command, "--force"], capture_output=True, timeout=120).returncode == 0
     assert (folder / "ca.pem").read_bytes() != authority
@@ -216,11 +247,32 @@ def plain_cluster(tmp_path):
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     with open(tmp_path / "cluster.log", "w") as log:
-        processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                       "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)]
-        processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                                           "--local-directory", str(tmp_path / "worker")],
-                                          stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path))
+        processes = [
+            subprocess.Popen(
+                [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
+        ]
+        processes.append(
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(tmp_path / "worker"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
+        )
     try:
         from distributed import Client
 
@@ -231,8 +283,9 @@ def plain_cluster(tmp_path):
         stop_processes(reversed(processes))
 
 
-def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(plain_cluster, course_template,
-                                                                            tmp_path):
+def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(
+    plain_cluster, course_template, tmp_path
+):
     course = fresh_course(course_template, tmp_path / "course", entries=("correct_vectorised",))
     output = graded(course, "--scheduler", plain_cluster, "--insecure-cluster")
     assert f"WARNING: {INSECURE_CLUSTER_NOTE}" in output

@@ -112,9 +112,7 @@ def web(tmp_path: Path) -> Iterator[Web]:
     """An HTTP server on 127.0.0.1 serving an empty folder: yields (folder, base URL)."""
     folder = tmp_path / "web"
     folder.mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
@@ -139,10 +137,7 @@ def test_good_source_fills_both_release_folders_of_every_lab(course: Course) -> 
     result = fetch.fetch_all(course.manifest(), course.repo, course.shared)
 
     expected = [
-        course.repo / folder / lab / "data" / name
-        for lab in LABS
-        for name in ARRAYS
-        for folder in fetch.LAB_FOLDERS
+        course.repo / folder / lab / "data" / name for lab in LABS for name in ARRAYS for folder in fetch.LAB_FOLDERS
     ]
     assert sorted(result.written) == sorted(expected)
     for target in expected:

@@ -10,6 +10,7 @@ NotFittedError saying to call select_threshold or pass epsilon. The checks call 
 fit, without labels, so on `GaussianAnomalyDetector()` the checks in NEEDS_A_THRESHOLD fail for
 that reason alone (a test below shows it); every check passes on detectors given a fixed epsilon.
 """
+
 from __future__ import annotations
 
 import base64
@@ -105,6 +106,7 @@ def lab_run(request, lab_answers):
 # scikit-learn's estimator checks
 # ---------------------------------------------------------------------------------------------
 
+
 @parametrize_with_checks(
     [Detector(), Detector(epsilon=CHECKS_EPSILON), Detector(covariance="full", epsilon=CHECKS_EPSILON)],
     expected_failed_checks=expected_failed_checks,
@@ -154,6 +156,7 @@ def test_a_cloned_pipeline_transforms_then_detects_as_the_detector_alone_does():
 # The lab's numbers
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_detector_learns_exercise_1s_parameters_to_the_last_digit(lab_run):
     _, _, _, lab, detector = lab_run
     np.testing.assert_array_equal(detector.mu_, lab["mu"])
@@ -202,6 +205,7 @@ def test_the_threshold_history_is_the_labs_scan(lab_run):
 # ---------------------------------------------------------------------------------------------
 # Conventions: +1 / -1, scores, thresholds, errors
 # ---------------------------------------------------------------------------------------------
+
 
 def test_predict_returns_plus_one_for_normal_and_minus_one_for_anomalies():
     X_train, X_val, y_val = utils.load_data()
@@ -263,11 +267,15 @@ def test_select_threshold_raises_not_fitted_before_fit():
         Detector().select_threshold(X_val, y_val)
 
 
-@pytest.mark.parametrize(("parameters", "match"), [
-    ({"covariance": "spherical"}, "covariance must be 'diagonal' or 'full'"),
-    ({"epsilon": -1e-3}, "epsilon must be None or a positive number"),
-    ({"epsilon": "1e-3"}, "epsilon must be None or a positive number"),
-], ids=["unknown_covariance", "negative_epsilon", "epsilon_as_text"])
+@pytest.mark.parametrize(
+    ("parameters", "match"),
+    [
+        ({"covariance": "spherical"}, "covariance must be 'diagonal' or 'full'"),
+        ({"epsilon": -1e-3}, "epsilon must be None or a positive number"),
+        ({"epsilon": "1e-3"}, "epsilon must be None or a positive number"),
+    ],
+    ids=["unknown_covariance", "negative_epsilon", "epsilon_as_text"],
+)
 def test_fit_refuses_bad_parameters(parameters, match):
     with pytest.raises(ValueError, match=match):
         Detector(**parameters).fit(utils.load_data()[0])
@@ -289,6 +297,7 @@ def test_select_threshold_refuses_labels_other_than_0_and_1():
 # ---------------------------------------------------------------------------------------------
 # Full covariance
 # ---------------------------------------------------------------------------------------------
+
 
 def test_full_covariance_matches_a_direct_numpy_and_scipy_computation():
     X_train, X_val, y_val = utils.load_data_multi()
@@ -325,6 +334,7 @@ def test_the_threshold_history_survives_pickling():
 # The section's plots and comparison
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("loader", ["load_data", "load_data_multi"])
 def test_feature_histograms_draw_each_feature_with_its_gaussian_within_900_pixels(loader):
     X_train = getattr(utils, loader)()[0]
@@ -335,8 +345,9 @@ def test_feature_histograms_draw_each_feature_with_its_gaussian_within_900_pixel
     for ax, values in zip(shown, X_train.T):
         (curve,) = ax.lines
         x, y = curve.get_xydata().T
-        np.testing.assert_allclose(y, np.exp(-((x - values.mean()) ** 2) / (2 * values.var()))
-                                   / np.sqrt(2 * np.pi * values.var()))
+        np.testing.assert_allclose(
+            y, np.exp(-((x - values.mean()) ** 2) / (2 * values.var())) / np.sqrt(2 * np.pi * values.var())
+        )
         assert sum(patch.get_height() * patch.get_width() for patch in ax.patches) == pytest.approx(1)
     assert figure.get_suptitle() == "Features"
     assert figure.get_size_inches()[0] <= 9
@@ -367,7 +378,12 @@ def test_the_comparison_thresholds_each_detector_by_the_labs_scan_of_its_scores(
     X_train, X_val, y_val = utils.load_data_multi()
     scores = utils.compare_detectors(X_train, X_val, y_val, random_state=0)
     assert [score.detector for score in scores] == [
-        "Gaussian (diagonal)", "Gaussian (full)", "EllipticEnvelope", "IsolationForest", "LocalOutlierFactor"]
+        "Gaussian (diagonal)",
+        "Gaussian (full)",
+        "EllipticEnvelope",
+        "IsolationForest",
+        "LocalOutlierFactor",
+    ]
     for covariance, score in zip(("diagonal", "full"), scores):
         detector = Detector(covariance=covariance).fit(X_train)
         scan = utils.threshold_metrics(y_val, detector.score_samples(X_val))
@@ -389,20 +405,30 @@ def test_the_comparison_thresholds_each_detector_by_the_labs_scan_of_its_scores(
 # The master's new section
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def executed_section() -> list:
     """The new section's cells, from one run of the master in a fresh kernel."""
     notebook = nbformat.read(MASTER, as_version=4)
-    NotebookClient(notebook, kernel_name="python3", timeout=60, extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                   resources={"metadata": {"path": str(MASTER.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=60,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        resources={"metadata": {"path": str(MASTER.parent)}},
+    ).execute()
     ids = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells]
     first, after = (ids.index(grade_id) for grade_id in NEW_SECTION)
     return notebook.cells[first:after]
 
 
 def stdout(cells: list) -> str:
-    return "".join(output.text for cell in cells for output in cell.outputs
-                   if output.output_type == "stream" and output.name == "stdout")
+    return "".join(
+        output.text
+        for cell in cells
+        for output in cell.outputs
+        if output.output_type == "stream" and output.name == "stdout"
+    )
 
 
 def test_the_section_prints_every_expected_output_block_verbatim(executed_section):
@@ -419,9 +445,13 @@ def test_the_section_prints_every_expected_output_block_verbatim(executed_sectio
 
 
 def test_the_section_runs_without_errors_or_warnings(executed_section):
-    problems = [(cell.metadata["nbgrader"]["grade_id"], output.get("ename") or output.get("text"))
-                for cell in executed_section if cell.cell_type == "code" for output in cell.outputs
-                if output.output_type == "error" or output.get("name") == "stderr"]
+    problems = [
+        (cell.metadata["nbgrader"]["grade_id"], output.get("ename") or output.get("text"))
+        for cell in executed_section
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error" or output.get("name") == "stderr"
+    ]
     assert problems == []
 
 
@@ -443,5 +473,11 @@ def test_the_sections_cells_are_read_only_and_ungraded():
     first, after = (ids.index(grade_id) for grade_id in NEW_SECTION)
     assert len(set(ids)) == len(ids)
     for cell in notebook.cells[first:after]:
-        assert cell.metadata["nbgrader"] == {"grade": False, "grade_id": cell.metadata["nbgrader"]["grade_id"],
-                                             "locked": True, "schema_version": 3, "solution": False, "task": False}
+        assert cell.metadata["nbgrader"] == {
+            "grade": False,
+            "grade_id": cell.metadata["nbgrader"]["grade_id"],
+            "locked": True,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }

@@ -5,6 +5,7 @@ A small course of its own (two submissions of the first lab, autograded by real 
 gets one exercise wrong, `leaky` prints where it runs, raises inside numpy and warns on stderr,
 so that its page would be full of the grading machine's paths if nothing shortened them.
 """
+
 from __future__ import annotations
 
 import html
@@ -35,7 +36,7 @@ from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE
 LAB = "anomaly_detection"
 LIMITS = {"ExecuteInSandbox.timeout": 10, "VerifyAnswers.timeout": 15}
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-LEAKY_ANSWER = '''import inspect, os, sys
+LEAKY_ANSWER = """import inspect, os, sys
 import numpy as np
 print("cwd:", os.getcwd(), "prefix:", sys.prefix, "numpy:", np.__file__)
 print("stack:", [frame.filename for frame in inspect.stack()])
@@ -44,13 +45,23 @@ np.mean(np.array([]))  # a RuntimeWarning on stderr, with numpy's path
 
 def estimate_gaussian(X):
     return np.mean(X, axis=5), np.var(X, axis=0)
-'''
+"""
 
 
 def _machine_paths(course: Course) -> list[str]:
     """Absolute paths of the grading machine that no feedback page may show."""
-    paths = {sys.prefix, os.path.realpath(sys.prefix), sys.base_prefix, os.path.realpath(sys.base_prefix),
-             str(KIT_ROOT), str(course.root), os.path.realpath(course.root), HOME, PROGRAMS, SHARED_CACHE}
+    paths = {
+        sys.prefix,
+        os.path.realpath(sys.prefix),
+        sys.base_prefix,
+        os.path.realpath(sys.base_prefix),
+        str(KIT_ROOT),
+        str(course.root),
+        os.path.realpath(course.root),
+        HOME,
+        PROGRAMS,
+        SHARED_CACHE,
+    }
     return sorted(paths)
 
 
@@ -82,8 +93,11 @@ def _active_markup(page: str) -> list[str]:
     for tag, attrs, _ in _Tags(page).tags:
         if tag in ("script", "iframe", "object", "embed"):
             found.append(f"<{tag}>")
-        found += [f"<{tag} {name}>" for name, value in attrs.items() if name.startswith("on")
-                  or (value or "").strip().lower().startswith("javascript:")]
+        found += [
+            f"<{tag} {name}>"
+            for name, value in attrs.items()
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:")
+        ]
     return found
 
 
@@ -94,22 +108,32 @@ def graded(tmp_path_factory, course_template) -> SimpleNamespace:
     course = copy_course(course_template, tmp_path_factory.mktemp("feedback") / "course")
     entries = {entry.name: entry for entry in corpus(LAB)}
     released = released_notebook(course, LAB)
-    write_submission(course, LAB, "sample_variance",
-                     submission_of(entries["sample_variance"], entries["correct_vectorised"], released))
+    write_submission(
+        course,
+        LAB,
+        "sample_variance",
+        submission_of(entries["sample_variance"], entries["correct_vectorised"], released),
+    )
     write_submission(course, LAB, "leaky", fill_answers(released, {"estimate_gaussian": LEAKY_ANSWER}))
     autograde_class(course, LAB, ["sample_variance", "leaky"], progress=lambda line: None, **LIMITS)
     feedback(course, LAB)
-    pages = {student: (course.feedback / student / LAB / f"{LAB}.html").read_text()
-             for student in ("sample_variance", "leaky")}
+    pages = {
+        student: (course.feedback / student / LAB / f"{LAB}.html").read_text()
+        for student in ("sample_variance", "leaky")
+    }
     return SimpleNamespace(course=course, pages=pages)
 
 
 @pytest.mark.sandbox
 def test_no_hidden_test_code_is_shown(graded):
     master = nbformat.read(KIT_ROOT / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
-    hidden = [line.strip() for cell in master.cells if "### BEGIN HIDDEN TESTS" in cell.source
-              for line in cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].splitlines()
-              if line.strip() and "END HIDDEN TESTS" not in line]
+    hidden = [
+        line.strip()
+        for cell in master.cells
+        if "### BEGIN HIDDEN TESTS" in cell.source
+        for line in cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].splitlines()
+        if line.strip() and "END HIDDEN TESTS" not in line
+    ]
     assert hidden  # the master has hidden tests to hide
     for student, page in graded.pages.items():
         text = _text(page)
@@ -151,8 +175,13 @@ def test_wrong_answer_is_explained_in_the_students_terms(graded):
 @pytest.mark.sandbox
 def test_formulas_are_mathml(graded):
     released = released_notebook(graded.course, LAB)
-    formulas = sum(1 for cell in released.cells if cell.cell_type == "markdown"
-                   for piece in PIECES.finditer(cell.source) if piece.group("display") or piece.group("inline"))
+    formulas = sum(
+        1
+        for cell in released.cells
+        if cell.cell_type == "markdown"
+        for piece in PIECES.finditer(cell.source)
+        if piece.group("display") or piece.group("inline")
+    )
     page = graded.pages["sample_variance"]
     assert formulas > 50
     assert page.count("<math") == formulas
@@ -164,8 +193,11 @@ def test_formulas_are_mathml(graded):
 def test_page_runs_no_script_and_forbids_scripts(graded):
     for student, page in graded.pages.items():
         assert "<script" not in page.lower() and _active_markup(page) == [], student
-        policies = [attrs.get("content") for tag, attrs, in_head in _Tags(page).tags
-                    if tag == "meta" and in_head and (attrs.get("http-equiv") or "").lower() == "content-security-policy"]
+        policies = [
+            attrs.get("content")
+            for tag, attrs, in_head in _Tags(page).tags
+            if tag == "meta" and in_head and (attrs.get("http-equiv") or "").lower() == "content-security-policy"
+        ]
         assert policies == [CSP], student
 
 
@@ -195,6 +227,7 @@ def test_figures_are_palette_pngs_of_the_same_size():
     import io
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -221,10 +254,13 @@ def test_a_figure_that_is_not_a_png_is_kept_as_it_is():
 
 # Small cases, without nbgrader ------------------------------------------------------------------
 
+
 def test_exercise_name_falls_back_to_the_grade_id():
     first_line = "# Tests for Exercise 2 (10 points): run this cell to check your select_threshold.\nx = 1\n"
     assert exercise_name(first_line, "test_select_threshold") == "Exercise 2: select_threshold"
-    assert exercise_name("select_threshold_test(select_threshold)\n", "test_select_threshold") == "test_select_threshold"
+    assert (
+        exercise_name("select_threshold_test(select_threshold)\n", "test_select_threshold") == "test_select_threshold"
+    )
 
 
 def test_dollars_in_code_stay_as_written():
@@ -236,12 +272,24 @@ def test_dollars_in_code_stay_as_written():
 
 def test_sandbox_paths_in_outputs_get_short_names(tmp_path):
     shorten = PathShortener(path_rules(LAB, tmp_path))
-    output = new_output("error", ename="OSError", evalue=f"{SHARED_CACHE}/x is read-only", traceback=[
-        f"File {PROGRAMS}/notebook_runner.py:10", f"File {HOME}/{LAB}/utils.py:3", f"{tmp_path}/grading/gradebook.db",
-        f"File {tempfile.gettempdir()}/course-unsafe-run-x1y2{HOME}/{LAB}/utils.py:3"])  # --unsafe-no-sandbox's layout
+    output = new_output(
+        "error",
+        ename="OSError",
+        evalue=f"{SHARED_CACHE}/x is read-only",
+        traceback=[
+            f"File {PROGRAMS}/notebook_runner.py:10",
+            f"File {HOME}/{LAB}/utils.py:3",
+            f"{tmp_path}/grading/gradebook.db",
+            f"File {tempfile.gettempdir()}/course-unsafe-run-x1y2{HOME}/{LAB}/utils.py:3",  # --unsafe-no-sandbox's layout
+        ],
+    )
     shorten_output(output, shorten)
-    assert output.traceback == ["File <grader>/notebook_runner.py:10", "File utils.py:3", "<course>/grading/gradebook.db",
-                                "File utils.py:3"]
+    assert output.traceback == [
+        "File <grader>/notebook_runner.py:10",
+        "File utils.py:3",
+        "<course>/grading/gradebook.db",
+        "File utils.py:3",
+    ]
     assert output.evalue == "<cache>/x is read-only"
     html_output = new_output("display_data", data={"text/html": f"<p>{Path(sys.prefix) / 'bin'}</p>"})
     shorten_output(html_output, shorten)
@@ -250,12 +298,17 @@ def test_sandbox_paths_in_outputs_get_short_names(tmp_path):
 
 def test_markup_of_outputs_is_escaped_by_the_template_too():
     """Whatever an autograded notebook holds (one graded before outputs were sanitised, say)."""
-    outputs = [new_output("display_data", data={"text/html": "<script>document.title = 'MARK'</script><b>hi</b>"}),
-               new_output("display_data", data={"text/markdown": '<img src=x onerror="alert(1)">\n\n[a](javascript:alert(1))'})]
+    outputs = [
+        new_output("display_data", data={"text/html": "<script>document.title = 'MARK'</script><b>hi</b>"}),
+        new_output(
+            "display_data", data={"text/markdown": '<img src=x onerror="alert(1)">\n\n[a](javascript:alert(1))'}
+        ),
+    ]
     notebook = new_notebook(cells=[new_code_cell("show()", outputs=outputs)])
     resources = {"nbgrader": {"notebook": LAB, "score": 0, "max_score": 0, "late_penalty": 0}}
     page, _ = HTMLExporter(template_name="feedback", extra_template_basedirs=TEMPLATE_DIRS).from_notebook_node(
-        notebook, resources)
+        notebook, resources
+    )
     assert _active_markup(page) == []
     assert "<b>hi</b>" in page  # what is harmless stays
 
@@ -273,9 +326,11 @@ def test_the_pages_sanitizer_gives_nbconverts_html_each_distinct_piece_sanitized
 
     from grading.feedback_page.clean_html import LARGEST_REMEMBERED, _remembered, clean_html
 
-    pieces = ['<p onclick="steal()">F1 <script>alert(1)</script><b>0.875</b></p>',
-              b'<div class="highlight"><pre><span class="k">def</span> f(): pass</pre></div>',
-              "<a href=\"javascript:alert(1)\">x</a><img src=x onerror=alert(1)>"]
+    pieces = [
+        '<p onclick="steal()">F1 <script>alert(1)</script><b>0.875</b></p>',
+        b'<div class="highlight"><pre><span class="k">def</span> f(): pass</pre></div>',
+        '<a href="javascript:alert(1)">x</a><img src=x onerror=alert(1)>',
+    ]
     _remembered.cache_clear()
     for _ in range(3):  # the same pieces on three students' pages
         assert [clean_html(piece) for piece in pieces] == [nbconverts(piece) for piece in pieces]

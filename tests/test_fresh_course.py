@@ -1,5 +1,6 @@
 """A fresh clone grades a class with the README's command alone, and every student who submitted
 ends with a graded state and a feedback page (one small class, graded once)."""
+
 from __future__ import annotations
 
 import csv
@@ -19,13 +20,21 @@ LAB = "anomaly_detection"
 
 
 def digests(folder) -> dict[str, str]:
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def nbgrader(course: Course, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "nbgrader"), *args], cwd=course.root, capture_output=True,
-                          text=True, env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), *args],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +47,10 @@ def fresh_class(tmp_path_factory):
     write_submission(course, LAB, "right", fill_answers(released_notebook(course, LAB), right.cells))
     write_submission(course, LAB, "unreadable", '{"cells": [')
     roster = course.root / "roster.csv"
-    roster.write_text("id,first_name,last_name,email\nright,Ada,Lovelace,ada@example.org\n"
-                      "unreadable,Alan,Turing,alan@example.org\nabsent,Grace,Hopper,grace@example.org\n")
+    roster.write_text(
+        "id,first_name,last_name,email\nright,Ada,Lovelace,ada@example.org\n"
+        "unreadable,Alan,Turing,alan@example.org\nabsent,Grace,Hopper,grace@example.org\n"
+    )
     imported = nbgrader(course, "db", "student", "import", str(roster))
     assert imported.returncode == 0, imported.stderr
     due = nbgrader(course, "db", "assignment", "add", LAB, "--duedate=2026-12-01 17:00:00 UTC")
@@ -66,7 +77,9 @@ def test_every_submission_has_a_graded_state(fresh_class):
     course, _, _ = fresh_class
     api = course.nbgrader_api()
     assert {s["student"]: (s["autograded"], s["score"]) for s in api.get_submissions(LAB)} == {
-        "right": (True, 20.0), "unreadable": (True, 0.0)}
+        "right": (True, 20.0),
+        "unreadable": (True, 0.0),
+    }
 
 
 @pytest.mark.sandbox
@@ -82,8 +95,9 @@ def test_the_export_has_the_roster_names_and_keeps_absence_apart_from_zero(fresh
     course, _, _ = fresh_class
     with open(course.grades_csv, newline="") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    assert {student: (row["first_name"], row["last_name"], row["status"], row["score"])
-            for student, row in rows.items()} == {
+    assert {
+        student: (row["first_name"], row["last_name"], row["status"], row["score"]) for student, row in rows.items()
+    } == {
         "right": ("Ada", "Lovelace", "submitted", "20.0"),
         "unreadable": ("Alan", "Turing", "submitted", "0.0"),
         "absent": ("Grace", "Hopper", "not submitted", ""),

@@ -1,5 +1,6 @@
 """The course's gradebook as the kit opens it (SQLite here; a PostgreSQL server's in
 `tests/test_postgres_gradebook.py`)."""
+
 from __future__ import annotations
 
 from grading.course import put_environment_on_path

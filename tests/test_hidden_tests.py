@@ -4,6 +4,7 @@ Sound means that no case hinges on rounding: every correct way of computing an a
 same verdict, and where a case tells a prescribed rule from an alternative (the grid's end, the
 split's rounding), the two differ by whole steps, not by rounding.
 """
+
 import math
 from fractions import Fraction
 
@@ -113,12 +114,14 @@ def test_a_function_that_returns_one_value_is_told_so():
 # Types the specification names, and the float32 question
 # ---------------------------------------------------------------------------------------------
 
+
 def gaussian(dtype, cast_back=False):
     def estimate_gaussian(X):
         X = X.astype(dtype)
         mu = X.mean(axis=0)
         var = ((X - mu) ** 2).mean(axis=0)
         return (mu.astype(float), var.astype(float)) if cast_back else (mu, var)
+
     return estimate_gaussian
 
 
@@ -148,8 +151,10 @@ def test_every_case_of_a_float32_gaussian_says_why_it_fails(cast_back):
         assert "the lab's training set (307 x 2): mu is" in " ".join(problems)
     else:
         assert len(problems) == 2 * len(hidden.estimate_gaussian_cases())
-        assert all("has dtype float32, expected float64: compute in numpy's default double precision" in problem
-                   for problem in problems)
+        assert all(
+            "has dtype float32, expected float64: compute in numpy's default double precision" in problem
+            for problem in problems
+        )
 
 
 def test_integer_flags_fail_with_the_reason():
@@ -161,34 +166,43 @@ def test_integer_flags_fail_with_the_reason():
 
     problems = problems_with(exercise, run_in_process(exercise, as_integers))
     assert len(problems) == len(hidden_ts.score_reconstruction_cases())
-    assert problems[0].endswith("flagged has dtype int64, expected bool: return the boolean array "
-                                "rolling_mean > threshold, not 0/1 numbers")
+    assert problems[0].endswith(
+        "flagged has dtype int64, expected bool: return the boolean array rolling_mean > threshold, not 0/1 numbers"
+    )
 
 
 def test_several_values_must_come_as_a_tuple():
     exercise = hidden.EXERCISES["test_estimate_gaussian"]
     problems = problems_with(exercise, run_in_process(exercise, lambda X: list(hidden.reference_estimate_gaussian(X))))
-    assert problems[0] == ("the lab's training set (307 x 2): returned a list of 2 values; "
-                           "return them as a tuple (return a, b)")
+    assert problems[0] == (
+        "the lab's training set (307 x 2): returned a list of 2 values; return them as a tuple (return a, b)"
+    )
 
 
-@pytest.mark.parametrize(("returned", "problem"), [
-    (lambda e, f: (np.array([e]), f), "epsilon is an ndarray of shape (1,), expected a single float"),
-    (lambda e, f: (e, int(f)), "F1 is an int, expected a single float"),
-    (lambda e, f: (e, [f]), "F1 is a list of shape (1,), expected a single float"),
-], ids=["epsilon_array", "f1_int", "f1_list"])
+@pytest.mark.parametrize(
+    ("returned", "problem"),
+    [
+        (lambda e, f: (np.array([e]), f), "epsilon is an ndarray of shape (1,), expected a single float"),
+        (lambda e, f: (e, int(f)), "F1 is an int, expected a single float"),
+        (lambda e, f: (e, [f]), "F1 is a list of shape (1,), expected a single float"),
+    ],
+    ids=["epsilon_array", "f1_int", "f1_list"],
+)
 def test_epsilon_and_f1_must_be_single_floats(returned, problem):
     exercise = hidden.EXERCISES["test_select_threshold"]
-    problems = problems_with(exercise, run_in_process(
-        exercise, lambda y, p: returned(*hidden.reference_select_threshold(y, p))))
+    problems = problems_with(
+        exercise, run_in_process(exercise, lambda y, p: returned(*hidden.reference_select_threshold(y, p)))
+    )
     assert problems[0] == f"the lab's cross-validation set: {problem}"
 
 
 def test_numpy_scalars_and_python_floats_are_both_floats():
     exercise = hidden.EXERCISES["test_select_threshold"]
     for convert in (float, np.float64):
+
         def select_threshold(y, p, convert=convert):
             return tuple(convert(value) for value in hidden.reference_select_threshold(y, p))
+
         assert problems_with(exercise, run_in_process(exercise, select_threshold)) == []
 
 
@@ -205,6 +219,7 @@ def split_raising(error_class):
         if np.std(series) == 0:
             raise error_class("constant")
         return hidden_ts.reference_split_and_normalise(series, test_fraction)
+
     return split_and_normalise
 
 
@@ -225,19 +240,27 @@ def test_another_exception_or_a_look_alike_named_value_error_fails():
     ValueError_ = type("ValueError", (Exception,), {})  # the student's own class of that name
     for error_class, name in ((ZeroDivisionError, "ZeroDivisionError"), (ValueError_, "ValueError")):
         problems = problems_with(SPLIT, run_in_process(SPLIT, split_raising(error_class)))
-        assert problems == [f"{CONSTANT}: should raise ValueError, but raised {name}: constant, which is not a ValueError"]
+        assert problems == [
+            f"{CONSTANT}: should raise ValueError, but raised {name}: constant, which is not a ValueError"
+        ]
 
 
 def test_an_error_carries_the_names_of_its_classes():
     [raised] = run_in_process(SPLIT, split_raising(ConstantSeriesError))[-1:]
     assert isinstance(raised, Raised) and raised == "ConstantSeriesError: constant"
-    assert raised.classes == (f"{__name__}.ConstantSeriesError", "builtins.ValueError", "builtins.Exception",
-                              "builtins.BaseException", "builtins.object")
+    assert raised.classes == (
+        f"{__name__}.ConstantSeriesError",
+        "builtins.ValueError",
+        "builtins.Exception",
+        "builtins.BaseException",
+        "builtins.object",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Prescribed rules of the time-series lab: cases where the alternatives differ by whole steps
 # ---------------------------------------------------------------------------------------------
+
 
 def exact_training_size(n, fraction):
     """n * (1 - fraction) with the fraction as the decimal it is written as."""
@@ -253,17 +276,32 @@ def test_split_case_does_not_hinge_on_rounding(case):
 
 
 def test_some_split_cases_tell_the_prescribed_rounding_from_the_alternatives():
-    telling = [case.name for case in hidden_ts.split_and_normalise_cases() if not case.raises and len({
-        int(len(case.args[0]) * (1 - case.args[1])),
-        len(case.args[0]) - int(len(case.args[0]) * case.args[1]),
-    }) == 2 and int(len(case.args[0]) * (1 - case.args[1])) not in (
-        round(len(case.args[0]) * (1 - case.args[1])), math.ceil(len(case.args[0]) * (1 - case.args[1])))]
+    telling = [
+        case.name
+        for case in hidden_ts.split_and_normalise_cases()
+        if not case.raises
+        and len(
+            {
+                int(len(case.args[0]) * (1 - case.args[1])),
+                len(case.args[0]) - int(len(case.args[0]) * case.args[1]),
+            }
+        )
+        == 2
+        and int(len(case.args[0]) * (1 - case.args[1]))
+        not in (round(len(case.args[0]) * (1 - case.args[1])), math.ceil(len(case.args[0]) * (1 - case.args[1])))
+    ]
     assert len(telling) >= 2
 
 
-@pytest.mark.parametrize("alternative", [
-    lambda n, f: n - int(n * f), lambda n, f: round(n * (1 - f)), lambda n, f: math.ceil(n * (1 - f)),
-], ids=["test_part_rounded_down", "round", "ceil"])
+@pytest.mark.parametrize(
+    "alternative",
+    [
+        lambda n, f: n - int(n * f),
+        lambda n, f: round(n * (1 - f)),
+        lambda n, f: math.ceil(n * (1 - f)),
+    ],
+    ids=["test_part_rounded_down", "round", "ceil"],
+)
 def test_a_split_by_another_rounding_fails(alternative):
     def split_and_normalise(series, test_fraction):
         split = alternative(len(series), test_fraction)
@@ -276,15 +314,17 @@ def test_a_split_by_another_rounding_fails(alternative):
     assert any("train has shape (31,), expected (30,)" in problem for problem in problems)
 
 
-@pytest.mark.parametrize("depth", [lambda coefs: (len(coefs) + 1) // 2,
-                                   lambda coefs: int(np.argmin([c.shape[1] for c in coefs])) + 1],
-                         ids=["half_rounded_up", "narrowest_layer"])
+@pytest.mark.parametrize(
+    "depth",
+    [lambda coefs: (len(coefs) + 1) // 2, lambda coefs: int(np.argmin([c.shape[1] for c in coefs])) + 1],
+    ids=["half_rounded_up", "narrowest_layer"],
+)
 def test_an_encoder_of_another_depth_fails_on_the_odd_network(depth):
     exercise = hidden_ts.EXERCISES["test_bottleneck_activations"]
 
     def bottleneck_activations(windows, coefs, intercepts):
         a = windows
-        for coef, intercept in list(zip(coefs, intercepts))[:depth(coefs)]:
+        for coef, intercept in list(zip(coefs, intercepts))[: depth(coefs)]:
             a = 1 / (1 + np.exp(-(a @ coef + intercept)))
         return a
 
@@ -307,8 +347,10 @@ def values(x):
         raise ConstantSeriesError("all zero")
     return x > 1, x.astype(np.int32), x.astype(np.float32), float(x[0]), np.float64(x[1]), [1.0, 2.0], x
 """
-CASES = [hidden.Case("some", (np.array([1.0, 2.0, 3.0]),), "three numbers"),
-         hidden.Case("zero", (np.zeros(3),), "zeros")]
+CASES = [
+    hidden.Case("some", (np.array([1.0, 2.0, 3.0]),), "three numbers"),
+    hidden.Case("zero", (np.zeros(3),), "zeros"),
+]
 
 
 @pytest.mark.sandbox
@@ -320,15 +362,26 @@ def test_dtypes_and_python_types_survive_the_isolated_run_as_in_the_kernel():
     in_kernel = run_in_process(exercise, namespace["values"])
     for outputs in (isolated[0], in_kernel[0]):
         assert isinstance(outputs, Outputs) and outputs.container == "tuple"
-        assert [value.dtype for value in outputs] == [np.bool_, np.int32, np.float32, np.float64, np.float64,
-                                                      np.float64, np.float64]
+        assert [value.dtype for value in outputs] == [
+            np.bool_,
+            np.int32,
+            np.float32,
+            np.float64,
+            np.float64,
+            np.float64,
+            np.float64,
+        ]
         assert all(type(value) is np.ndarray for value in outputs)
         assert outputs.kinds == ("ndarray", "ndarray", "ndarray", "float", "float", "list", "ndarray")
         assert outputs[0].tolist() == [False, True, True]
     for raised in (isolated[1], in_kernel[1]):
         assert isinstance(raised, Raised) and raised == "ConstantSeriesError: all zero"
-        assert raised.classes[1:] == ("builtins.ValueError", "builtins.Exception", "builtins.BaseException",
-                                      "builtins.object")
+        assert raised.classes[1:] == (
+            "builtins.ValueError",
+            "builtins.Exception",
+            "builtins.BaseException",
+            "builtins.object",
+        )
         assert raised.is_a("ValueError") and not raised.is_a("TypeError")
 
 

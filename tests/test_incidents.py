@@ -1,6 +1,7 @@
 """What the grader tells an instructor comes from what it saw itself, in words a terminal cannot act
 on: `grading.text.printable`, the incidents of a run (`grading.incidents`), where the graded
 notebook keeps them and how the class's notes are read from them."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -25,8 +26,10 @@ from grading.text import printable, printable_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAB = "anomaly_detection"
-FORGED = ("10/20\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;graded\x07\x1b]8;;https://example.invalid\x1b\\here\x1b]8;;\x1b\\"
-          "\n[1/1] alice: 20/20 (0.1 s)\u202e02/02\u2066\x9b2K\x85\ud800\x00\x7f")
+FORGED = (
+    "10/20\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;graded\x07\x1b]8;;https://example.invalid\x1b\\here\x1b]8;;\x1b\\"
+    "\n[1/1] alice: 20/20 (0.1 s)\u202e02/02\u2066\x9b2K\x85\ud800\x00\x7f"
+)
 
 
 def controls(text: str) -> list[str]:
@@ -37,6 +40,7 @@ def controls(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # printable
 # ---------------------------------------------------------------------------------------------
+
 
 def test_printable_drops_every_control_and_format_character():
     assert controls(printable(FORGED)) == []
@@ -82,8 +86,9 @@ def test_a_student_result_is_printable_however_it_is_made():
 
 
 def test_the_class_table_shows_no_control_character_of_an_id_or_a_note():
-    table = format_table(LAB, [StudentResult("mallory\x1b[1A\r", 10, 20, [], ["a\x1b[2K"]),
-                               StudentResult("bob", 20, 20)])
+    table = format_table(
+        LAB, [StudentResult("mallory\x1b[1A\r", 10, 20, [], ["a\x1b[2K"]), StudentResult("bob", 20, 20)]
+    )
     assert controls(table.replace("\n", "")) == []
     assert len(table.splitlines()) == 5
 
@@ -92,14 +97,27 @@ def test_the_class_table_shows_no_control_character_of_an_id_or_a_note():
 # Incidents
 # ---------------------------------------------------------------------------------------------
 
+
 def test_valid_incidents_keep_known_kinds_and_cell_indexes_only():
-    raw = [{"kind": "kernel_died", "cell": 3}, {"kind": "DeadKernelError", "cell": 1}, {"kind": "cell_timeout"},
-           {"kind": "memory_limit", "cell": "3"}, {"kind": "crashed", "cell": True}, {"kind": "disk_full", "cell": -1},
-           "kernel_died", {"kind": ["kernel_died"]}, {"kind": "output_limit", "cell": 2, "why": "\x1b[2K"}]
+    raw = [
+        {"kind": "kernel_died", "cell": 3},
+        {"kind": "DeadKernelError", "cell": 1},
+        {"kind": "cell_timeout"},
+        {"kind": "memory_limit", "cell": "3"},
+        {"kind": "crashed", "cell": True},
+        {"kind": "disk_full", "cell": -1},
+        "kernel_died",
+        {"kind": ["kernel_died"]},
+        {"kind": "output_limit", "cell": 2, "why": "\x1b[2K"},
+    ]
     assert valid_incidents(raw) == [
-        {"kind": "kernel_died", "cell": 3}, {"kind": "cell_timeout", "cell": None},
-        {"kind": "memory_limit", "cell": None}, {"kind": "crashed", "cell": None},
-        {"kind": "disk_full", "cell": None}, {"kind": "output_limit", "cell": 2}]
+        {"kind": "kernel_died", "cell": 3},
+        {"kind": "cell_timeout", "cell": None},
+        {"kind": "memory_limit", "cell": None},
+        {"kind": "crashed", "cell": None},
+        {"kind": "disk_full", "cell": None},
+        {"kind": "output_limit", "cell": 2},
+    ]
 
 
 def test_valid_incidents_of_something_else_than_a_list_are_none():
@@ -118,8 +136,12 @@ def test_an_unknown_kind_is_refused_where_an_incident_is_recorded():
 
 
 def test_notes_say_each_kind_once_and_a_stop_supersedes_the_interrupt_before_it():
-    raw = [incident("cell_timeout", 4), incident("output_truncated", 5), incident("output_truncated", 6),
-           incident("kernel_stopped", 7)]
+    raw = [
+        incident("cell_timeout", 4),
+        incident("output_truncated", 5),
+        incident("output_truncated", 6),
+        incident("kernel_stopped", 7),
+    ]
     assert notes(raw) == [KINDS["output_truncated"].sentence, KINDS["kernel_stopped"].sentence]
     assert notes([incident("cell_timeout", 4)]) == ["a cell ran past the time limit and was interrupted"]
 
@@ -134,6 +156,7 @@ def test_a_worker_answer_keeps_its_valid_incidents_and_none_when_it_has_none():
 # Where the graded notebook keeps them, and the notes read from it
 # ---------------------------------------------------------------------------------------------
 
+
 def released() -> nbformat.NotebookNode:
     return nbformat.read(REPO_ROOT / "assignments" / LAB / f"{LAB}.ipynb", as_version=4)
 
@@ -143,7 +166,8 @@ def test_incidents_a_student_writes_in_the_metadata_do_not_survive_the_rebuild_o
     submitted.metadata["grading"] = {"incidents": [{"kind": "kernel_died", "cell": 0}]}
     config = Config({"CourseDirectory": {"root": str(REPO_ROOT), "release_directory": "assignments"}})
     rebuilt, _ = RestoreReleasedCells(config=config).preprocess(
-        submitted, {"nbgrader": {"assignment": LAB, "notebook": LAB}})
+        submitted, {"nbgrader": {"assignment": LAB, "notebook": LAB}}
+    )
     assert "grading" not in rebuilt.metadata
 
 
@@ -159,8 +183,11 @@ def test_notes_come_from_the_recorded_incidents_never_from_the_outputs(tmp_path)
     course = Course(tmp_path)
     notebook = released()
     code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    code.outputs = [error_output("DeadKernelError", "The kernel died while running this cell (\r\x1b[2K20/20)."),
-                    error_output("MemoryError", ""), new_output("stream", name="stdout", text="\n[output truncated")]
+    code.outputs = [
+        error_output("DeadKernelError", "The kernel died while running this cell (\r\x1b[2K20/20)."),
+        error_output("MemoryError", ""),
+        new_output("stream", name="stdout", text="\n[output truncated"),
+    ]
     notebook.metadata["grading"] = {"incidents": [incident("file_size_limit", 3)]}
     path = course.autograded_notebook(LAB, "mallory")
     path.parent.mkdir(parents=True)

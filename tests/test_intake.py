@@ -1,4 +1,5 @@
 """Intake: a submission that cannot be graded is refused with a reason, and never stops the class."""
+
 from __future__ import annotations
 
 import nbformat
@@ -27,7 +28,9 @@ def test_a_symlink_in_the_submission_is_refused(tmp_path):
     folder = notebook_folder(tmp_path, nbformat.writes(nbformat.v4.new_notebook()))
     (tmp_path / "gradebook.db").write_text("grades")
     (folder / "notes.txt").symlink_to(tmp_path / "gradebook.db")
-    assert refusal(folder, "lab.ipynb") == "refused: notes.txt is a symbolic link (a submission holds only its own files)"
+    assert (
+        refusal(folder, "lab.ipynb") == "refused: notes.txt is a symbolic link (a submission holds only its own files)"
+    )
 
 
 def test_a_notebook_that_is_a_symlink_is_refused(tmp_path):

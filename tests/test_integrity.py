@@ -1,4 +1,5 @@
 """The grader's own files are checked before and after every command."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,9 @@ def course(tmp_path, repo_root) -> Course:
     root = tmp_path / "course"
     (root / "grading").mkdir(parents=True)
     shutil.copy(repo_root / "nbgrader_config.py", root)
-    shutil.copytree(repo_root / "solutions", root / "solutions", symlinks=True,
-                    ignore=shutil.ignore_patterns("data", "__pycache__"))
+    shutil.copytree(
+        repo_root / "solutions", root / "solutions", symlinks=True, ignore=shutil.ignore_patterns("data", "__pycache__")
+    )
     return Course(root)
 
 
@@ -45,7 +47,9 @@ def test_an_unchanged_course_passes(course):
             pass
 
 
-def test_jupyterlabs_own_settings_are_not_the_graders_files_but_jupyters_configuration_is(course, tmp_path, monkeypatch):
+def test_jupyterlabs_own_settings_are_not_the_graders_files_but_jupyters_configuration_is(
+    course, tmp_path, monkeypatch
+):
     home = tmp_path / "home"
     (home / ".jupyter").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))

@@ -1,4 +1,5 @@
 """The isolated run that decides a graded function's points, without a Jupyter kernel."""
+
 import time
 
 import numpy as np
@@ -8,8 +9,10 @@ from busy import busy_machine
 from grading.checks import Case, Exercise, run_in_process
 from grading.isolated_call import IsolatedCallError, call_in_fresh_process
 
-CASES = [Case("small", (np.array([[1.0, 2.0], [3.0, 4.0]]),), "a 2 x 2 matrix"),
-         Case("empty", (np.zeros((0, 2)),), "no rows")]
+CASES = [
+    Case("small", (np.array([[1.0, 2.0], [3.0, 4.0]]),), "a 2 x 2 matrix"),
+    Case("empty", (np.zeros((0, 2)),), "no rows"),
+]
 
 MEAN_AND_MAX = """
 import numpy as np
@@ -63,8 +66,7 @@ def summarise(X):
 @pytest.mark.sandbox
 def test_a_verdict_kept_from_the_cpu_by_a_busy_grader_finishes_in_its_own_time():
     with busy_machine():
-        [small] = call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2,
-                                         stretch=6)
+        [small] = call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2, stretch=6)
     np.testing.assert_array_equal(small[0], [4.0, 6.0])
 
 
@@ -126,8 +128,11 @@ def test_student_code_cannot_import_the_graders_reference():
 # Arguments other than one array: a neural network's weights (lists of arrays of different
 # shapes) and window sizes or fractions (Python scalars), in both places that run a function.
 
-NETWORK = Case("network", (np.ones((2, 3)), [np.arange(6.0).reshape(3, 2), np.full((2, 4), 0.5)],
-                           [np.array([1.0, -1.0]), np.zeros(4)]), "a 3-2-4 network")
+NETWORK = Case(
+    "network",
+    (np.ones((2, 3)), [np.arange(6.0).reshape(3, 2), np.full((2, 4), 0.5)], [np.array([1.0, -1.0]), np.zeros(4)]),
+    "a 3-2-4 network",
+)
 LAYERS = """
 import numpy as np
 
@@ -173,8 +178,11 @@ def test_scalars_arrive_as_python_int_float_and_bool():
     np.testing.assert_array_equal(windows, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
 
 
-@pytest.mark.parametrize("source, function, case, n_outputs",
-                         [(LAYERS, "layers", NETWORK, 3), (WINDOWS, "windows", SCALARS, 2)], ids=["list", "scalars"])
+@pytest.mark.parametrize(
+    "source, function, case, n_outputs",
+    [(LAYERS, "layers", NETWORK, 3), (WINDOWS, "windows", SCALARS, 2)],
+    ids=["list", "scalars"],
+)
 @pytest.mark.sandbox
 def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, function, case, n_outputs):
     [kernel] = in_kernel(source, function, [case], n_outputs)

@@ -2,6 +2,7 @@
 
 Both are imported from the lab folder, through its links, the way the notebook imports them.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -47,6 +48,7 @@ def fit(utils):
 # Data
 # ---------------------------------------------------------------------------------------------
 
+
 def test_data_dir_is_the_lab_folders_data_not_the_link_targets(utils, repo_root):
     assert utils.DATA_DIR == repo_root / "solutions" / "anomaly_detection" / "data"
 
@@ -82,6 +84,7 @@ def test_a_missing_data_file_is_named_with_what_to_do(utils, tmp_path, monkeypat
 # multivariate_gaussian
 # ---------------------------------------------------------------------------------------------
 
+
 def test_diagonal_var_gives_the_product_of_one_dimensional_normal_densities(utils):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(6, 3))
@@ -96,24 +99,32 @@ def test_full_covariance_matches_the_formula_worked_by_hand(utils):
     mu = np.array([1.0, 2.0])
     X = mu + np.array([[1.0, 1.0], [1.0, -1.0], [0.0, 0.0]])
     expected = np.exp(-0.5 * np.array([2 / 3, 2.0, 0.0])) / (2 * np.pi * np.sqrt(3.0))
-    np.testing.assert_allclose(utils.multivariate_gaussian(X, mu, np.array([[2.0, 1.0], [1.0, 2.0]])), expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        utils.multivariate_gaussian(X, mu, np.array([[2.0, 1.0], [1.0, 2.0]])), expected, rtol=1e-12
+    )
 
 
 def test_vector_var_equals_the_diagonal_covariance_matrix(utils, fit):
     X_train, _, _, mu, var = fit
-    np.testing.assert_allclose(utils.multivariate_gaussian(X_train, mu, var),
-                               utils.multivariate_gaussian(X_train, mu, np.diag(var)), rtol=1e-12)
+    np.testing.assert_allclose(
+        utils.multivariate_gaussian(X_train, mu, var),
+        utils.multivariate_gaussian(X_train, mu, np.diag(var)),
+        rtol=1e-12,
+    )
 
 
-@pytest.mark.parametrize(("X", "mu", "var", "match"), [
-    (np.zeros(3), np.zeros(3), np.ones(3), r"X must be a 2-D array .* got shape \(3,\)"),
-    (np.zeros((4, 2)), np.zeros(3), np.ones(2), r"mu must have shape \(2,\) .* got shape \(3,\)"),
-    (np.zeros((4, 2)), np.zeros(2), np.ones(3), r"var must have shape \(2,\) .* got shape \(3,\)"),
-    (np.zeros((4, 2)), np.zeros(2), np.ones((2, 3)), r"var must have shape .* got shape \(2, 3\)"),
-    (np.zeros((4, 2)), np.zeros(2), np.array([1.0, 0.0]), "var must be positive"),
-    (np.zeros((4, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]), "positive definite"),
-], ids=["X_1d", "mu_length", "var_length", "var_matrix_shape", "zero_variance", "indefinite_covariance"])
+@pytest.mark.parametrize(
+    ("X", "mu", "var", "match"),
+    [
+        (np.zeros(3), np.zeros(3), np.ones(3), r"X must be a 2-D array .* got shape \(3,\)"),
+        (np.zeros((4, 2)), np.zeros(3), np.ones(2), r"mu must have shape \(2,\) .* got shape \(3,\)"),
+        (np.zeros((4, 2)), np.zeros(2), np.ones(3), r"var must have shape \(2,\) .* got shape \(3,\)"),
+        (np.zeros((4, 2)), np.zeros(2), np.ones((2, 3)), r"var must have shape .* got shape \(2, 3\)"),
+        (np.zeros((4, 2)), np.zeros(2), np.array([1.0, 0.0]), "var must be positive"),
+        (np.zeros((4, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]), "positive definite"),
+    ],
+    ids=["X_1d", "mu_length", "var_length", "var_matrix_shape", "zero_variance", "indefinite_covariance"],
+)
 def test_bad_arguments_raise_a_value_error_naming_them(utils, X, mu, var, match):
     with pytest.raises(ValueError, match=match):
         utils.multivariate_gaussian(X, mu, var)
@@ -122,6 +133,7 @@ def test_bad_arguments_raise_a_value_error_naming_them(utils, X, mu, var, match)
 # ---------------------------------------------------------------------------------------------
 # threshold_metrics
 # ---------------------------------------------------------------------------------------------
+
 
 def test_best_f1_of_the_scan_is_the_labs_result_on_the_2_feature_data(utils, fit):
     _, X_val, y_val, mu, var = fit
@@ -157,10 +169,14 @@ def test_undefined_metrics_are_zero_without_warnings(utils):
     assert not precision.any() and not recall.any() and not f1.any()
 
 
-@pytest.mark.parametrize(("y_val", "p_val", "match"), [
-    (np.array([0, 1]), np.array([0.1, 0.2, 0.3]), "same length"),
-    (np.array([0, 1, 0]), np.array([0.2, 0.2, 0.2]), "at least two different values"),
-], ids=["lengths_differ", "constant_p"])
+@pytest.mark.parametrize(
+    ("y_val", "p_val", "match"),
+    [
+        (np.array([0, 1]), np.array([0.1, 0.2, 0.3]), "same length"),
+        (np.array([0, 1, 0]), np.array([0.2, 0.2, 0.2]), "at least two different values"),
+    ],
+    ids=["lengths_differ", "constant_p"],
+)
 def test_threshold_metrics_refuses_what_it_cannot_scan(utils, y_val, p_val, match):
     with pytest.raises(ValueError, match=match):
         utils.threshold_metrics(y_val, p_val)
@@ -169,6 +185,7 @@ def test_threshold_metrics_refuses_what_it_cannot_scan(utils, y_val, p_val, matc
 # ---------------------------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------------------------
+
 
 def _plot_calls(utils, fit):
     """Each plotting function with arguments from the lab, as (name, call taking ax)."""
@@ -280,6 +297,7 @@ def test_loading_and_computing_print_nothing(utils, capsys):
 # public_tests: student implementations, right and wrong
 # ---------------------------------------------------------------------------------------------
 
+
 def estimate_gaussian(X):
     return X.mean(axis=0), X.var(axis=0)
 
@@ -319,23 +337,45 @@ def test_a_correct_select_threshold_passes_with_one_green_line_and_no_warning(pu
     assert caught == []
 
 
-@pytest.mark.parametrize(("student", "hint"), [
-    (lambda X: (X.mean(axis=0), X.var(axis=0, ddof=1)),
-     "expected var [2.666667 2.666667], got [4. 4.]. Did you divide by m - 1 instead of m?"),
-    (lambda X: (X.mean(axis=0), X.std(axis=0)), "standard deviation instead of the variance"),
-    (lambda X: (X.mean(axis=1), X.var(axis=1)),
-     "returned mu of shape (3,) instead of (2,). Did you average over each row (axis=1)"),
-    (lambda X: (X.mean(axis=0), (X**2).mean(axis=0)), "subtract mu from X before squaring"),
-    (lambda X: (X.var(axis=0), X.mean(axis=0)), "Did you return (var, mu) instead of (mu, var)?"),
-    (lambda X: X.mean(axis=0), "returned a single ndarray instead of the pair (mu, var)"),
-    (lambda X: None, "returned None instead of the pair (mu, var)"),
-    (lambda X: [X.mean(axis=0), X.var(axis=0)], "returned a list instead of the pair (mu, var). Return a tuple"),
-    (lambda X: (X.astype(np.float32).mean(axis=0), X.astype(np.float32).var(axis=0)),
-     "returned mu of dtype float32. Compute in float64, numpy's default"),
-    (lambda X: (X.mean(axis=0), X.astype(np.float32).var(axis=0).astype(float)),
-     "expected var [2.6666666667 2.6666666667], got [2.6666667461 2.6666667461]"),
-], ids=["sample_variance", "standard_deviation", "means_over_rows", "uncentred", "swapped",
-        "single_array", "no_return", "list", "float32", "float32_cast_back"])
+@pytest.mark.parametrize(
+    ("student", "hint"),
+    [
+        (
+            lambda X: (X.mean(axis=0), X.var(axis=0, ddof=1)),
+            "expected var [2.666667 2.666667], got [4. 4.]. Did you divide by m - 1 instead of m?",
+        ),
+        (lambda X: (X.mean(axis=0), X.std(axis=0)), "standard deviation instead of the variance"),
+        (
+            lambda X: (X.mean(axis=1), X.var(axis=1)),
+            "returned mu of shape (3,) instead of (2,). Did you average over each row (axis=1)",
+        ),
+        (lambda X: (X.mean(axis=0), (X**2).mean(axis=0)), "subtract mu from X before squaring"),
+        (lambda X: (X.var(axis=0), X.mean(axis=0)), "Did you return (var, mu) instead of (mu, var)?"),
+        (lambda X: X.mean(axis=0), "returned a single ndarray instead of the pair (mu, var)"),
+        (lambda X: None, "returned None instead of the pair (mu, var)"),
+        (lambda X: [X.mean(axis=0), X.var(axis=0)], "returned a list instead of the pair (mu, var). Return a tuple"),
+        (
+            lambda X: (X.astype(np.float32).mean(axis=0), X.astype(np.float32).var(axis=0)),
+            "returned mu of dtype float32. Compute in float64, numpy's default",
+        ),
+        (
+            lambda X: (X.mean(axis=0), X.astype(np.float32).var(axis=0).astype(float)),
+            "expected var [2.6666666667 2.6666666667], got [2.6666667461 2.6666667461]",
+        ),
+    ],
+    ids=[
+        "sample_variance",
+        "standard_deviation",
+        "means_over_rows",
+        "uncentred",
+        "swapped",
+        "single_array",
+        "no_return",
+        "list",
+        "float32",
+        "float32_cast_back",
+    ],
+)
 def test_a_wrong_estimate_gaussian_fails_with_a_hint(public_tests, capsys, student, hint):
     with pytest.raises(AssertionError) as caught:
         public_tests.estimate_gaussian_test(student)
@@ -344,21 +384,44 @@ def test_a_wrong_estimate_gaussian_fails_with_a_hint(public_tests, capsys, stude
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize(("student", "hint"), [
-    (lambda y, p: scan(y, p, flag=np.less_equal),
-     "expected (epsilon, F1) = (1, 1), got (0, 1). Did you flag anomalies with p_val <= epsilon"),
-    (lambda y, p: scan(y, p, better=np.greater_equal),
-     "expected (epsilon, F1) = (1, 1), got (500, 1). Did you keep the last epsilon"),
-    (lambda y, p: scan(y, p, f1_of=lambda prec, rec: (prec + rec) / 2),
-     "expected (epsilon, F1) = (301, 0.8), got (301, 0.833333). Did you average precision and recall?"),
-    (lambda y, p: scan(y, p)[::-1],
-     "expected (epsilon, F1) = (301, 0.8), got (0.8, 301). Did you return (F1, epsilon) instead of (epsilon, F1)?"),
-    (lambda y, p: scan(y, p)[0], "returned a single float64 instead of the pair (epsilon, F1)"),
-    (lambda y, p: (np.array([1.0, 2.0]), 1.0), "returned epsilon as ndarray of shape (2,) instead of a single float"),
-    (lambda y, p: (scan(y, p)[0], 1), "returned F1 as int instead of a single float"),
-    (lambda y, p: list(scan(y, p)), "returned a list instead of the pair (epsilon, F1). Return a tuple"),
-], ids=["less_or_equal", "keeps_last_best", "arithmetic_mean_f1", "swapped", "single_value",
-        "epsilon_array", "f1_int", "list"])
+@pytest.mark.parametrize(
+    ("student", "hint"),
+    [
+        (
+            lambda y, p: scan(y, p, flag=np.less_equal),
+            "expected (epsilon, F1) = (1, 1), got (0, 1). Did you flag anomalies with p_val <= epsilon",
+        ),
+        (
+            lambda y, p: scan(y, p, better=np.greater_equal),
+            "expected (epsilon, F1) = (1, 1), got (500, 1). Did you keep the last epsilon",
+        ),
+        (
+            lambda y, p: scan(y, p, f1_of=lambda prec, rec: (prec + rec) / 2),
+            "expected (epsilon, F1) = (301, 0.8), got (301, 0.833333). Did you average precision and recall?",
+        ),
+        (
+            lambda y, p: scan(y, p)[::-1],
+            "expected (epsilon, F1) = (301, 0.8), got (0.8, 301). Did you return (F1, epsilon) instead of (epsilon, F1)?",
+        ),
+        (lambda y, p: scan(y, p)[0], "returned a single float64 instead of the pair (epsilon, F1)"),
+        (
+            lambda y, p: (np.array([1.0, 2.0]), 1.0),
+            "returned epsilon as ndarray of shape (2,) instead of a single float",
+        ),
+        (lambda y, p: (scan(y, p)[0], 1), "returned F1 as int instead of a single float"),
+        (lambda y, p: list(scan(y, p)), "returned a list instead of the pair (epsilon, F1). Return a tuple"),
+    ],
+    ids=[
+        "less_or_equal",
+        "keeps_last_best",
+        "arithmetic_mean_f1",
+        "swapped",
+        "single_value",
+        "epsilon_array",
+        "f1_int",
+        "list",
+    ],
+)
 def test_a_wrong_select_threshold_fails_with_a_hint(public_tests, student, hint):
     with pytest.raises(AssertionError, match="select_threshold") as caught:
         public_tests.select_threshold_test(student)
@@ -383,7 +446,9 @@ def test_an_error_inside_the_students_function_names_it_and_its_line(public_test
         public_tests.estimate_gaussian_test(estimate_gaussian)
     [line] = caught.value._render_traceback_()
     line_number = estimate_gaussian.__code__.co_firstlineno + 2
-    assert f"your function raised IndexError: index 5 is out of bounds for axis 0 with size 3 (line {line_number} " in line
+    assert (
+        f"your function raised IndexError: index 5 is out of bounds for axis 0 with size 3 (line {line_number} " in line
+    )
 
 
 def test_a_select_threshold_right_by_hand_but_wrong_on_the_data_names_the_data(public_tests):
@@ -391,8 +456,11 @@ def test_a_select_threshold_right_by_hand_but_wrong_on_the_data_names_the_data(p
         epsilon, f1 = scan(y_val, p_val)
         return (epsilon * 2, f1) if len(p_val) > 5 else (epsilon, f1)
 
-    with pytest.raises(AssertionError, match=r"on the lab's validation set: expected \(epsilon, F1\) = "
-                                             r"\(8\.99085e-05, 0\.875\), got \(0\.000179817, 0\.875\)\.$"):
+    with pytest.raises(
+        AssertionError,
+        match=r"on the lab's validation set: expected \(epsilon, F1\) = "
+        r"\(8\.99085e-05, 0\.875\), got \(0\.000179817, 0\.875\)\.$",
+    ):
         public_tests.select_threshold_test(off_on_large_inputs)
 
 

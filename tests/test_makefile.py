@@ -2,6 +2,7 @@
 (not root, or no apt-get): simulated by a PATH that holds every command of this machine but those
 two. Set-up finishes and says what is missing, the tests that need a sandbox are skipped saying
 why while the others run, and the demo says in one line how to get a sandbox or go without."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def without_bubblewrap(tmp_path_factory) -> dict[str, str]:
 
 
 def make(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=KIT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=KIT_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_setup_finishes_and_says_grading_needs_bubblewrap_and_how_to_get_it(without_bubblewrap):
@@ -47,17 +49,23 @@ def test_demo_says_in_one_line_how_to_get_a_sandbox_or_run_without_one(without_b
     done = make(without_bubblewrap, "demo")
     assert done.returncode != 0
     said = [line for line in done.stdout.splitlines() if line.startswith("demo:")]
-    assert said == ["demo: grading runs each submission in a bubblewrap sandbox and bwrap is missing: "
-                    f"{INSTALL}; or run the demo without one: make demo UNSAFE=1"]
+    assert said == [
+        "demo: grading runs each submission in a bubblewrap sandbox and bwrap is missing: "
+        f"{INSTALL}; or run the demo without one: make demo UNSAFE=1"
+    ]
     assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_the_tests_that_need_a_sandbox_are_skipped_saying_why_and_the_others_run(without_bubblewrap):
-    done = make(without_bubblewrap, "test", "ARGS=tests/test_warm_sandbox.py tests/test_protocol.py -q -rs"
-                                            " -p no:cacheprovider")
+    done = make(
+        without_bubblewrap, "test", "ARGS=tests/test_warm_sandbox.py tests/test_protocol.py -q -rs -p no:cacheprovider"
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     summary = done.stdout.splitlines()[-1]
     assert " passed" in summary and " skipped" in summary and "failed" not in summary, summary
     skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
-    assert skipped and all("tests/test_warm_sandbox.py" in line and "needs bubblewrap (bwrap) to run submitted"
-                           " code in a sandbox: apt-get install bubblewrap" in line for line in skipped), skipped
+    assert skipped and all(
+        "tests/test_warm_sandbox.py" in line
+        and "needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap" in line
+        for line in skipped
+    ), skipped

@@ -5,6 +5,7 @@ Real cells run in a real warm sandbox while busy loops (plain processes beside i
 core: `busy.py`) keep the CPUs full: the same cell that finishes in its own time is
 interrupted when the limit counts the wall clock alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def run_cell(sandbox: WarmSandbox, source: str, stretch: float) -> dict:
     request = {"cells": [{"index": 0, "source": source}], "cell_timeout": LIMIT, "cell_stretch": stretch}
     run = sandbox.run("notebook", json.dumps(request).encode())
     try:
-        return follow_notebook(run, request, OutputLimits(), TimeLimits(LIMIT, 2, 60, stretch), "a test",
-                               logging.getLogger("test"))
+        return follow_notebook(
+            run, request, OutputLimits(), TimeLimits(LIMIT, 2, 60, stretch), "a test", logging.getLogger("test")
+        )
     finally:
         run.close()
 

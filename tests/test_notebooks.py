@@ -5,6 +5,7 @@ the end and fail only in the cells that wait for the student's answers. Every no
 once per module (a kernel takes seconds to start) and the tests read the executed cells.
 Masters run with an empty cache, so that a lab that trains a model trains it here.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,28 +32,38 @@ class LabNotebook:
     """What the tests expect of one lab's notebooks."""
 
     answer_cells: tuple[str, ...]
-    headline_results: dict[str, list[str]]   # cell id -> lines it must print
+    headline_results: dict[str, list[str]]  # cell id -> lines it must print
     plot_cells: tuple[str, ...]
     first_failures: dict[str, tuple[str, tuple[str, ...]]]  # release cell id -> (error name, message parts)
-    before_answers: tuple[str, str]           # a release cell id and a line it prints before any answer
+    before_answers: tuple[str, str]  # a release cell id and a line it prints before any answer
 
 
 # What the release's stub shows, in one line, whether its own cell or a self-check calls it.
-NOT_DONE = ("Not done yet:", "still raises NotImplementedError.", "Replace `raise NotImplementedError()` with your code")
+NOT_DONE = (
+    "Not done yet:",
+    "still raises NotImplementedError.",
+    "Replace `raise NotImplementedError()` with your code",
+)
 
 LABS = {
     "anomaly_detection": LabNotebook(
         answer_cells=("estimate_gaussian", "select_threshold"),
         headline_results={
-            "check_estimate_gaussian": ["Mean of each feature: [14.11222578 14.99771051]",
-                                        "Variance of each feature: [1.83263141 1.70974533]"],
+            "check_estimate_gaussian": [
+                "Mean of each feature: [14.11222578 14.99771051]",
+                "Variance of each feature: [1.83263141 1.70974533]",
+            ],
             "test_estimate_gaussian": ["All tests passed!"],
-            "check_select_threshold": ["Best epsilon found using cross-validation: 8.990853e-05",
-                                       "Best F1 on Cross Validation Set: 0.875000"],
+            "check_select_threshold": [
+                "Best epsilon found using cross-validation: 8.990853e-05",
+                "Best F1 on Cross Validation Set: 0.875000",
+            ],
             "test_select_threshold": ["All tests passed!"],
-            "anomalies_high": ["Best epsilon found using cross-validation: 1.377229e-18",
-                               "Best F1 on Cross Validation Set:  0.615385",
-                               "# Anomalies found: 117"],
+            "anomalies_high": [
+                "Best epsilon found using cross-validation: 1.377229e-18",
+                "Best F1 on Cross Validation Set:  0.615385",
+                "# Anomalies found: 117",
+            ],
         },
         plot_cells=("plot_data", "visualize_fit", "plot_threshold_metrics", "plot_outliers"),
         first_failures={
@@ -75,8 +86,16 @@ LABS = {
             "evaluation": ["Windows: precision 1.0000, recall 1.0000, F1 1.0000"],
             "test_bottleneck_activations": ["All tests passed!"],
         },
-        plot_cells=("make_signal", "check_split_and_normalise", "check_make_windows", "train_autoencoder",
-                    "insert_anomalies", "check_score_reconstruction", "bottleneck_projection", "isolation_forest"),
+        plot_cells=(
+            "make_signal",
+            "check_split_and_normalise",
+            "check_make_windows",
+            "train_autoencoder",
+            "insert_anomalies",
+            "check_score_reconstruction",
+            "bottleneck_projection",
+            "isolation_forest",
+        ),
         first_failures={
             "check_split_and_normalise": ("NotImplementedError", NOT_DONE),
             "test_split_and_normalise": ("NotDoneYet", NOT_DONE),
@@ -101,6 +120,7 @@ def release_path(lab: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 # Running a notebook and reading its cells
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Run:
@@ -221,8 +241,10 @@ NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w|\.\d)")
 
 def code_parts(markdown: str) -> list[str]:
     """The verbatim (code) parts of a markdown cell's source."""
-    return [next(text for text in match.group("fenced", "pre", "code") if text is not None)
-            for match in CODE_PART.finditer(markdown)]
+    return [
+        next(text for text in match.group("fenced", "pre", "code") if text is not None)
+        for match in CODE_PART.finditer(markdown)
+    ]
 
 
 def numbers_in(text: str) -> list[str]:
@@ -262,16 +284,26 @@ def expected_blocks(notebook: NotebookNode) -> dict[str, tuple[NotebookNode, lis
     return blocks
 
 
-EXPECTED_BLOCKS = [(lab, block_id) for lab in LABS
-                   for block_id in expected_blocks(nbformat.read(master_path(lab), as_version=4))]
+EXPECTED_BLOCKS = [
+    (lab, block_id) for lab in LABS for block_id in expected_blocks(nbformat.read(master_path(lab), as_version=4))
+]
 
 
 def test_number_parser_reads_only_standalone_numbers_in_code_parts():
-    markdown = ("**Expected output** for X_train, part1\n```\nX_part1 of shape (307,): 8.990853e-05\n"
-                "[[13.7632696  0.875]] -2 version 1.2.3\n```\nThat is, $8.99 \\times 10^{-5}$.\n"
-                "<pre>1.377229E-18</pre> and <code>117</code>")
+    markdown = (
+        "**Expected output** for X_train, part1\n```\nX_part1 of shape (307,): 8.990853e-05\n"
+        "[[13.7632696  0.875]] -2 version 1.2.3\n```\nThat is, $8.99 \\times 10^{-5}$.\n"
+        "<pre>1.377229E-18</pre> and <code>117</code>"
+    )
     assert numbers_in("\n".join(code_parts(markdown))) == [
-        "307", "8.990853e-05", "13.7632696", "0.875", "-2", "1.377229E-18", "117"]
+        "307",
+        "8.990853e-05",
+        "13.7632696",
+        "0.875",
+        "-2",
+        "1.377229E-18",
+        "117",
+    ]
 
 
 def test_numbers_match_when_they_agree_to_the_expected_significant_digits():
@@ -288,13 +320,17 @@ def test_numbers_match_when_they_agree_to_the_expected_significant_digits():
 # The master
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lab", LABS)
 def test_master_runs_to_the_end_without_errors_or_stderr(master, lab):
     run = master(lab)
     assert run.stopped_by is None, f"the master stopped early:\n{run.stopped_by}"
-    problems = [(grade_id(cell), output.get("ename") or output.text)
-                for cell in code_cells(run.notebook) for output in cell.outputs
-                if output.output_type == "error" or output.get("name") == "stderr"]
+    problems = [
+        (grade_id(cell), output.get("ename") or output.text)
+        for cell in code_cells(run.notebook)
+        for output in cell.outputs
+        if output.output_type == "error" or output.get("name") == "stderr"
+    ]
     assert problems == []
 
 
@@ -329,6 +365,7 @@ def test_master_draws_the_plot_of_the_cell(master, lab, cell_id):
 # The student release, before any answer is written
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lab", LABS)
 def test_release_runs_every_cell(release, lab):
     run = release(lab)
@@ -360,8 +397,10 @@ def test_release_exercise_cell_fails_because_the_answer_is_missing(release, lab,
         assert fragment in shown, shown
 
 
-@pytest.mark.parametrize(("lab", "cell_id"), [(lab, cell) for lab in LABS for cell, (ename, _) in
-                                              LABS[lab].first_failures.items() if ename != "NameError"])
+@pytest.mark.parametrize(
+    ("lab", "cell_id"),
+    [(lab, cell) for lab in LABS for cell, (ename, _) in LABS[lab].first_failures.items() if ename != "NameError"],
+)
 def test_release_unfinished_exercise_is_one_line_naming_the_function(release, lab, cell_id):
     [error] = errors(cell_by_id(release(lab).notebook, cell_id))
     assert len(error.traceback) == 1 and "\n" not in error.traceback[0], shown_traceback(error)

@@ -9,6 +9,7 @@ delegated by an administrator (as the README shows), each run is counted as a wh
 Where this machine's Python lies in a folder other users cannot enter (a root-only home), the
 test lets the user reach it in a private mount namespace, as a shared install would be reachable.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,15 +68,26 @@ def as_user(user: pwd.struct_passwd, command: list[str], cwd: Path) -> subproces
     for number, folder in enumerate(_closed_folders(needed)):
         inside = [path for path in needed if folder in path.parents]
         for index, path in enumerate(inside):
-            script.append(f"mkdir -p /run/hold-{number}-{index} && mount --bind {shlex.quote(str(path))} /run/hold-{number}-{index}")
+            script.append(
+                f"mkdir -p /run/hold-{number}-{index} && mount --bind {shlex.quote(str(path))} /run/hold-{number}-{index}"
+            )
         script.append(f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(folder))}")
         for index, path in enumerate(inside):
-            script.append(f"mkdir -p {shlex.quote(str(path))} && mount --move /run/hold-{number}-{index} {shlex.quote(str(path))}")
+            script.append(
+                f"mkdir -p {shlex.quote(str(path))} && mount --move /run/hold-{number}-{index} {shlex.quote(str(path))}"
+            )
     environment = f"HOME={shlex.quote(user.pw_dir)} PATH={shlex.quote(str(Path(sys.executable).parent))}:/usr/bin:/bin"
-    script.append(f"exec setpriv --reuid={user.pw_uid} --regid={user.pw_gid} --init-groups env -i {environment} "
-                  + " ".join(shlex.quote(part) for part in command))
-    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(script)],
-                          cwd=cwd, capture_output=True, text=True, timeout=900)
+    script.append(
+        f"exec setpriv --reuid={user.pw_uid} --regid={user.pw_gid} --init-groups env -i {environment} "
+        + " ".join(shlex.quote(part) for part in command)
+    )
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", " && ".join(script)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +110,23 @@ def users_course(user) -> Course:
 
 
 def grade(user, course: Course, *options: str) -> tuple[subprocess.CompletedProcess, dict]:
-    done = as_user(user, [sys.executable, "-m", "grading", "autograde", LAB, "--course", str(course.root),
-                          "--force", "--workers", "1", *options], cwd=course.root)
+    done = as_user(
+        user,
+        [
+            sys.executable,
+            "-m",
+            "grading",
+            "autograde",
+            LAB,
+            "--course",
+            str(course.root),
+            "--force",
+            "--workers",
+            "1",
+            *options,
+        ],
+        cwd=course.root,
+    )
     report = course.reports / f"{LAB}.json"
     results = {item["student"]: item for item in json.loads(report.read_text())} if report.exists() else {}
     return done, results

@@ -8,6 +8,7 @@ kit with one and with two workers, with a kill -9 in the middle, and on a real D
 TLS (`dask scheduler` and two `dask worker` processes on loopback, started with the certificates
 of `python -m grading cluster-certs`) one of whose workers is killed.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,14 @@ from grading.course import Course, put_environment_on_path
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook, submission_of, write_submission
 
 LAB = "anomaly_detection"
-ENTRIES = ("correct_vectorised", "less_or_equal", "sample_variance", "kills_kernel", "floods_output",
-           "raises_at_definition")
+ENTRIES = (
+    "correct_vectorised",
+    "less_or_equal",
+    "sample_variance",
+    "kills_kernel",
+    "floods_output",
+    "raises_at_definition",
+)
 LIMITS = ["--timeout", "5"]
 PYTHON = sys.executable
 
@@ -53,8 +60,13 @@ def fresh_course(template: Course, root: Path) -> Course:
 
 def kit(course: Course, *args: str, **popen) -> subprocess.Popen:
     put_environment_on_path()
-    return subprocess.Popen([PYTHON, "-m", "grading", "autograde", LAB, "--course", str(course.root), *LIMITS, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+    return subprocess.Popen(
+        [PYTHON, "-m", "grading", "autograde", LAB, "--course", str(course.root), *LIMITS, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
 def finish(process: subprocess.Popen, timeout: float = 600) -> str:
@@ -69,9 +81,12 @@ def cell_scores(course: Course) -> dict[str, dict[str, float]]:
 
     api = course.nbgrader_api()
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
-        return {submission.student_id: {grade.name: grade.score for notebook in submission.notebooks
-                                        for grade in notebook.grades}
-                for submission in gradebook.assignment_submissions(LAB)}
+        return {
+            submission.student_id: {
+                grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades
+            }
+            for submission in gradebook.assignment_submissions(LAB)
+        }
 
 
 def journal_lines(course: Course) -> list[str]:
@@ -93,10 +108,16 @@ def stock_scores(tmp_path_factory, course_template) -> dict[str, dict[str, float
     course = fresh_course(course_template, tmp_path_factory.mktemp("stock") / "course")
     put_environment_on_path()
     from grading.autograde_class import ensure_in_gradebook
+
     ensure_in_gradebook(course.nbgrader_api(), course, LAB)
     nbgrader = Path(PYTHON).parent / "nbgrader"
-    subprocess.run([str(nbgrader), "autograde", LAB, "--ExecuteInSandbox.timeout=5"], cwd=course.root,
-                   capture_output=True, text=True, timeout=900)
+    subprocess.run(
+        [str(nbgrader), "autograde", LAB, "--ExecuteInSandbox.timeout=5"],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     scores = cell_scores(course)
     assert {student for student in scores if scores[student]} >= set(ENTRIES)
     return scores
@@ -147,8 +168,18 @@ def test_a_terminal_shows_a_progress_bar(tmp_path, course_template):
     course = fresh_course(course_template, tmp_path / "course")
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a terminal's size
-    command = [PYTHON, "-m", "grading", "autograde", LAB, "correct_vectorised", "less_or_equal",
-               "--course", str(course.root), *LIMITS]
+    command = [
+        PYTHON,
+        "-m",
+        "grading",
+        "autograde",
+        LAB,
+        "correct_vectorised",
+        "less_or_equal",
+        "--course",
+        str(course.root),
+        *LIMITS,
+    ]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
     os.close(secondary)
     shown = b""
@@ -171,8 +202,10 @@ def test_a_terminal_shows_a_progress_bar(tmp_path, course_template):
 # The course's Dask cluster over TLS on loopback (`tls_cluster` in conftest.py)
 # ---------------------------------------------------------------------------------------------
 
-def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(tmp_path, course_template, stock_scores,
-                                                                       tls_cluster):
+
+def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(
+    tmp_path, course_template, stock_scores, tls_cluster
+):
     course = fresh_course(course_template, tmp_path / "course")
     grading = kit(course, "--scheduler", tls_cluster.address, "--dir", str(tls_cluster.certificates))
     wait_for_journal(course, 2, grading)

@@ -1,5 +1,6 @@
 """A PostgreSQL gradebook shared by several graders: a real server (Debian's postgresql package),
 real nbgrader, real grading of small classes of both labs."""
+
 from __future__ import annotations
 
 import csv
@@ -20,7 +21,8 @@ from grading.gradebook_url import ENV_VAR, GradebookUnavailable, configured_url,
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
 pytestmark = pytest.mark.skipif(
-    binaries() is None, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    binaries() is None, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)"
+)
 
 LAB, SECOND_LAB = "anomaly_detection", "timeseries_autoencoder"
 # The same students hand in both labs: student -> the corpus entry they submit (None: the release as given).
@@ -35,6 +37,7 @@ COURSE_ID = "anomaly-detection-course"
 # ---------------------------------------------------------------------------------------------
 # The server, the courses and their classes
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -71,11 +74,17 @@ def write_class(course: Course, lab: str) -> None:
 
 def expected_cell_scores(course: Course, lab: str) -> dict[tuple[str, str], float]:
     """(student, grade id) -> the points that the corpus says the student earns."""
-    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
-              for cell in released_notebook(course, lab).cells if cell.metadata["nbgrader"].get("grade")}
+    points = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+        for cell in released_notebook(course, lab).cells
+        if cell.metadata["nbgrader"].get("grade")
+    }
     fails = {entry.name: entry.fails for entry in corpus(lab)}
-    return {(student, grade_id): 0.0 if entry is None or grade_id in fails[entry] else float(value)
-            for student, entry in CLASS[lab].items() for grade_id, value in points.items()}
+    return {
+        (student, grade_id): 0.0 if entry is None or grade_id in fails[entry] else float(value)
+        for student, entry in CLASS[lab].items()
+        for grade_id, value in points.items()
+    }
 
 
 def cell_scores(url: str, lab: str) -> dict[tuple[str, str], float]:
@@ -83,18 +92,25 @@ def cell_scores(url: str, lab: str) -> dict[tuple[str, str], float]:
     from nbgrader.api import Gradebook
 
     with Gradebook(url, COURSE_ID) as gradebook:
-        return {(submission.student_id, grade.name): grade.score
-                for submission in gradebook.assignment_submissions(lab)
-                for notebook in submission.notebooks for grade in notebook.grades}
+        return {
+            (submission.student_id, grade.name): grade.score
+            for submission in gradebook.assignment_submissions(lab)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        }
 
 
 def grading(course: Course, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """`python -m grading ARGS --course COURSE`, started as an instructor starts it."""
     environment = {key: value for key, value in os.environ.items() if key != ENV_VAR}
     environment["PATH"] = str(Path(sys.executable).parent) + os.pathsep + environment.get("PATH", "")
-    return subprocess.Popen([sys.executable, "-m", "grading", *args, "--course", str(course.root)],
-                            env={**environment, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "grading", *args, "--course", str(course.root)],
+        env={**environment, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finished(process: subprocess.Popen, timeout: float = 900) -> tuple[int, str, str]:
@@ -106,10 +122,14 @@ def finished(process: subprocess.Popen, timeout: float = 900) -> tuple[int, str,
 def graded_in_each_gradebook(course_template, postgres, tmp_path_factory):
     """The first lab's class graded twice: into SQLite (the default) and into PostgreSQL."""
     folder = tmp_path_factory.mktemp("postgres_vs_sqlite")
-    courses = {"sqlite": copy_course(course_template, folder / "sqlite"),
-               "postgres": copy_course(course_template, folder / "pg")}
-    urls = {"sqlite": f"sqlite:///{courses['sqlite'].root}/grading/gradebook.db",
-            "postgres": postgres.database("single")}
+    courses = {
+        "sqlite": copy_course(course_template, folder / "sqlite"),
+        "postgres": copy_course(course_template, folder / "pg"),
+    }
+    urls = {
+        "sqlite": f"sqlite:///{courses['sqlite'].root}/grading/gradebook.db",
+        "postgres": postgres.database("single"),
+    }
     set_gradebook_in_file(courses["postgres"], urls["postgres"])
     for course in courses.values():
         write_class(course, LAB)
@@ -136,6 +156,7 @@ def graded_at_once(course_template, postgres, tmp_path_factory):
 # (a) PostgreSQL grades as SQLite does
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.sandbox
 def test_postgres_gradebook_holds_the_same_cell_scores_as_sqlite(graded_in_each_gradebook):
     courses, urls = graded_in_each_gradebook
@@ -149,6 +170,7 @@ def test_postgres_gradebook_holds_the_same_cell_scores_as_sqlite(graded_in_each_
 # ---------------------------------------------------------------------------------------------
 # (b) two graders at once, (c) export from the shared gradebook
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.sandbox
 def test_two_labs_graded_at_once_both_finish(graded_at_once):
@@ -200,6 +222,7 @@ def test_export_reads_the_postgres_gradebook(graded_at_once):
 # (d) the environment variable overrides the file
 # ---------------------------------------------------------------------------------------------
 
+
 def test_environment_variable_overrides_the_file(graded_at_once, postgres):
     from nbgrader.api import Gradebook
 
@@ -215,9 +238,15 @@ def test_environment_variable_overrides_the_file(graded_at_once, postgres):
     assert course.nbgrader_api().coursedir.db_url == url
 
 
-@pytest.mark.parametrize(("value", "in_effect"), [
-    ("postgresql+psycopg://g@h/d", "postgresql+psycopg://g@h/d"),
-    ("", "sqlite:///f.db"), ("  ", "sqlite:///f.db"), (None, "sqlite:///f.db")])
+@pytest.mark.parametrize(
+    ("value", "in_effect"),
+    [
+        ("postgresql+psycopg://g@h/d", "postgresql+psycopg://g@h/d"),
+        ("", "sqlite:///f.db"),
+        ("  ", "sqlite:///f.db"),
+        (None, "sqlite:///f.db"),
+    ],
+)
 def test_configured_url_takes_the_variable_when_it_is_set(monkeypatch, value, in_effect):
     if value is None:
         monkeypatch.delenv(ENV_VAR, raising=False)
@@ -229,6 +258,7 @@ def test_configured_url_takes_the_variable_when_it_is_set(monkeypatch, value, in
 # ---------------------------------------------------------------------------------------------
 # Several graders opening a new gradebook at the same moment
 # ---------------------------------------------------------------------------------------------
+
 
 def _open_after(barrier, url: str, results) -> None:
     barrier.wait()
@@ -262,6 +292,7 @@ def test_graders_opening_a_new_gradebook_at_once_all_succeed(postgres):
 # (e) a gradebook that cannot be opened: one line, no password, what to do
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def plain_course(course_template, tmp_path_factory) -> Course:
     course = copy_course(course_template, tmp_path_factory.mktemp("unreachable") / "course")
@@ -270,25 +301,41 @@ def plain_course(course_template, tmp_path_factory) -> Course:
 
 
 UNOPENABLE = {  # name -> (URL, what the one line says, the password it must not show)
-    "no server": ("postgresql+psycopg://grader:pw-unreachable@127.0.0.1:{closed}/gradebook",
-                  ["cannot open the gradebook postgresql+psycopg://grader:***@127.0.0.1:{closed}/gradebook (",
-                   "Connection refused", "): check that its server is running and reachable from here"],
-                  "pw-unreachable"),
-    "wrong password": ("{server}", ["cannot open the gradebook {shown_server} (",
-                                    'password authentication failed for user "grader"'], "wrong-pass"),
+    "no server": (
+        "postgresql+psycopg://grader:pw-unreachable@127.0.0.1:{closed}/gradebook",
+        [
+            "cannot open the gradebook postgresql+psycopg://grader:***@127.0.0.1:{closed}/gradebook (",
+            "Connection refused",
+            "): check that its server is running and reachable from here",
+        ],
+        "pw-unreachable",
+    ),
+    "wrong password": (
+        "{server}",
+        ["cannot open the gradebook {shown_server} (", 'password authentication failed for user "grader"'],
+        "wrong-pass",
+    ),
     "unknown database": ("{missing}", ['database "no_such_gradebook" does not exist'], None),
-    "postgres:// scheme": ("postgres://grader:pw-scheme@db.example.org/gradebook",
-                           ["the gradebook URL postgres://grader:***@db.example.org/gradebook is not valid (",
-                            "for PostgreSQL it reads postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"],
-                           "pw-scheme"),
+    "postgres:// scheme": (
+        "postgres://grader:pw-scheme@db.example.org/gradebook",
+        [
+            "the gradebook URL postgres://grader:***@db.example.org/gradebook is not valid (",
+            "for PostgreSQL it reads postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE",
+        ],
+        "pw-scheme",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(UNOPENABLE))
 def test_gradebook_that_cannot_be_opened_says_why_in_one_line(postgres, monkeypatch, case):
     template, says, password = UNOPENABLE[case]
-    fill = {"closed": closed_port(), "server": postgres.url("gradebook", password="wrong-pass"),
-            "shown_server": postgres.url("gradebook", password="***"), "missing": postgres.url("no_such_gradebook")}
+    fill = {
+        "closed": closed_port(),
+        "server": postgres.url("gradebook", password="wrong-pass"),
+        "shown_server": postgres.url("gradebook", password="***"),
+        "missing": postgres.url("no_such_gradebook"),
+    }
     monkeypatch.setenv(ENV_VAR, template.format(**fill))
     with pytest.raises(GradebookUnavailable) as raised:
         open_gradebook(configured_url("sqlite:///unused.db"), COURSE_ID)

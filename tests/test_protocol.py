@@ -1,4 +1,5 @@
 """What may come back from a sandbox: untrusted JSON and arrays, read with limits."""
+
 from __future__ import annotations
 
 import io
@@ -65,9 +66,18 @@ def budget(**limits) -> OutputBudget:
 
 
 def test_only_allowed_mime_types_are_kept():
-    raw = [{"output_type": "display_data", "data": {"text/plain": "x", "application/javascript": "alert(1)",
-                                                     "image/svg+xml": "<svg onload=alert(1)>", "image/png": "iVBORw0KGgo="},
-            "metadata": {"image/png": {"width": 10, "onload": "x"}}}]
+    raw = [
+        {
+            "output_type": "display_data",
+            "data": {
+                "text/plain": "x",
+                "application/javascript": "alert(1)",
+                "image/svg+xml": "<svg onload=alert(1)>",
+                "image/png": "iVBORw0KGgo=",
+            },
+            "metadata": {"image/png": {"width": 10, "onload": "x"}},
+        }
+    ]
     (output,) = clean_outputs(raw, budget())
     assert set(output.data) == {"text/plain", "image/png"}
     assert output.metadata == {"image/png": {"width": 10}}
@@ -88,7 +98,10 @@ def test_text_is_capped_per_cell_with_one_note():
 
 
 def test_unknown_output_types_and_stream_names_are_not_kept_as_such():
-    raw = [{"output_type": "update_display_data", "data": {}}, {"output_type": "stream", "name": "/dev/tty", "text": "a"}]
+    raw = [
+        {"output_type": "update_display_data", "data": {}},
+        {"output_type": "stream", "name": "/dev/tty", "text": "a"},
+    ]
     (output,) = clean_outputs(raw, budget())
     assert output.name == "stdout"
 

@@ -1,4 +1,5 @@
 """Each lab's student release: generated from the master, locked, free of answers, and up to date."""
+
 import filecmp
 import json
 
@@ -11,11 +12,19 @@ from grading.course import Course
 COMMITTED = Course()
 # lab -> its answer cells and the points of its grade cells.
 LABS = {
-    "anomaly_detection": (["estimate_gaussian", "select_threshold"],
-                          {"test_estimate_gaussian": 10, "test_select_threshold": 10}),
-    "timeseries_autoencoder": (["split_and_normalise", "make_windows", "score_reconstruction", "bottleneck_activations"],
-                               {"test_split_and_normalise": 10, "test_make_windows": 10,
-                                "test_score_reconstruction": 10, "test_bottleneck_activations": 10}),
+    "anomaly_detection": (
+        ["estimate_gaussian", "select_threshold"],
+        {"test_estimate_gaussian": 10, "test_select_threshold": 10},
+    ),
+    "timeseries_autoencoder": (
+        ["split_and_normalise", "make_windows", "score_reconstruction", "bottleneck_activations"],
+        {
+            "test_split_and_normalise": 10,
+            "test_make_windows": 10,
+            "test_score_reconstruction": 10,
+            "test_bottleneck_activations": 10,
+        },
+    ),
 }
 
 
@@ -85,6 +94,9 @@ def test_a_trained_network_cached_beside_the_master_is_not_released(tmp_path):
 
 @pytest.mark.parametrize("lab", LABS)
 def test_grade_cells_carry_the_points_of_the_master(lab):
-    points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-              for c in released(COMMITTED, lab).cells if c.metadata["nbgrader"].get("grade")}
+    points = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+        for c in released(COMMITTED, lab).cells
+        if c.metadata["nbgrader"].get("grade")
+    }
     assert points == LABS[lab][1]

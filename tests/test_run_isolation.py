@@ -6,6 +6,7 @@ serves two students one after another), where the second must find nothing; and 
 processes of this machine (no sandbox), where the second finds what the first left, which shows
 the test would see a leak. Run as root, like the grader on these machines.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,13 +42,15 @@ def run(sandbox: WarmSandbox, code: str, cell_timeout: float = 20) -> tuple[str,
     request = {"cells": [{"index": 0, "source": code}], "cell_timeout": cell_timeout}
     started = sandbox.run("notebook", json.dumps(request).encode())
     try:
-        result = follow_notebook(started, request, OutputLimits(), TimeLimits(cell_timeout, 3, 120), "a test",
-                                 logging.getLogger("test"))
+        result = follow_notebook(
+            started, request, OutputLimits(), TimeLimits(cell_timeout, 3, 120), "a test", logging.getLogger("test")
+        )
     finally:
         started.close()
     outputs = result["cells"].get("0", {}).get("outputs", [])
-    text = "".join(o.get("text", "") if o["output_type"] == "stream" else f"{o.get('ename')}: {o.get('evalue')}\n"
-                   for o in outputs)
+    text = "".join(
+        o.get("text", "") if o["output_type"] == "stream" else f"{o.get('ename')}: {o.get('evalue')}\n" for o in outputs
+    )
     return text, result
 
 
@@ -73,9 +76,9 @@ LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.
 CHANNELS = {
     "sysv-shared-memory": (
         LIBC + f"sid = libc.shmget({KEY}, 4096, 0o1000 | 0o666)\naddr = libc.shmat(sid, None, 0)\n"
-               "ctypes.memmove(addr, b'hidden cases', 12)\nlibc.shmdt(ctypes.c_void_p(addr))\n",
+        "ctypes.memmove(addr, b'hidden cases', 12)\nlibc.shmdt(ctypes.c_void_p(addr))\n",
         LIBC + f"sid = libc.shmget({KEY}, 4096, 0)\n"
-               "print(('FOUND', ctypes.string_at(libc.shmat(sid, None, 0), 12)) if sid >= 0 else 'none')\n",
+        "print(('FOUND', ctypes.string_at(libc.shmat(sid, None, 0), 12)) if sid >= 0 else 'none')\n",
         f"import ctypes; l = ctypes.CDLL(None); l.shmctl(l.shmget({KEY}, 0, 0), 0, None)",
     ),
     "sysv-semaphores": (
@@ -133,8 +136,9 @@ def test_without_a_sandbox_the_same_channel_carries_it(channel, tmp_path):
     shared_stderr = open(tmp_path / "stderr", "w+b")  # one file for both, as a server's standard error was
     try:
         on_host(leave, stdout=subprocess.DEVNULL, stderr=shared_stderr)
-        found = subprocess.run([sys.executable, "-c", find], stdout=subprocess.PIPE, stderr=shared_stderr,
-                               text=True, timeout=60).stdout
+        found = subprocess.run(
+            [sys.executable, "-c", find], stdout=subprocess.PIPE, stderr=shared_stderr, text=True, timeout=60
+        ).stdout
         assert "FOUND" in found, found
     finally:
         shared_stderr.close()
@@ -151,8 +155,11 @@ def test_a_file_written_in_a_writable_folder_is_gone_for_the_next_run(warm, fold
 
 
 def test_a_process_left_behind_is_not_there_for_the_next_run(warm):
-    run(warm, "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(30)\n"
-              "    os._exit(0)\nprint('left')")
+    run(
+        warm,
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(30)\n"
+        "    os._exit(0)\nprint('left')",
+    )
     found, _ = run(warm, "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
     assert found == "[1, 2]\n", found  # the run's supervisor and its kernel
 
@@ -161,10 +168,12 @@ def test_a_process_left_behind_is_not_there_for_the_next_run(warm):
 # Other workers' sandboxes
 # ---------------------------------------------------------------------------------------------
 
-KILL_EVERYTHING = ("import os, signal\nfor pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
-                   "    try:\n        os.kill(pid, signal.SIGKILL) if pid != os.getpid() else None\n"
-                   "    except OSError:\n        pass\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
-                   "print('done')")
+KILL_EVERYTHING = (
+    "import os, signal\nfor pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+    "    try:\n        os.kill(pid, signal.SIGKILL) if pid != os.getpid() else None\n"
+    "    except OSError:\n        pass\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
+    "print('done')"
+)
 
 
 def test_a_run_cannot_signal_another_workers_run():
@@ -174,7 +183,9 @@ def test_a_run_cannot_signal_another_workers_run():
     second = WarmSandbox(Sandbox(uid=65533), Mounts(work=LAB), {}, preload=False)
     try:
         victim: list[str] = []
-        waiting = threading.Thread(target=lambda: victim.append(run(second, "import time\ntime.sleep(4)\nprint('alive')")[0]))
+        waiting = threading.Thread(
+            target=lambda: victim.append(run(second, "import time\ntime.sleep(4)\nprint('alive')")[0])
+        )
         waiting.start()
         time.sleep(1.5)
         killer, _ = run(first, KILL_EVERYTHING)
@@ -188,9 +199,11 @@ def test_a_run_cannot_signal_another_workers_run():
 def test_without_a_sandbox_the_same_code_kills_a_classmates_process():
     victim = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(30)  # {MARK}-victim"])
     try:
-        killer = (f"import os, signal\nfor pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
-                  f"    try:\n        if b'{MARK}-victim' in open(f'/proc/{{pid}}/cmdline', 'rb').read():\n"
-                  f"            os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n")
+        killer = (
+            f"import os, signal\nfor pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+            f"    try:\n        if b'{MARK}-victim' in open(f'/proc/{{pid}}/cmdline', 'rb').read():\n"
+            f"            os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n"
+        )
         on_host(killer)
         assert victim.wait(10) == -9
     finally:
@@ -243,9 +256,11 @@ def test_without_a_sandbox_detached_shared_memory_outlives_its_process():
     assert done.stdout.strip() == "made 2" and len(left) == 2
 
 
-THREADS = ("import threading, time\nstarted = 0\ntry:\n    for _ in range({count}):\n"
-           "        threading.Thread(target=time.sleep, args=(3,), daemon=True).start()\n        started += 1\n"
-           "except RuntimeError:\n    pass\nprint('started', started)")
+THREADS = (
+    "import threading, time\nstarted = 0\ntry:\n    for _ in range({count}):\n"
+    "        threading.Thread(target=time.sleep, args=(3,), daemon=True).start()\n        started += 1\n"
+    "except RuntimeError:\n    pass\nprint('started', started)"
+)
 
 
 @needs_cgroups
@@ -263,10 +278,12 @@ def test_without_a_sandbox_the_same_threads_all_start():
     assert on_host(THREADS.format(count=100)).stdout.strip() == "started 100"
 
 
-BUSY_PROCESSES = ("import multiprocessing, time\n"
-                  "def spin():\n    end = time.process_time() + 1.5\n    while time.process_time() < end:\n        pass\n"
-                  "workers = [multiprocessing.get_context('fork').Process(target=spin) for _ in range(3)]\n"
-                  "[w.start() for w in workers]\n[w.join() for w in workers]\nprint('finished', [w.exitcode for w in workers])")
+BUSY_PROCESSES = (
+    "import multiprocessing, time\n"
+    "def spin():\n    end = time.process_time() + 1.5\n    while time.process_time() < end:\n        pass\n"
+    "workers = [multiprocessing.get_context('fork').Process(target=spin) for _ in range(3)]\n"
+    "[w.start() for w in workers]\n[w.join() for w in workers]\nprint('finished', [w.exitcode for w in workers])"
+)
 
 
 @needs_cgroups
@@ -289,8 +306,10 @@ def test_without_a_sandbox_each_process_stays_under_a_per_process_cpu_limit():
 # A small kernel surface, and an environment wherever the course lives
 # ---------------------------------------------------------------------------------------------
 
-NEW_USER_NAMESPACE = ("import subprocess\ndone = subprocess.run(['unshare', '-Ur', 'id', '-u'], capture_output=True, text=True)\n"
-                      "print(done.returncode, done.stdout.strip())")
+NEW_USER_NAMESPACE = (
+    "import subprocess\ndone = subprocess.run(['unshare', '-Ur', 'id', '-u'], capture_output=True, text=True)\n"
+    "print(done.returncode, done.stdout.strip())"
+)
 
 
 def test_student_code_cannot_make_a_user_namespace(warm):
@@ -303,9 +322,12 @@ def test_without_a_sandbox_the_same_code_makes_one():
 
 
 def test_student_code_has_no_capabilities_and_a_seccomp_filter(warm):
-    text, _ = run(warm, "status = dict(line.split(':\\t') for line in open('/proc/self/status').read().splitlines()"
-                        " if ':\\t' in line)\nprint(status['CapEff'], status['CapBnd'], status['NoNewPrivs'],"
-                        " status['Seccomp'])")
+    text, _ = run(
+        warm,
+        "status = dict(line.split(':\\t') for line in open('/proc/self/status').read().splitlines()"
+        " if ':\\t' in line)\nprint(status['CapEff'], status['CapBnd'], status['NoNewPrivs'],"
+        " status['Seccomp'])",
+    )
     assert text.split() == ["0000000000000000", "0000000000000000", "1", "2"], text
 
 
@@ -328,11 +350,18 @@ def test_an_environment_under_tmp_on_a_path_with_spaces_is_seen_by_every_run(tmp
         run.close()
         print(result['cells']['0']['outputs'][0]['text'], end='')
     """)
-    command = (f"mkdir -p {shlex.quote(str(place))} && mount --bind {shlex.quote(str(venv))} {shlex.quote(str(place))}"
-               f" && {shlex.quote(str(place / 'bin' / 'python'))} -c {shlex.quote(script)}")
+    command = (
+        f"mkdir -p {shlex.quote(str(place))} && mount --bind {shlex.quote(str(venv))} {shlex.quote(str(place))}"
+        f" && {shlex.quote(str(place / 'bin' / 'python'))} -c {shlex.quote(script)}"
+    )
     try:
-        done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", command],
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        done = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
     finally:
         shutil.rmtree(place.parent.parent, ignore_errors=True)
     assert done.stdout == f"{place} 3\n", done.stderr[-2000:]

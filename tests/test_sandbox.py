@@ -1,6 +1,7 @@
 """The sandbox that every run of submitted code goes through, each defence shown against the
 same code run without it (as root, like the grader on these machines). The code runs as a
 notebook cell, in a sandbox of its own, exactly as a student's would."""
+
 from __future__ import annotations
 
 import json
@@ -21,20 +22,24 @@ from grading.sandbox.warm import ColdRun
 SAFE, UNSAFE = Sandbox(), Sandbox(unsafe_no_sandbox=True)
 
 
-def run_python(code: str, settings: Sandbox = SAFE, mounts: Mounts | None = None, timeout: float = 30) -> tuple[str, int]:
+def run_python(
+    code: str, settings: Sandbox = SAFE, mounts: Mounts | None = None, timeout: float = 30
+) -> tuple[str, int]:
     """Run `code` as one notebook cell in a sandbox of its own; the cell's text output and the run's exit code."""
     mounts = mounts or Mounts(work=f"{HOME}/lab")
     request = {"cells": [{"index": 0, "source": code}], "cell_timeout": timeout}
     run = ColdRun(settings, mounts, "notebook", json.dumps(request).encode(), {})
     try:
-        result = follow_notebook(run, request, OutputLimits(), TimeLimits(timeout, 3, timeout + 10), "a test",
-                                 logging.getLogger("test"))
+        result = follow_notebook(
+            run, request, OutputLimits(), TimeLimits(timeout, 3, timeout + 10), "a test", logging.getLogger("test")
+        )
         finished = run.wait(timeout)
     finally:
         run.close()
     outputs = result["cells"].get("0", {}).get("outputs", [])
-    text = "".join(o.get("text", "") if o["output_type"] == "stream" else f"{o.get('ename')}: {o.get('evalue')}\n"
-                   for o in outputs)
+    text = "".join(
+        o.get("text", "") if o["output_type"] == "stream" else f"{o.get('ename')}: {o.get('evalue')}\n" for o in outputs
+    )
     return text, finished.returncode
 
 
@@ -102,8 +107,10 @@ def loopback_server():
 @pytest.mark.sandbox
 def test_there_is_no_network(loopback_server):
     port, accepted = loopback_server
-    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('connected')\n"
-            "except OSError as e:\n    print('refused')")
+    code = (
+        f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('connected')\n"
+        "except OSError as e:\n    print('refused')"
+    )
     assert run_python(code)[0].strip() == "refused"
     assert accepted == []
     assert run_python(code, UNSAFE)[0].strip() == "connected"
@@ -111,8 +118,10 @@ def test_there_is_no_network(loopback_server):
 
 @pytest.mark.sandbox
 def test_the_grader_cannot_be_seen_or_signalled():
-    code = ("import os, signal\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
-            "try:\n    os.kill(os.getppid(), signal.SIGKILL); print('killed')\nexcept OSError as e:\n    print('denied')")
+    code = (
+        "import os, signal\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+        "try:\n    os.kill(os.getppid(), signal.SIGKILL); print('killed')\nexcept OSError as e:\n    print('denied')"
+    )
     output, _ = run_python(code)
     pids, outcome = output.strip().splitlines()
     assert len(eval(pids)) <= 3  # bubblewrap's init, setpriv's successor, this interpreter
@@ -124,9 +133,11 @@ def test_processes_left_behind_are_stopped_with_the_sandbox(tmp_path):
     marker = tmp_path / "later"
     os.chmod(tmp_path, 0o777)
     mounts = Mounts(work=f"{HOME}/lab", writable={tmp_path: "/home/student/out"})
-    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-            "        time.sleep(2); open('/home/student/out/later', 'w').write('still here')\n    os._exit(0)\n"
-            "print('left')")
+    code = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        time.sleep(2); open('/home/student/out/later', 'w').write('still here')\n    os._exit(0)\n"
+        "print('left')"
+    )
     assert run_python(code, mounts=mounts)[0].strip() == "left"
     threading.Event().wait(3)
     assert not marker.exists()
@@ -142,8 +153,10 @@ def test_memory_is_limited():
 
 @pytest.mark.sandbox
 def test_the_working_folder_is_small_and_discarded(tmp_path):
-    code = ("import os\ntry:\n    f = open('big', 'wb')\n    [f.write(b'x' * 2**20) for _ in range(64)]\n    f.close(); print('written')\n"
-            "except OSError as e:\n    print(e.errno)")
+    code = (
+        "import os\ntry:\n    f = open('big', 'wb')\n    [f.write(b'x' * 2**20) for _ in range(64)]\n    f.close(); print('written')\n"
+        "except OSError as e:\n    print(e.errno)"
+    )
     output, _ = run_python(code, Sandbox(work_mb=16))
     assert output.strip() in ("28", "27")  # no space left, or file too large
 

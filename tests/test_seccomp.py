@@ -1,6 +1,7 @@
 """The seccomp filter of submitted code, on the real kernel: each refused call is made by a forked
 child with the filter and by one without it (as root, like the grader), and what a notebook
 needs (threads, subprocesses, numpy, matplotlib, IPython, scikit-learn) still works under it."""
+
 from __future__ import annotations
 
 import ctypes
@@ -44,8 +45,9 @@ if sys.platform != "linux":
 if MACHINE not in ARCHITECTURES:
     pytest.skip(f"no seccomp filter for {MACHINE}", allow_module_level=True)
 if os.geteuid() != 0:
-    pytest.skip("each call is compared with the same call without the filter as root, like the grader",
-                allow_module_level=True)
+    pytest.skip(
+        "each call is compared with the same call without the filter as root, like the grader", allow_module_level=True
+    )
 
 PROGRAM = filter_program()
 NUMBERS = ARCHITECTURES[MACHINE].numbers
@@ -61,6 +63,7 @@ SIGCHLD = int(signal.SIGCHLD)
 # ---------------------------------------------------------------------------------------------
 # Helpers: system calls, and a forked child with or without the filter
 # ---------------------------------------------------------------------------------------------
+
 
 def syscall(name: str | int, *args: Any) -> int:
     """Make a system call (ints, or ctypes objects for pointers): its result, or minus its errno."""
@@ -127,8 +130,9 @@ def returned(call: Callable[[], Any], confined: bool = True, setup: Callable[[],
     return outcome["result"]
 
 
-def assert_refused(calls: dict[str, Callable[[], int]], setup: Callable[[], None] | None = None,
-                   errno: int = EPERM) -> None:
+def assert_refused(
+    calls: dict[str, Callable[[], int]], setup: Callable[[], None] | None = None, errno: int = EPERM
+) -> None:
     """Each call fails with `errno` under the filter, and ends otherwise without it."""
     wrong = {}
     for name, call in calls.items():
@@ -163,13 +167,16 @@ def ok(result: int) -> None:
 # Namespaces
 # ---------------------------------------------------------------------------------------------
 
+
 def test_a_new_user_namespace_is_refused():
     assert_refused({"unshare(CLONE_NEWUSER)": lambda: syscall("unshare", CLONE_NEWUSER)})
 
 
-@pytest.mark.parametrize("flag", [CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
-                                  CLONE_NEWPID, CLONE_NEWNET],
-                         ids=["NEWNS", "NEWCGROUP", "NEWUTS", "NEWIPC", "NEWUSER", "NEWPID", "NEWNET"])
+@pytest.mark.parametrize(
+    "flag",
+    [CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET],
+    ids=["NEWNS", "NEWCGROUP", "NEWUTS", "NEWIPC", "NEWUSER", "NEWPID", "NEWNET"],
+)
 def test_clone_into_a_new_namespace_is_refused(flag):
     assert_refused({f"clone({flag:#x})": lambda: raw_clone(flag)})
 
@@ -185,6 +192,7 @@ def test_clone3_answers_enosys_so_that_glibc_falls_back_to_clone():
 def test_joining_another_namespace_is_refused():
     def join_own_uts_namespace() -> int:
         return syscall("setns", os.open("/proc/self/ns/uts", os.O_RDONLY), CLONE_NEWUTS)
+
     assert_refused({"setns": join_own_uts_namespace})
 
 
@@ -193,6 +201,7 @@ def test_the_unshare_command_cannot_make_a_user_namespace():
     def unshare_user() -> list:
         done = subprocess.run(["unshare", "--user", "true"], capture_output=True, text=True)
         return [done.returncode, done.stderr]
+
     assert returned(unshare_user, confined=False) == [0, ""]
     code, message = returned(unshare_user)
     assert code != 0 and "Operation not permitted" in message
@@ -201,6 +210,7 @@ def test_the_unshare_command_cannot_make_a_user_namespace():
 # ---------------------------------------------------------------------------------------------
 # Other processes
 # ---------------------------------------------------------------------------------------------
+
 
 class IoVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
@@ -214,20 +224,24 @@ def _copy_own_memory(name: str) -> int:
 
 def test_tracing_and_reaching_into_processes_is_refused():
     pid = os.getpid
-    assert_refused({
-        "ptrace(PTRACE_TRACEME)": lambda: syscall("ptrace", 0, 0, 0, 0),
-        "process_vm_readv": lambda: _copy_own_memory("process_vm_readv"),
-        "process_vm_writev": lambda: _copy_own_memory("process_vm_writev"),
-        "kcmp(KCMP_FILE)": lambda: syscall("kcmp", pid(), pid(), 0, 0, 0),
-        "pidfd_getfd": lambda: syscall("pidfd_getfd", os.pidfd_open(pid()), 0, 0),
-        "process_madvise(MADV_COLD)": lambda: syscall(
-            "process_madvise", os.pidfd_open(pid()), ctypes.byref(IoVec(0, 0)), 1, 20, 0),
-    })
+    assert_refused(
+        {
+            "ptrace(PTRACE_TRACEME)": lambda: syscall("ptrace", 0, 0, 0, 0),
+            "process_vm_readv": lambda: _copy_own_memory("process_vm_readv"),
+            "process_vm_writev": lambda: _copy_own_memory("process_vm_writev"),
+            "kcmp(KCMP_FILE)": lambda: syscall("kcmp", pid(), pid(), 0, 0, 0),
+            "pidfd_getfd": lambda: syscall("pidfd_getfd", os.pidfd_open(pid()), 0, 0),
+            "process_madvise(MADV_COLD)": lambda: syscall(
+                "process_madvise", os.pidfd_open(pid()), ctypes.byref(IoVec(0, 0)), 1, 20, 0
+            ),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Kernel programs, probes, keyrings, userfaultfd, io_uring
 # ---------------------------------------------------------------------------------------------
+
 
 def _bpf_array_map() -> int:
     attr = (ctypes.c_uint32 * 32)(2, 4, 4, 1)  # BPF_MAP_TYPE_ARRAY, 4-byte keys and values, 1 entry
@@ -242,36 +256,44 @@ def _task_clock_counter() -> int:
 
 
 def test_kernel_programs_and_probes_are_refused():
-    assert_refused({
-        "bpf(BPF_MAP_CREATE)": _bpf_array_map,
-        "perf_event_open(task clock)": _task_clock_counter,
-        "fanotify_init": lambda: syscall("fanotify_init", 0, os.O_RDONLY),
-        "lookup_dcookie": lambda: syscall("lookup_dcookie", 0, 0, 0),
-    })
+    assert_refused(
+        {
+            "bpf(BPF_MAP_CREATE)": _bpf_array_map,
+            "perf_event_open(task clock)": _task_clock_counter,
+            "fanotify_init": lambda: syscall("fanotify_init", 0, os.O_RDONLY),
+            "lookup_dcookie": lambda: syscall("lookup_dcookie", 0, 0, 0),
+        }
+    )
 
 
 def test_kernel_keyrings_are_refused():
     key_spec_process_keyring, key_spec_user_keyring = -2, -4
-    assert_refused({
-        "keyctl(KEYCTL_GET_KEYRING_ID)": lambda: syscall("keyctl", 0, key_spec_user_keyring, 0),
-        "add_key": lambda: syscall("add_key", text("user"), text("course-test"), text("x"), 1,
-                                   key_spec_process_keyring),
-        "request_key": lambda: syscall("request_key", text("user"), text("course-test-absent"), 0, 0),
-    })
+    assert_refused(
+        {
+            "keyctl(KEYCTL_GET_KEYRING_ID)": lambda: syscall("keyctl", 0, key_spec_user_keyring, 0),
+            "add_key": lambda: syscall(
+                "add_key", text("user"), text("course-test"), text("x"), 1, key_spec_process_keyring
+            ),
+            "request_key": lambda: syscall("request_key", text("user"), text("course-test-absent"), 0, 0),
+        }
+    )
 
 
 def test_userfaultfd_and_io_uring_are_refused():
-    assert_refused({
-        "userfaultfd": lambda: syscall("userfaultfd", os.O_CLOEXEC),
-        "io_uring_setup": lambda: syscall("io_uring_setup", 1, zeros(120)),
-        "io_uring_enter": lambda: syscall("io_uring_enter", -1, 0, 0, 0, 0, 0),
-        "io_uring_register": lambda: syscall("io_uring_register", -1, 0, 0, 0),
-    })
+    assert_refused(
+        {
+            "userfaultfd": lambda: syscall("userfaultfd", os.O_CLOEXEC),
+            "io_uring_setup": lambda: syscall("io_uring_setup", 1, zeros(120)),
+            "io_uring_enter": lambda: syscall("io_uring_enter", -1, 0, 0, 0, 0, 0),
+            "io_uring_register": lambda: syscall("io_uring_register", -1, 0, 0, 0),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Mounts, file handles, modules, the machine's settings
 # ---------------------------------------------------------------------------------------------
+
 
 def test_mounts_are_refused(tmp_path):
     target = str(tmp_path)
@@ -281,76 +303,95 @@ def test_mounts_are_refused(tmp_path):
         ok(syscall("mount", text("none"), text("/"), 0, 0x4000 | 0x40000, 0))  # MS_REC | MS_PRIVATE
         ok(syscall("mount", text("none"), text(target), text("tmpfs"), 0, text("size=1m")))
 
-    assert_refused({
-        "mount": lambda: syscall("mount", text("none"), text(target), text("tmpfs"), 0, 0),
-        "umount2": lambda: syscall("umount2", text(target), 2),  # MNT_DETACH
-        "pivot_root": lambda: syscall("pivot_root", text(target), text(target)),
-        "chroot": lambda: syscall("chroot", text("/")),
-        "fsopen": lambda: syscall("fsopen", text("tmpfs"), 1),  # FSOPEN_CLOEXEC
-        "fspick": lambda: syscall("fspick", AT_FDCWD, text(target), 1),  # FSPICK_CLOEXEC
-        "fsconfig": lambda: syscall("fsconfig", -1, 0, 0, 0, 0),
-        "fsmount": lambda: syscall("fsmount", -1, 0, 0),
-        "open_tree": lambda: syscall("open_tree", AT_FDCWD, text(target), 1),  # OPEN_TREE_CLONE
-        "open_tree_attr": lambda: syscall("open_tree_attr", AT_FDCWD, text(target), 1, 0, 0),
-        "move_mount": lambda: syscall("move_mount", AT_FDCWD, text(target), AT_FDCWD, text(target), 0),
-        "mount_setattr": lambda: syscall("mount_setattr", AT_FDCWD, text(target), 0, zeros(32), 32),
-    }, setup=private_mount_namespace_with_a_tmpfs)
+    assert_refused(
+        {
+            "mount": lambda: syscall("mount", text("none"), text(target), text("tmpfs"), 0, 0),
+            "umount2": lambda: syscall("umount2", text(target), 2),  # MNT_DETACH
+            "pivot_root": lambda: syscall("pivot_root", text(target), text(target)),
+            "chroot": lambda: syscall("chroot", text("/")),
+            "fsopen": lambda: syscall("fsopen", text("tmpfs"), 1),  # FSOPEN_CLOEXEC
+            "fspick": lambda: syscall("fspick", AT_FDCWD, text(target), 1),  # FSPICK_CLOEXEC
+            "fsconfig": lambda: syscall("fsconfig", -1, 0, 0, 0, 0),
+            "fsmount": lambda: syscall("fsmount", -1, 0, 0),
+            "open_tree": lambda: syscall("open_tree", AT_FDCWD, text(target), 1),  # OPEN_TREE_CLONE
+            "open_tree_attr": lambda: syscall("open_tree_attr", AT_FDCWD, text(target), 1, 0, 0),
+            "move_mount": lambda: syscall("move_mount", AT_FDCWD, text(target), AT_FDCWD, text(target), 0),
+            "mount_setattr": lambda: syscall("mount_setattr", AT_FDCWD, text(target), 0, zeros(32), 32),
+        },
+        setup=private_mount_namespace_with_a_tmpfs,
+    )
 
 
 def test_opening_files_by_handle_is_refused():
     handle = (ctypes.c_uint32 * 4)()  # handle_bytes 0: the kernel says how many it needs
     mount_id = ctypes.c_int()
-    assert_refused({
-        "name_to_handle_at": lambda: syscall("name_to_handle_at", AT_FDCWD, text("/"), handle,
-                                             ctypes.byref(mount_id), 0),
-        "open_by_handle_at": lambda: syscall("open_by_handle_at", -1, handle, 0),
-    })
+    assert_refused(
+        {
+            "name_to_handle_at": lambda: syscall(
+                "name_to_handle_at", AT_FDCWD, text("/"), handle, ctypes.byref(mount_id), 0
+            ),
+            "open_by_handle_at": lambda: syscall("open_by_handle_at", -1, handle, 0),
+        }
+    )
 
 
 def test_kernel_modules_and_replacement_kernels_are_refused():
-    assert_refused({
-        "finit_module": lambda: syscall("finit_module", -1, text(""), 0),
-        "delete_module": lambda: syscall("delete_module", text("no_such_course_module"), os.O_NONBLOCK),
-        "kexec_file_load": lambda: syscall("kexec_file_load", -1, -1, 0, 0, 0),
-    })
+    assert_refused(
+        {
+            "finit_module": lambda: syscall("finit_module", -1, text(""), 0),
+            "delete_module": lambda: syscall("delete_module", text("no_such_course_module"), os.O_NONBLOCK),
+            "kexec_file_load": lambda: syscall("kexec_file_load", -1, -1, 0, 0, 0),
+        }
+    )
 
 
 def test_settings_of_the_whole_machine_are_refused():
     timex = zeros(256)  # struct timex with modes 0: read the clock's state, change nothing
-    assert_refused({
-        "syslog(SYSLOG_ACTION_SIZE_BUFFER)": lambda: syscall("syslog", 10, 0, 0),
-        "settimeofday(NULL, NULL)": lambda: syscall("settimeofday", 0, 0),
-        "clock_settime(CLOCK_MONOTONIC)": lambda: syscall("clock_settime", 1, zeros(16)),
-        "adjtimex": lambda: syscall("adjtimex", timex),
-        "clock_adjtime": lambda: syscall("clock_adjtime", 0, timex),
-        "swapon": lambda: syscall("swapon", text("/nonexistent-swap"), 0),
-        "swapoff": lambda: syscall("swapoff", text("/nonexistent-swap")),
-        "acct": lambda: syscall("acct", text("/nonexistent-dir/acct")),
-        "quotactl(Q_GETFMT)": lambda: syscall("quotactl", 0x800004 << 8, text("/nonexistent-dev"), 0, zeros(4)),
-        "quotactl_fd(Q_GETFMT)": lambda: syscall("quotactl_fd", os.open("/", os.O_RDONLY), 0x800004 << 8, 0,
-                                                 zeros(4)),
-    })
+    assert_refused(
+        {
+            "syslog(SYSLOG_ACTION_SIZE_BUFFER)": lambda: syscall("syslog", 10, 0, 0),
+            "settimeofday(NULL, NULL)": lambda: syscall("settimeofday", 0, 0),
+            "clock_settime(CLOCK_MONOTONIC)": lambda: syscall("clock_settime", 1, zeros(16)),
+            "adjtimex": lambda: syscall("adjtimex", timex),
+            "clock_adjtime": lambda: syscall("clock_adjtime", 0, timex),
+            "swapon": lambda: syscall("swapon", text("/nonexistent-swap"), 0),
+            "swapoff": lambda: syscall("swapoff", text("/nonexistent-swap")),
+            "acct": lambda: syscall("acct", text("/nonexistent-dir/acct")),
+            "quotactl(Q_GETFMT)": lambda: syscall("quotactl", 0x800004 << 8, text("/nonexistent-dev"), 0, zeros(4)),
+            "quotactl_fd(Q_GETFMT)": lambda: syscall(
+                "quotactl_fd", os.open("/", os.O_RDONLY), 0x800004 << 8, 0, zeros(4)
+            ),
+        }
+    )
 
 
 def test_host_and_domain_names_are_refused():
     def private_uts_namespace() -> None:
         ok(syscall("unshare", CLONE_NEWUTS))
-    assert_refused({
-        "sethostname": lambda: syscall("sethostname", text("student"), 7),
-        "setdomainname": lambda: syscall("setdomainname", text("student"), 7),
-    }, setup=private_uts_namespace)
+
+    assert_refused(
+        {
+            "sethostname": lambda: syscall("sethostname", text("student"), 7),
+            "setdomainname": lambda: syscall("setdomainname", text("student"), 7),
+        },
+        setup=private_uts_namespace,
+    )
 
 
 def test_hardware_ports_and_obsolete_calls_are_refused():
-    assert_refused(available({
-        "iopl": lambda: syscall("iopl", 0),
-        "ioperm": lambda: syscall("ioperm", 0, 0, 0),
-        "uselib": lambda: syscall("uselib", text("/nonexistent-lib")),
-        "sysfs": lambda: syscall("sysfs", 3),
-        "ustat": lambda: syscall("ustat", 0, zeros(64)),
-        "_sysctl": lambda: syscall("_sysctl", zeros(80)),
-        "nfsservctl": lambda: syscall("nfsservctl", 0, 0, 0),
-    }))
+    assert_refused(
+        available(
+            {
+                "iopl": lambda: syscall("iopl", 0),
+                "ioperm": lambda: syscall("ioperm", 0, 0, 0),
+                "uselib": lambda: syscall("uselib", text("/nonexistent-lib")),
+                "sysfs": lambda: syscall("sysfs", 3),
+                "ustat": lambda: syscall("ustat", 0, zeros(64)),
+                "_sysctl": lambda: syscall("_sysctl", zeros(80)),
+                "nfsservctl": lambda: syscall("nfsservctl", 0, 0, 0),
+            }
+        )
+    )
 
 
 def test_personality_may_be_read_but_not_changed():
@@ -363,6 +404,7 @@ def test_personality_may_be_read_but_not_changed():
 # ---------------------------------------------------------------------------------------------
 # Other ABIs
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.skipif(MACHINE != "x86_64", reason="the x32 ABI is x86_64's")
 def test_x32_system_calls_are_refused():
@@ -377,6 +419,7 @@ def test_a_32_bit_system_call_kills_the_process():
         page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
         page.write(code)
         return ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(page)))()
+
     assert child_outcome(getpid_through_int_0x80, confined=False) != {"signal": signal.SIGSYS}
     assert child_outcome(getpid_through_int_0x80, confined=True) == {"signal": signal.SIGSYS}
 
@@ -424,17 +467,21 @@ def test_there_is_no_filter_for_an_architecture_without_a_table():
 # What a notebook needs
 # ---------------------------------------------------------------------------------------------
 
+
 def test_threads_run_under_the_filter():
     def squares_in_threads() -> list:
         from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(4) as pool:
             return list(pool.map(lambda n: n * n, range(8)))
+
     assert returned(squares_in_threads) == [n * n for n in range(8)]
 
 
 def test_a_subprocess_runs_under_the_filter():
     def python_subprocess() -> str:
         return subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True, text=True, check=True).stdout
+
     assert returned(python_subprocess) == "1\n"
 
 
@@ -444,15 +491,18 @@ def test_os_fork_works_under_the_filter():
         if pid == 0:
             os._exit(7)
         return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
     assert returned(fork_and_wait) == 7
 
 
 def test_numpy_multiplies_matrices_under_the_filter():
     def matrix_product() -> float:
         import numpy as np
+
         a = np.arange(250_000, dtype=float).reshape(500, 500) / 250_000
         return float(np.trace(a @ a.T))
-    assert returned(matrix_product) == pytest.approx(float(sum(x * x for x in range(250_000))) / 250_000 ** 2)
+
+    assert returned(matrix_product) == pytest.approx(float(sum(x * x for x in range(250_000))) / 250_000**2)
 
 
 NOTEBOOK_CELL = """
@@ -478,17 +528,20 @@ def test_a_notebook_cell_runs_under_the_filter(tmp_path):
     def run_cell() -> list:
         os.environ.update(IPYTHONDIR=str(tmp_path / "ipython"), MPLCONFIGDIR=str(tmp_path / "mpl"), MPLBACKEND="Agg")
         from IPython.core.interactiveshell import InteractiveShell
+
         shell = InteractiveShell.instance()
         result = shell.run_cell(NOTEBOOK_CELL)
         if not result.success:
             raise RuntimeError(f"the cell failed: {result.error_before_exec or result.error_in_exec!r}")
         return shell.user_ns["answer"]
+
     assert returned(run_cell) == [True, True, [1, 2, 3]]
 
 
 def test_the_filter_binds_only_a_single_threaded_process():
     def install_beside_a_thread() -> str:
         import threading
+
         stop = threading.Event()
         threading.Thread(target=stop.wait, daemon=True).start()
         try:
@@ -498,6 +551,7 @@ def test_the_filter_binds_only_a_single_threaded_process():
         finally:
             stop.set()
         return "installed"
+
     assert "threads run" in returned(install_beside_a_thread, confined=False)
 
 
@@ -508,4 +562,5 @@ def test_a_program_the_kernel_rejects_raises_its_errno():
         except OSError as error:
             return error.errno
         return 0
+
     assert returned(install_an_unknown_instruction, confined=False) == EINVAL

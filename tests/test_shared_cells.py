@@ -1,4 +1,5 @@
 """Shared cells: run once in the master's run, shown on every page, never in place of a student's own outputs."""
+
 from __future__ import annotations
 
 import nbformat
@@ -20,9 +21,15 @@ def cell(source: str, grade_id: str, answer: bool = False, shared: bool = False)
 
 
 def outputs_for(*cells) -> dict[str, dict]:
-    return {c.metadata["nbgrader"]["grade_id"]: {"source": c.source, "execution_count": 9,
-                                                 "outputs": [new_output("stream", name="stdout", text="master\n")]}
-            for c in cells if shared_cells.is_shared(c)}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: {
+            "source": c.source,
+            "execution_count": 9,
+            "outputs": [new_output("stream", name="stdout", text="master\n")],
+        }
+        for c in cells
+        if shared_cells.is_shared(c)
+    }
 
 
 def notebook(*cells):
@@ -60,7 +67,9 @@ def test_a_name_bound_from_the_students_code_by_a_locked_cell_counts_as_the_stud
 
 def test_the_stubs_own_import_is_not_the_students_but_another_import_is():
     assert shared_cells.plan(notebook(IMPORTS, ANSWER, PICTURE), outputs_for(PICTURE)).left_out
-    other = cell("import matplotlib.pyplot as plt_other\nplt = plt_other\n\ndef fit(X):\n    return 0", "fit", answer=True)
+    other = cell(
+        "import matplotlib.pyplot as plt_other\nplt = plt_other\n\ndef fit(X):\n    return 0", "fit", answer=True
+    )
     assert shared_cells.plan(notebook(IMPORTS, other, PICTURE), outputs_for(PICTURE)).ran_as_usual == [2]
     swapped = cell("import numpy as plt\n\ndef fit(X):\n    return 0", "fit", answer=True)
     assert shared_cells.plan(notebook(IMPORTS, swapped, PICTURE), outputs_for(PICTURE)).ran_as_usual == [2]
@@ -107,6 +116,7 @@ def test_stored_outputs_that_are_malformed_are_ignored(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # In a graded class
 # ---------------------------------------------------------------------------------------------
+
 
 def graded_cells(graded_class, student: str) -> dict[str, nbformat.NotebookNode]:
     nb = nbformat.read(graded_class.course.autograded_notebook(LAB, student), as_version=4)

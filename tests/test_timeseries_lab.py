@@ -1,4 +1,5 @@
 """The time-series autoencoder lab's own modules (utils.py, public_tests.py) and its hidden tests."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -29,7 +30,10 @@ def utils(lab):
 
 def answers_of(entry: str) -> dict:
     """The functions a corpus entry defines (entries without a cell take correct_vectorised's)."""
-    cells = {**read_entry(CORPUS / LAB / "correct_vectorised.py").cells, **read_entry(CORPUS / LAB / f"{entry}.py").cells}
+    cells = {
+        **read_entry(CORPUS / LAB / "correct_vectorised.py").cells,
+        **read_entry(CORPUS / LAB / f"{entry}.py").cells,
+    }
     namespace: dict = {}
     for source in cells.values():
         exec(source, namespace)
@@ -54,6 +58,7 @@ def identity_autoencoder(utils, width: int):
 # ---------------------------------------------------------------------------------------------
 # The signal and the anomalies
 # ---------------------------------------------------------------------------------------------
+
 
 def test_the_signal_is_the_same_for_the_same_seed_and_another_for_another(utils):
     first, again, other = utils.make_cpu_signal(), utils.make_cpu_signal(), utils.make_cpu_signal(seed=1)
@@ -99,6 +104,7 @@ def test_anomalous_windows_are_those_touching_an_anomaly(utils):
 # Windows: reconstruction and bad input
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("length", "window", "step"), [(90, 30, 30), (95, 30, 30), (50, 10, 3), (30, 30, 1)])
 def test_reconstruct_puts_every_sample_back_in_place(utils, length, window, step):
     series = np.random.default_rng(length).normal(size=length)
@@ -106,13 +112,16 @@ def test_reconstruct_puts_every_sample_back_in_place(utils, length, window, step
     np.testing.assert_allclose(rebuilt, series, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(("window", "step", "message"), [
-    (31, 1, "window of 31 samples is longer than the series (30 samples)"),
-    (10, 0, "step must be a positive integer, got 0"),
-    (10, -3, "step must be a positive integer, got -3"),
-    (0, 1, "window must be a positive integer, got 0"),
-    (2.5, 1, "window must be a positive integer, got 2.5"),
-])
+@pytest.mark.parametrize(
+    ("window", "step", "message"),
+    [
+        (31, 1, "window of 31 samples is longer than the series (30 samples)"),
+        (10, 0, "step must be a positive integer, got 0"),
+        (10, -3, "step must be a positive integer, got -3"),
+        (0, 1, "window must be a positive integer, got 0"),
+        (2.5, 1, "window must be a positive integer, got 2.5"),
+    ],
+)
 def test_bad_windowing_gets_one_clear_error(utils, window, step, message):
     with pytest.raises(ValueError) as error:
         utils.window_scores(np.zeros(30), window, step)
@@ -135,6 +144,7 @@ def test_nan_in_a_series_is_refused_with_the_likely_cause(utils):
 # Training
 # ---------------------------------------------------------------------------------------------
 
+
 def small_windows(utils) -> np.ndarray:
     series = utils.make_cpu_signal(3000)
     series = (series - series.mean()) / series.std()
@@ -151,7 +161,7 @@ def test_training_keeps_the_weights_of_the_best_validation_epoch(utils, tmp_path
     assert model.layer_sizes == [6, 4, 2, 4, 6]
     assert len(model.train_loss) == len(model.validation_loss) <= 4
     assert model.validation_loss[model.best_epoch - 1] == min(model.validation_loss)
-    validation = windows[-int(len(windows) * 0.1):]
+    validation = windows[-int(len(windows) * 0.1) :]
     assert np.mean((model.predict(validation) - validation) ** 2) == pytest.approx(min(model.validation_loss), rel=1e-9)
 
 
@@ -194,6 +204,7 @@ def test_training_on_windows_with_nan_names_the_zero_standard_deviation(utils, t
 # Scores
 # ---------------------------------------------------------------------------------------------
 
+
 def test_detection_scores_follow_the_counts(utils):
     flagged = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
     truth = np.array([1, 1, 0, 1, 0, 0], dtype=bool)
@@ -222,8 +233,8 @@ def test_separation_compares_nearest_normal_distances(utils):
 
 def test_coverage_is_the_fraction_of_each_anomalys_windows_flagged(utils):
     flags = np.zeros(100, dtype=bool)
-    flags[16:33] = True   # half of the ramp's 34 windows
-    flags[66:] = True     # all of the cosine's
+    flags[16:33] = True  # half of the ramp's 34 windows
+    flags[66:] = True  # all of the cosine's
     assert utils.anomaly_coverage(flags) == {"exponential ramp": 0.5, "fast cosine": 1.0}
 
 
@@ -236,6 +247,7 @@ def test_isolation_forest_gives_the_same_flags_for_the_same_seed(utils):
 # ---------------------------------------------------------------------------------------------
 # The bottleneck figure
 # ---------------------------------------------------------------------------------------------
+
 
 def bottleneck_figure(utils, interactive):
     _, is_anomaly = utils.insert_anomalies(np.zeros(3000))
@@ -254,8 +266,11 @@ def test_static_bottleneck_figure_marks_the_most_remote_anomalous_window(utils):
 
 def test_interactive_bottleneck_figure_shows_the_window_that_is_picked(utils):
     figure = bottleneck_figure(utils, interactive=True)
-    view = next(axis for axis in figure.axes if axis.get_xlabel() == "PC 1" and axis.get_ylabel() == "PC 2"
-                and axis.name == "rectilinear")
+    view = next(
+        axis
+        for axis in figure.axes
+        if axis.get_xlabel() == "PC 1" and axis.get_ylabel() == "PC 2" and axis.name == "rectilinear"
+    )
     mouse = SimpleNamespace(xdata=5.0, ydata=5.0)
     figure.canvas.callbacks.process("pick_event", SimpleNamespace(artist=view.collections[2], mouseevent=mouse))
     assert "Click a point" in figure._suptitle.get_text()
@@ -266,12 +281,17 @@ def test_interactive_bottleneck_figure_shows_the_window_that_is_picked(utils):
 # Public tests: they pass right answers and name the mistakes
 # ---------------------------------------------------------------------------------------------
 
-PUBLIC_TESTS = {"split_and_normalise": "split_and_normalise_test", "make_windows": "make_windows_test",
-                "score_reconstruction": "score_reconstruction_test",
-                "bottleneck_activations": "bottleneck_activations_test"}
+PUBLIC_TESTS = {
+    "split_and_normalise": "split_and_normalise_test",
+    "make_windows": "make_windows_test",
+    "score_reconstruction": "score_reconstruction_test",
+    "bottleneck_activations": "bottleneck_activations_test",
+}
 
 
-@pytest.mark.parametrize("entry", ["correct_vectorised", "correct_loops", "correct_library_helpers", "correct_running_sum"])
+@pytest.mark.parametrize(
+    "entry", ["correct_vectorised", "correct_loops", "correct_library_helpers", "correct_running_sum"]
+)
 def test_public_tests_pass_every_correct_variant(lab, entry, capsys):
     answers = answers_of(entry)
     for function, test in PUBLIC_TESTS.items():
@@ -279,21 +299,24 @@ def test_public_tests_pass_every_correct_variant(lab, entry, capsys):
     assert capsys.readouterr().out.count("All tests passed!") == 4
 
 
-@pytest.mark.parametrize(("entry", "function", "hint"), [
-    ("test_statistics", "split_and_normalise", "with the training mean and std, not with its own"),
-    ("whole_series_statistics", "split_and_normalise", "of the training part only, not of the whole series"),
-    ("shuffled_before_split", "split_and_normalise", "Split in time order, without shuffling"),
-    ("sample_std", "split_and_normalise", "not the sample std (ddof=1)"),
-    ("std_plus_epsilon", "split_and_normalise", "Divide by the std itself"),
-    ("windows_one_short", "make_windows", "One window is missing"),
-    ("squared_error", "score_reconstruction", "use the absolute difference"),
-    ("centred_rolling_mean", "score_reconstruction", "The rolling mean looks back only"),
-    ("greater_or_equal", "score_reconstruction", "strictly above the threshold"),
-    ("flags_raw_error", "score_reconstruction", "by the rolling mean, not by the error itself"),
-    ("rolling_nan_start", "score_reconstruction", "should average the samples there are, not be NaN"),
-    ("bottleneck_without_bias", "bottleneck_activations", "Add each layer's intercepts"),
-    ("bottleneck_one_layer_short", "bottleneck_activations", "Did you stop one layer early"),
-])
+@pytest.mark.parametrize(
+    ("entry", "function", "hint"),
+    [
+        ("test_statistics", "split_and_normalise", "with the training mean and std, not with its own"),
+        ("whole_series_statistics", "split_and_normalise", "of the training part only, not of the whole series"),
+        ("shuffled_before_split", "split_and_normalise", "Split in time order, without shuffling"),
+        ("sample_std", "split_and_normalise", "not the sample std (ddof=1)"),
+        ("std_plus_epsilon", "split_and_normalise", "Divide by the std itself"),
+        ("windows_one_short", "make_windows", "One window is missing"),
+        ("squared_error", "score_reconstruction", "use the absolute difference"),
+        ("centred_rolling_mean", "score_reconstruction", "The rolling mean looks back only"),
+        ("greater_or_equal", "score_reconstruction", "strictly above the threshold"),
+        ("flags_raw_error", "score_reconstruction", "by the rolling mean, not by the error itself"),
+        ("rolling_nan_start", "score_reconstruction", "should average the samples there are, not be NaN"),
+        ("bottleneck_without_bias", "bottleneck_activations", "Add each layer's intercepts"),
+        ("bottleneck_one_layer_short", "bottleneck_activations", "Did you stop one layer early"),
+    ],
+)
 def test_public_tests_name_the_mistake(lab, entry, function, hint):
     with pytest.raises(AssertionError) as failure:
         getattr(lab.public_tests, PUBLIC_TESTS[function])(answers_of(entry)[function])
@@ -311,6 +334,7 @@ def test_public_tests_say_to_replace_the_stub(lab):
 # ---------------------------------------------------------------------------------------------
 # Hidden tests: sound cases, and the master passes them
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("case", hidden.score_reconstruction_cases(), ids=lambda case: case.name)
 def test_rolling_means_of_random_cases_are_not_within_rounding_of_the_threshold(case):

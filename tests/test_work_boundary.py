@@ -1,23 +1,38 @@
 """What a worker sends back is checked by the coordinator as a sandbox's output is: its shape, its
 sizes, and only the outputs the grader keeps (grading/execution/work.py)."""
+
 from __future__ import annotations
 
 import pytest
 
 from grading.execution.work import MAX_VERDICT_BYTES, StudentWork, VerdictJob, WorkError, checked_result
 
-WORK = StudentWork(lab="lab", student="alice", release="/r", cache="/c",
-                   notebook={"cells": [{"index": 0, "source": "print(1)"}]},
-                   times={"cell": 5, "responsive_wait": 3, "notebook": 60},
-                   limits={"text_chars_per_cell": 1000, "image_bytes_per_cell": 1000, "notebook_bytes": 5000},
-                   sandbox={}, verdicts=(VerdictJob("f", ("def f(): pass",), b"payload", 5.0),))
+WORK = StudentWork(
+    lab="lab",
+    student="alice",
+    release="/r",
+    cache="/c",
+    notebook={"cells": [{"index": 0, "source": "print(1)"}]},
+    times={"cell": 5, "responsive_wait": 3, "notebook": 60},
+    limits={"text_chars_per_cell": 1000, "image_bytes_per_cell": 1000, "notebook_bytes": 5000},
+    sandbox={},
+    verdicts=(VerdictJob("f", ("def f(): pass",), b"payload", 5.0),),
+)
 
 
 def answer(**changes) -> dict:
-    base = {"student": "alice", "worker": "worker 1", "seconds": 1.5,
-            "notebook": {"cells": {"0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}],
-                                         "execution_count": 1}}, "stopped": False},
-            "verdicts": {"f": {"report": {"errors": {}}, "arrays": b"PK"}}}
+    base = {
+        "student": "alice",
+        "worker": "worker 1",
+        "seconds": 1.5,
+        "notebook": {
+            "cells": {
+                "0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}], "execution_count": 1}
+            },
+            "stopped": False,
+        },
+        "verdicts": {"f": {"report": {"errors": {}}, "arrays": b"PK"}},
+    }
     return {**base, **changes}
 
 
@@ -52,8 +67,11 @@ def test_a_verdict_too_large_or_of_another_shape_is_refused():
 
 def test_outputs_are_cleaned_again_kinds_and_sizes():
     flood = {"output_type": "stream", "name": "stdout", "text": "x" * 100_000}
-    script = {"output_type": "display_data", "data": {"application/javascript": "alert(1)", "text/plain": "ok"},
-              "metadata": {}}
+    script = {
+        "output_type": "display_data",
+        "data": {"application/javascript": "alert(1)", "text/plain": "ok"},
+        "metadata": {},
+    }
     cells = {"0": {"outputs": [script, flood], "execution_count": 1}}
     checked = checked_result(answer(notebook={"cells": cells, "stopped": False}), WORK)
     outputs = checked["notebook"]["cells"][0]["outputs"]
@@ -62,8 +80,11 @@ def test_outputs_are_cleaned_again_kinds_and_sizes():
 
 
 def test_a_malformed_notebook_result_is_refused():
-    for notebook in ({"cells": [], "stopped": False}, {"cells": {"x": {}}, "stopped": False},
-                     {"cells": {"0": {"outputs": "text"}}, "stopped": False}, {"cells": {}}):
+    for notebook in (
+        {"cells": [], "stopped": False},
+        {"cells": {"x": {}}, "stopped": False},
+        {"cells": {"0": {"outputs": "text"}}, "stopped": False},
+        {"cells": {}},
+    ):
         with pytest.raises(WorkError):
             checked_result(answer(notebook=notebook), WORK)
-

@@ -4,6 +4,7 @@ configuration: one notebook per student named `<student_id>_<lab>.ipynb`, loose 
 The second half gives it bad downloads (a name too long for the file system, a name twice, a
 student in two zips, a symlink, zip slip): each bad entry is skipped with one warning saying
 what to do, and every honest student is still filed (the kit's plugins, `grading/collect.py`)."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,12 @@ STUDENTS = [*LOOSE_FILES, ZIPPED_STUDENT]
 # Names that must not be filed: no student id, a space, an e-mail address (whose domain
 # would pass for an id), another notebook, a parent-folder id, a file that is not a notebook.
 UNNAMED_FILES = [
-    f"{LAB}.ipynb", f"Jane Doe_{LAB}.ipynb", f"jdoe@uni.edu_{LAB}.ipynb", "lee_homework.ipynb",
-    f".._{LAB}.ipynb", "notes.txt",
+    f"{LAB}.ipynb",
+    f"Jane Doe_{LAB}.ipynb",
+    f"jdoe@uni.edu_{LAB}.ipynb",
+    "lee_homework.ipynb",
+    f".._{LAB}.ipynb",
+    "notes.txt",
 ]
 
 
@@ -70,8 +75,12 @@ def run_zip_collect(course: Course) -> str:
 def nbgrader(course: Course, *args: str) -> str:
     bin_dir = Path(sys.executable).parent  # nbgrader and the alembic it runs by name
     done = subprocess.run(
-        [str(bin_dir / "nbgrader"), *args], cwd=course.root, capture_output=True, text=True,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, timeout=120,
+        [str(bin_dir / "nbgrader"), *args],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
@@ -90,8 +99,10 @@ def test_only_the_students_named_by_their_files_get_a_submission(collected):
 @pytest.mark.parametrize("name", UNNAMED_FILES)
 def test_file_not_named_for_a_student_is_skipped_with_a_warning(collected, name):
     extracted = collected.course.root / "grading" / "downloaded" / LAB / "extracted" / name
-    assert f"[ZipCollectApp | WARNING] Skipped submission with no match information provided: {extracted}" \
+    assert (
+        f"[ZipCollectApp | WARNING] Skipped submission with no match information provided: {extracted}"
         in collected.log.splitlines()
+    )
 
 
 def test_nbgrader_counts_the_filed_and_skipped_files(collected):
@@ -125,7 +136,7 @@ def symlink_entry(name: str) -> zipfile.ZipInfo:
     """A zip header whose external attributes mark the entry as a symlink, as `zip --symlinks` writes."""
     entry = zipfile.ZipInfo(name)
     entry.create_system = 3  # Unix: the high 16 bits of the external attributes are the file's mode
-    entry.external_attr = (0o120777 << 16)
+    entry.external_attr = 0o120777 << 16
     return entry
 
 
@@ -169,16 +180,25 @@ def filed_students(collected: Collected) -> list[str]:
 
 @pytest.fixture(scope="module")
 def long_name(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        (filed_name(LONG_ID), LONG_ID), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
-    ]})
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                (filed_name(LONG_ID), LONG_ID),
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+            ]
+        },
+    )
 
 
 def test_name_over_255_bytes_in_a_zip_is_skipped_with_a_warning(long_name):
-    assert warning(
-        f"Skipped {filed_name(LONG_ID)!r} in {archive_of(long_name) / 'class.zip'}: a name in it is longer than "
-        "255 bytes; extract it by hand under a shorter name and put it in the archive folder"
-    ) in long_name.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {filed_name(LONG_ID)!r} in {archive_of(long_name) / 'class.zip'}: a name in it is longer than "
+            "255 bytes; extract it by hand under a shorter name and put it in the archive folder"
+        )
+        in long_name.log.splitlines()
+    )
 
 
 def test_name_over_255_bytes_in_a_zip_leaves_the_honest_students_filed(long_name):
@@ -189,19 +209,28 @@ def test_name_over_255_bytes_in_a_zip_leaves_the_honest_students_filed(long_name
 
 @pytest.fixture(scope="module")
 def name_twice_in_a_zip(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        (filed_name("dana"), "dana first"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
-        (filed_name("dana"), "dana second"),
-    ]})
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                (filed_name("dana"), "dana first"),
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+                (filed_name("dana"), "dana second"),
+            ]
+        },
+    )
 
 
 def test_name_twice_in_a_zip_keeps_the_first_and_warns_about_the_second(name_twice_in_a_zip):
     assert name_twice_in_a_zip.course.submission(LAB, "dana").read_bytes() == name_twice_in_a_zip.sent["dana first"]
-    assert warning(
-        f"Skipped {filed_name('dana')!r} in {archive_of(name_twice_in_a_zip) / 'class.zip'}: a file of that name "
-        "was already extracted, and the first one is kept; if this one should count, put it alone in the archive "
-        "folder"
-    ) in name_twice_in_a_zip.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {filed_name('dana')!r} in {archive_of(name_twice_in_a_zip) / 'class.zip'}: a file of that name "
+            "was already extracted, and the first one is kept; if this one should count, put it alone in the archive "
+            "folder"
+        )
+        in name_twice_in_a_zip.log.splitlines()
+    )
 
 
 def test_name_twice_in_a_zip_leaves_the_honest_students_filed(name_twice_in_a_zip):
@@ -212,20 +241,26 @@ def test_name_twice_in_a_zip_leaves_the_honest_students_filed(name_twice_in_a_zi
 
 @pytest.fixture(scope="module")
 def student_in_two_zips(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {
-        "a_upload.zip": [(filed_name("eve"), "eve first")],
-        "b_upload.zip": [(filed_name("eve"), "eve second"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST)],
-    })
+    return collect_class(
+        tmp_path_factory,
+        {
+            "a_upload.zip": [(filed_name("eve"), "eve first")],
+            "b_upload.zip": [(filed_name("eve"), "eve second"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST)],
+        },
+    )
 
 
 def test_student_in_two_zips_keeps_the_first_and_warns_about_the_second(student_in_two_zips):
     assert student_in_two_zips.course.submission(LAB, "eve").read_bytes() == student_in_two_zips.sent["eve first"]
     extracted = extracted_of(student_in_two_zips)
-    assert warning(
-        f"Skipped {extracted / 'b_upload' / filed_name('eve')}: student 'eve' already has {LAB}.ipynb from "
-        f"{extracted / 'a_upload' / filed_name('eve')}; if this one should count, remove the other from the "
-        "archive folder and run again with --force"
-    ) in student_in_two_zips.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {extracted / 'b_upload' / filed_name('eve')}: student 'eve' already has {LAB}.ipynb from "
+            f"{extracted / 'a_upload' / filed_name('eve')}; if this one should count, remove the other from the "
+            "archive folder and run again with --force"
+        )
+        in student_in_two_zips.log.splitlines()
+    )
 
 
 def test_student_in_two_zips_leaves_the_honest_students_filed(student_in_two_zips):
@@ -236,16 +271,25 @@ def test_student_in_two_zips_leaves_the_honest_students_filed(student_in_two_zip
 
 @pytest.fixture(scope="module")
 def symlink_in_a_zip(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        (symlink_entry(filed_name("lou")), "lou"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
-    ]})
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                (symlink_entry(filed_name("lou")), "lou"),
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+            ]
+        },
+    )
 
 
 def test_symlink_in_a_zip_is_refused_with_a_warning(symlink_in_a_zip):
-    assert warning(
-        f"Skipped {filed_name('lou')!r} in {archive_of(symlink_in_a_zip) / 'class.zip'}: it is a symbolic link, "
-        "which is never extracted; ask the student for the file itself"
-    ) in symlink_in_a_zip.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {filed_name('lou')!r} in {archive_of(symlink_in_a_zip) / 'class.zip'}: it is a symbolic link, "
+            "which is never extracted; ask the student for the file itself"
+        )
+        in symlink_in_a_zip.log.splitlines()
+    )
     assert not (extracted_of(symlink_in_a_zip) / "class" / filed_name("lou")).exists()
 
 
@@ -257,17 +301,26 @@ def test_symlink_in_a_zip_leaves_the_honest_students_filed(symlink_in_a_zip):
 
 @pytest.fixture(scope="module")
 def zip_slip(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        *((name, name) for name in SLIP_NAMES), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
-    ]})
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                *((name, name) for name in SLIP_NAMES),
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+            ]
+        },
+    )
 
 
 @pytest.mark.parametrize("name", SLIP_NAMES)
 def test_zip_slip_is_refused_with_a_warning(zip_slip, name):
-    assert warning(
-        f"Skipped {name!r} in {archive_of(zip_slip) / 'class.zip'}: its path is absolute or leads out of its "
-        "folder (zip slip); ask the student for a zip of the notebook alone"
-    ) in zip_slip.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {name!r} in {archive_of(zip_slip) / 'class.zip'}: its path is absolute or leads out of its "
+            "folder (zip slip); ask the student for a zip of the notebook alone"
+        )
+        in zip_slip.log.splitlines()
+    )
 
 
 def test_zip_slip_writes_nothing_outside_the_extracted_folder(zip_slip):
@@ -285,20 +338,30 @@ def test_zip_slip_leaves_the_honest_students_filed(zip_slip):
 
 @pytest.fixture(scope="module")
 def ids_differing_in_case(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        (filed_name("Gus"), "Gus"), (filed_name(ZIPPED_HONEST), ZIPPED_HONEST), (filed_name("gus"), "gus"),
-    ]})
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                (filed_name("Gus"), "Gus"),
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+                (filed_name("gus"), "gus"),
+            ]
+        },
+    )
 
 
 def test_ids_that_differ_only_in_case_are_one_student_filed_once(ids_differing_in_case):
     assert filed_students(ids_differing_in_case) == sorted([*HONEST, "Gus"])
     assert ids_differing_in_case.course.submission(LAB, "Gus").read_bytes() == ids_differing_in_case.sent["Gus"]
     extracted = extracted_of(ids_differing_in_case) / "class"
-    assert warning(
-        f"Skipped {extracted / filed_name('gus')}: student 'gus' already has {LAB}.ipynb from "
-        f"{extracted / filed_name('Gus')} (as 'Gus': ids that differ only in case are one student); if this one "
-        "should count, remove the other from the archive folder and run again with --force"
-    ) in ids_differing_in_case.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {extracted / filed_name('gus')}: student 'gus' already has {LAB}.ipynb from "
+            f"{extracted / filed_name('Gus')} (as 'Gus': ids that differ only in case are one student); if this one "
+            "should count, remove the other from the archive folder and run again with --force"
+        )
+        in ids_differing_in_case.log.splitlines()
+    )
 
 
 ROSTER = [LOOSE_STUDENT, ZIPPED_HONEST, "kim"]
@@ -306,9 +369,17 @@ ROSTER = [LOOSE_STUDENT, ZIPPED_HONEST, "kim"]
 
 @pytest.fixture(scope="module")
 def with_a_roster(tmp_path_factory) -> Collected:
-    return collect_class(tmp_path_factory, {"class.zip": [
-        (filed_name(ZIPPED_HONEST), ZIPPED_HONEST), (filed_name("KIM"), "kim"), (filed_name("zed"), "zed"),
-    ]}, roster=ROSTER)
+    return collect_class(
+        tmp_path_factory,
+        {
+            "class.zip": [
+                (filed_name(ZIPPED_HONEST), ZIPPED_HONEST),
+                (filed_name("KIM"), "kim"),
+                (filed_name("zed"), "zed"),
+            ]
+        },
+        roster=ROSTER,
+    )
 
 
 def test_with_a_roster_an_id_spelled_in_another_case_is_filed_under_the_rosters_id(with_a_roster):
@@ -317,8 +388,11 @@ def test_with_a_roster_an_id_spelled_in_another_case_is_filed_under_the_rosters_
 
 def test_with_a_roster_an_unknown_id_is_set_aside_with_a_warning_not_filed(with_a_roster):
     assert filed_students(with_a_roster) == sorted(ROSTER)
-    assert warning(
-        f"Skipped {extracted_of(with_a_roster) / 'class' / filed_name('zed')}: student id 'zed' is not on the "
-        f"roster: no student of the roster ({len(ROSTER)}) has that id; add the student (nbgrader db student add "
-        "zed) or rename the file, then run again"
-    ) in with_a_roster.log.splitlines()
+    assert (
+        warning(
+            f"Skipped {extracted_of(with_a_roster) / 'class' / filed_name('zed')}: student id 'zed' is not on the "
+            f"roster: no student of the roster ({len(ROSTER)}) has that id; add the student (nbgrader db student add "
+            "zed) or rename the file, then run again"
+        )
+        in with_a_roster.log.splitlines()
+    )

@@ -14,6 +14,7 @@ to `TimeLimits.stretch`, here as in the runner's own alarm. The result is plain 
 Each error output the grader adds has its incident (`grading.incidents`): the notes of a
 submission come from those, never from outputs that the student's code could imitate.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,10 +44,10 @@ class TimeLimits:
     """A cell's limit counts its own time: the wall clock, less the time the run waited for a CPU
     that other work held (a busy grader), up to `stretch` seconds more per cell."""
 
-    cell: float            # seconds a cell may run before it is interrupted
+    cell: float  # seconds a cell may run before it is interrupted
     responsive_wait: float  # seconds it may go on after the interrupt before the run is stopped
-    notebook: float        # seconds for the whole notebook
-    stretch: float = 0.0   # seconds a cell's limit may grow by while the run waits for a CPU
+    notebook: float  # seconds for the whole notebook
+    stretch: float = 0.0  # seconds a cell's limit may grow by while the run waits for a CPU
 
 
 def error_output(name: str, message: str) -> dict:
@@ -58,8 +59,9 @@ def is_truncation_note(output: dict) -> bool:
     return output.get("output_type") == "stream" and output.get("text", "").startswith(TRUNCATION_NOTE)
 
 
-def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str,
-                    log: logging.Logger) -> dict:
+def follow_notebook(
+    run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str, log: logging.Logger
+) -> dict:
     """Place each cell's outputs as the run reports them; the plain-data result described above."""
     cells: dict[str, dict] = {}
     incidents: list[dict] = []
@@ -95,10 +97,14 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
                 continue
             run.kill()
             if current is not None and cell_deadline < notebook_deadline:
-                outputs_of(current).append(error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait)))
+                outputs_of(current).append(
+                    error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait))
+                )
                 incidents.append(incident("kernel_stopped", current))
             elif current is not None:
-                outputs_of(current).append(error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook)))
+                outputs_of(current).append(
+                    error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook))
+                )
                 incidents.append(incident("notebook_timeout", current))
             incidents += _limits_reached(run, incidents)  # a run stalled at its memory limit, say
             log.warning("Stopped the sandbox of %s: past its time limit", who)
@@ -107,8 +113,11 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             run.kill()
             finished = run.wait()
             if not run.killed or isinstance(event, ProtocolError):  # the grader's words, never the run's
-                log.warning("The sandbox of %s ended early: %s", who,
-                            event if event is not None else finished.reason(f"exit status {finished.returncode}"))
+                log.warning(
+                    "The sandbox of %s ended early: %s",
+                    who,
+                    event if event is not None else finished.reason(f"exit status {finished.returncode}"),
+                )
             if current is not None:
                 if isinstance(event, ProtocolError):
                     outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why=event)))
@@ -143,7 +152,9 @@ def follow_notebook(run: Run, request: dict, limits: OutputLimits, times: TimeLi
             current, cell_deadline = None, notebook_deadline
         elif kind == "stopped" and current is not None and index == current:
             run.kill()  # the supervisor refused the kernel's answer: too large, too deep or malformed
-            outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why="an answer too large or malformed")))
+            outputs_of(current).append(
+                error_output("OutputLimit", OUTPUT_STOPPED.format(why="an answer too large or malformed"))
+            )
             incidents.append(incident("output_limit", current))
             log.warning("Stopped the sandbox of %s: its output broke the output rules", who)
             return stopped()
@@ -166,9 +177,15 @@ def _with_timeout_error(outputs: list, message: str) -> list:
     """The cell's outputs with one error saying it was interrupted: the grader's words, after the
     frames of the student's code where the interrupt came (from the kernel's own traceback, whose
     frames of the runner and last line are left out)."""
-    interrupted = [output for output in outputs if output.get("output_type") == "error" and output.get("ename") == INTERRUPT]
-    frames = [entry for output in interrupted[-1:] for entry in output.get("traceback", [])
-              if isinstance(entry, str) and entry.startswith("Cell In[")]
+    interrupted = [
+        output for output in outputs if output.get("output_type") == "error" and output.get("ename") == INTERRUPT
+    ]
+    frames = [
+        entry
+        for output in interrupted[-1:]
+        for entry in output.get("traceback", [])
+        if isinstance(entry, str) and entry.startswith("Cell In[")
+    ]
     error = error_output("CellTimeoutError", message)
     error["traceback"] = frames + error["traceback"]
     return [output for output in outputs if output not in interrupted] + [error]

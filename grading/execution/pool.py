@@ -10,6 +10,7 @@ the scheduler then admits only the course's workers, and every answer comes from
 scheduler without TLS runs anyone's code as its workers' user: it is refused unless the instructor
 allows it (`--insecure-cluster`, to try the kit on one machine).
 """
+
 from __future__ import annotations
 
 import os
@@ -83,10 +84,12 @@ def dask_security(address: str, certificates: Path, insecure: bool = False):
         except (CertificateError, ImportError) as error:
             raise PoolUnavailable(str(error)) from None
     if not insecure:
-        raise PoolUnavailable(f"refusing the scheduler {address}: without TLS anyone who reaches it can run code on"
-                              " its workers and change grades; make the course's certificates with `python -m grading"
-                              " cluster-certs` and use --scheduler tls://HOST:PORT (--insecure-cluster: only to try on"
-                              " one machine)")
+        raise PoolUnavailable(
+            f"refusing the scheduler {address}: without TLS anyone who reaches it can run code on"
+            " its workers and change grades; make the course's certificates with `python -m grading"
+            " cluster-certs` and use --scheduler tls://HOST:PORT (--insecure-cluster: only to try on"
+            " one machine)"
+        )
     return None
 
 
@@ -105,8 +108,10 @@ class DaskPool:
         try:
             self._client = Client(address, timeout=connect_seconds, security=security)
         except OSError as error:
-            raise PoolUnavailable(f"no Dask scheduler answered at {address} ({error}): start it and its workers"
-                                  " as `python -m grading cluster-certs` prints") from None
+            raise PoolUnavailable(
+                f"no Dask scheduler answered at {address} ({error}): start it and its workers"
+                " as `python -m grading cluster-certs` prints"
+            ) from None
         self.address = address
         self.authenticated = security is not None
 
@@ -115,8 +120,12 @@ class DaskPool:
 
         pending = {}
         for work in works:
-            future = self._client.submit(perform_on_dask, work.to_wire(), pure=False,
-                                         key=f"grade-{work.lab}-{work.student}-{os.urandom(4).hex()}")
+            future = self._client.submit(
+                perform_on_dask,
+                work.to_wire(),
+                pure=False,
+                key=f"grade-{work.lab}-{work.student}-{os.urandom(4).hex()}",
+            )
             pending[future.key] = (future, work)
         for future in as_completed([future for future, _ in pending.values()]):
             _, work = pending.pop(future.key)
@@ -129,8 +138,10 @@ class DaskPool:
 
     def describe(self) -> str:
         workers = len(self._client.scheduler_info().get("workers", {}))
-        return (f"the Dask cluster at {self.address} ({workers} worker(s)"
-                f"{'' if self.authenticated else ', without authentication'})")
+        return (
+            f"the Dask cluster at {self.address} ({workers} worker(s)"
+            f"{'' if self.authenticated else ', without authentication'})"
+        )
 
     def close(self) -> None:
         self._client.close()

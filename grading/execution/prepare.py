@@ -6,6 +6,7 @@ restored, outputs cleared, ...), in memory; then `ExecuteInSandbox` and `VerifyA
 they would run. Their answers, made on workers, are used only if nbgrader's own pass asks for
 exactly the same runs (`grading.execution.prepared`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,11 @@ from grading.sandbox.launch import Sandbox
 def sanitized(api, course: Course, lab: str, student: str) -> NotebookNode:
     """The submission as nbgrader's autograde hands it to its execution step."""
     nb = nbformat.read(course.submission(lab, student), as_version=4)
-    resources = {"unique_key": lab, "output_files_dir": f"{lab}_files",
-                 "nbgrader": {"student": student, "assignment": lab, "notebook": lab,
-                              "db_url": api.coursedir.db_url}}
+    resources = {
+        "unique_key": lab,
+        "output_files_dir": f"{lab}_files",
+        "nbgrader": {"student": student, "assignment": lab, "notebook": lab, "db_url": api.coursedir.db_url},
+    }
     for entry in api.config.Autograde.sanitize_preprocessors:
         preprocessor = (import_item(entry) if isinstance(entry, str) else entry)(config=api.config)
         nb, resources = preprocessor(nb, resources)  # skipped when disabled, as in nbgrader's exporter
@@ -46,10 +49,13 @@ def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
     cache = course_cache(api.coursedir)
     font_cache(cache / "sandbox" / "matplotlib")
     return StudentWork(
-        lab=lab, student=student,
-        release=str(release_folder(api.coursedir, lab).resolve()), cache=str(Path(cache).resolve()),
+        lab=lab,
+        student=student,
+        release=str(release_folder(api.coursedir, lab).resolve()),
+        cache=str(Path(cache).resolve()),
         notebook=execute.request(nb, execute.shared_plan(nb, lab).left_out),
-        times=dataclasses.asdict(execute.time_limits()), limits=dataclasses.asdict(execute.output_limits()),
+        times=dataclasses.asdict(execute.time_limits()),
+        limits=dataclasses.asdict(execute.output_limits()),
         sandbox=sandbox_settings(api),
         verdicts=tuple(verify.job(exercise, answer) for _, exercise, answer in verify.judged(nb, lab)),
     )

@@ -6,6 +6,7 @@ student through nbgrader's autograde. The kit's preprocessors (`ExecuteInSandbox
 it only if it was made for exactly the code they were about to run (same cells, same answer
 sources); otherwise, and under plain `nbgrader autograde`, they run it themselves.
 """
+
 from __future__ import annotations
 
 import threading

@@ -19,6 +19,7 @@ The analysis is of names, read from each cell's code with Python's parser: what 
 reads. It cannot see a student's function change an array in place that a shared cell then
 draws; such a change costs nothing but the fidelity of that student's picture, and never points.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,12 +40,13 @@ MAX_SHARED_BYTES = OutputLimits.notebook_bytes  # the master's outputs of a lab'
 # Names a cell binds and reads
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Names:
-    binds: frozenset[str]             # bound otherwise than by an import statement
+    binds: frozenset[str]  # bound otherwise than by an import statement
     reads: frozenset[str]
     imports: tuple[tuple[str, str], ...] = ()  # (import statement as written, a name it binds)
-    known: bool = True                # False when the cell does not parse: it may bind and read anything
+    known: bool = True  # False when the cell does not parse: it may bind and read anything
 
     def all_binds(self) -> frozenset[str]:
         return self.binds | {name for _, name in self.imports}
@@ -99,11 +101,13 @@ def student_binds(names: Names, read_only_imports: frozenset[str]) -> frozenset[
 # Which marked cells a student's run leaves out
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Plan:
     """Of a notebook's code cells (by index among all cells): those left out of the run, each with
     the master's outputs to show, and the marked cells that run as usual because they use the
     student's names."""
+
     left_out: dict[int, dict] = field(default_factory=dict)
     ran_as_usual: list[int] = field(default_factory=list)
 
@@ -115,8 +119,9 @@ def plan(nb: NotebookNode, master_outputs: dict[str, dict]) -> Plan:
     if not any(is_shared(cell) for _, cell in cells):
         return Plan()
     names = {index: names_of(cell.source) for index, cell in cells}
-    read_only_imports = frozenset(statement for index, cell in cells if not is_answer(cell)
-                                  for statement, _ in names[index].imports)
+    read_only_imports = frozenset(
+        statement for index, cell in cells if not is_answer(cell) for statement, _ in names[index].imports
+    )
     tainted: set[str] = set()
     candidates: list[int] = []
     result = Plan()
@@ -151,10 +156,15 @@ def _needed_later(cells: list, names: dict[int, Names], candidates: set[int]) ->
     needed: set[int] = set()
     while True:
         runs = [index for index, _ in cells if index not in candidates or index in needed]
-        more = {candidate for candidate in candidates - needed
-                if any(later > candidate and (not names[later].known
-                                               or not names[candidate].all_binds().isdisjoint(names[later].reads))
-                       for later in runs)}
+        more = {
+            candidate
+            for candidate in candidates - needed
+            if any(
+                later > candidate
+                and (not names[later].known or not names[candidate].all_binds().isdisjoint(names[later].reads))
+                for later in runs
+            )
+        }
         if not more:
             return needed
         needed |= more
@@ -163,6 +173,7 @@ def _needed_later(cells: list, names: dict[int, Names], candidates: set[int]) ->
 # ---------------------------------------------------------------------------------------------
 # The master's outputs, kept beside the lab's cache
 # ---------------------------------------------------------------------------------------------
+
 
 def outputs_file(cache: Path, lab: str) -> Path:
     return cache / "shared-cells" / f"{lab}.json"
@@ -176,8 +187,7 @@ def master_outputs(master: NotebookNode) -> dict[str, dict]:
             continue
         if any(output.get("output_type") == "error" for output in cell.outputs):
             continue
-        kept[grade_id(cell)] = {"source": cell.source, "outputs": cell.outputs,
-                                 "execution_count": cell.execution_count}
+        kept[grade_id(cell)] = {"source": cell.source, "outputs": cell.outputs, "execution_count": cell.execution_count}
     return kept
 
 
@@ -210,5 +220,8 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, dict]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {cell_id: entry for cell_id, entry in raw.items()
-            if isinstance(entry, dict) and isinstance(entry.get("source"), str) and isinstance(entry.get("outputs"), list)}
+    return {
+        cell_id: entry
+        for cell_id, entry in raw.items()
+        if isinstance(entry, dict) and isinstance(entry.get("source"), str) and isinstance(entry.get("outputs"), list)
+    }

@@ -13,6 +13,7 @@ The coordinator trusts none of it more than it trusts a sandbox's own output: `c
 checks its shape and sizes and cleans the outputs again before nbgrader sees them. Nothing is
 pickled by the kit; over a cluster, these dicts travel as Dask sends plain data.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,21 +34,21 @@ class WorkError(Exception):
 class VerdictJob:
     function: str
     sources: tuple[str, ...]  # the answer cells executed before the call
-    payload: bytes            # what the verdict runner reads (grading.isolated_call.verdict_payload)
+    payload: bytes  # what the verdict runner reads (grading.isolated_call.verdict_payload)
     timeout: float
-    stretch: float = 0.0      # seconds more while the run waits for a CPU held by other work
+    stretch: float = 0.0  # seconds more while the run waits for a CPU held by other work
 
 
 @dataclass(frozen=True)
 class StudentWork:
     lab: str
     student: str
-    release: str            # the lab's release folder (read-only in the sandbox)
-    cache: str              # the course's cache folder (read-only in the sandbox)
-    notebook: dict          # the notebook runner's request: {"cells": [...], "cell_timeout", ...}
-    times: dict             # grading.execution.notebook_run.TimeLimits as a dict
-    limits: dict            # grading.sandbox.protocol.OutputLimits as a dict
-    sandbox: dict           # grading.sandbox.launch.Sandbox settings
+    release: str  # the lab's release folder (read-only in the sandbox)
+    cache: str  # the course's cache folder (read-only in the sandbox)
+    notebook: dict  # the notebook runner's request: {"cells": [...], "cell_timeout", ...}
+    times: dict  # grading.execution.notebook_run.TimeLimits as a dict
+    limits: dict  # grading.sandbox.protocol.OutputLimits as a dict
+    sandbox: dict  # grading.sandbox.launch.Sandbox settings
     verdicts: tuple[VerdictJob, ...] = field(default_factory=tuple)
 
     def to_wire(self) -> dict:
@@ -55,17 +56,22 @@ class StudentWork:
 
     @classmethod
     def from_wire(cls, wire: dict) -> StudentWork:
-        verdicts = tuple(VerdictJob(job["function"], tuple(job["sources"]), job["payload"], float(job["timeout"]))
-                         for job in wire["verdicts"])
+        verdicts = tuple(
+            VerdictJob(job["function"], tuple(job["sources"]), job["payload"], float(job["timeout"]))
+            for job in wire["verdicts"]
+        )
         return cls(**{**wire, "verdicts": verdicts})
 
 
 def roomy(limits: OutputLimits) -> OutputLimits:
     """The limits with room for the notes a worker adds (truncation, time limits): the worker has
     applied the real limits; the coordinator's second cleaning only bounds and sanitises."""
-    return dataclasses.replace(limits, text_chars_per_cell=limits.text_chars_per_cell * 2 + 10_000,
-                               image_bytes_per_cell=limits.image_bytes_per_cell * 2,
-                               notebook_bytes=limits.notebook_bytes * 2 + 100_000)
+    return dataclasses.replace(
+        limits,
+        text_chars_per_cell=limits.text_chars_per_cell * 2 + 10_000,
+        image_bytes_per_cell=limits.image_bytes_per_cell * 2,
+        notebook_bytes=limits.notebook_bytes * 2 + 100_000,
+    )
 
 
 def checked_notebook(raw: object, limits: OutputLimits) -> dict:
@@ -93,8 +99,13 @@ def checked_verdict(raw: object) -> dict:
     """A verdict run's raw result ({"report", "arrays"} or {"error"}), its shape and size checked."""
     if isinstance(raw, dict) and set(raw) == {"error"} and isinstance(raw["error"], str):
         return {"error": raw["error"][:1000]}
-    if (isinstance(raw, dict) and set(raw) == {"report", "arrays"} and isinstance(raw["report"], dict)
-            and isinstance(raw["arrays"], bytes) and len(raw["arrays"]) <= MAX_VERDICT_BYTES):
+    if (
+        isinstance(raw, dict)
+        and set(raw) == {"report", "arrays"}
+        and isinstance(raw["report"], dict)
+        and isinstance(raw["arrays"], bytes)
+        and len(raw["arrays"]) <= MAX_VERDICT_BYTES
+    ):
         return raw
     raise WorkError("a verdict's result is malformed")
 

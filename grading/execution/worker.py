@@ -7,6 +7,7 @@ its own (`claim_uid`), so that no process of one worker's runs can signal anothe
 ordinary user, each run has a user namespace of its own. The same worker
 serves the local pool's threads and, on a cluster, each Dask worker process (`perform_on_dask`).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -102,8 +103,9 @@ class Worker:
         settings = self._settings(work.sandbox)
         run = self._start(work, settings, "notebook", json.dumps(work.notebook).encode())
         try:
-            notebook = follow_notebook(run, work.notebook, OutputLimits(**work.limits), TimeLimits(**work.times),
-                                       work.student, LOG)
+            notebook = follow_notebook(
+                run, work.notebook, OutputLimits(**work.limits), TimeLimits(**work.times), work.student, LOG
+            )
         finally:
             run.close()
         verdicts = {}
@@ -113,8 +115,13 @@ class Worker:
                 verdicts[job.function] = receive_verdict(run, job.timeout, job.stretch)
             finally:
                 run.close()
-        return {"student": work.student, "notebook": notebook, "verdicts": verdicts,
-                "seconds": time.monotonic() - started, "worker": self.name}
+        return {
+            "student": work.student,
+            "notebook": notebook,
+            "verdicts": verdicts,
+            "seconds": time.monotonic() - started,
+            "worker": self.name,
+        }
 
     def close(self) -> None:
         for sandbox in self._sandboxes.values():
@@ -132,5 +139,7 @@ def perform_on_dask(wire: dict) -> dict:
     """A Dask task: one student's work, on this Dask worker's own warm worker (one per thread)."""
     worker = getattr(_DASK_WORKERS, "worker", None)
     if worker is None:
-        worker = _DASK_WORKERS.worker = Worker(name=f"dask {socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 1000}")
+        worker = _DASK_WORKERS.worker = Worker(
+            name=f"dask {socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 1000}"
+        )
     return worker.perform(StudentWork.from_wire(wire))

@@ -15,6 +15,7 @@ forces the template name `feedback`):
 The template keeps nbgrader's score summary and cells, with a compact stylesheet of its own, no
 script and a Content-Security-Policy that forbids scripts.
 """
+
 from pathlib import Path
 
 import nbgrader
@@ -32,4 +33,12 @@ NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensio
 # The kit's folder first: its `feedback` template is found before nbgrader's.
 TEMPLATE_DIRS = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
 
-__all__ = ["TEMPLATES", "TEMPLATE_DIRS", "CompressFigures", "HideHiddenTests", "NameExercises", "RenderMath", "ShortenPaths"]
+__all__ = [
+    "TEMPLATES",
+    "TEMPLATE_DIRS",
+    "CompressFigures",
+    "HideHiddenTests",
+    "NameExercises",
+    "RenderMath",
+    "ShortenPaths",
+]

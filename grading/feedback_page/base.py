@@ -1,4 +1,5 @@
 """The base of the feedback page's preprocessors."""
+
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 

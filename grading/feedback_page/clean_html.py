@@ -6,6 +6,7 @@ every student's page (the locked text, the given code), so the sanitized HTML of
 piece is kept for the rest of the feedback run. Only pieces of ordinary size are kept: a student's
 outsized cell is sanitized every time, and never held in memory.
 """
+
 from __future__ import annotations
 
 import functools

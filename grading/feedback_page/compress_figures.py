@@ -9,6 +9,7 @@ would not get smaller.
 A class's pages share most figures (every student's run draws the same data), so each distinct
 figure is re-encoded once per feedback run: the result depends on the figure's bytes alone.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,9 @@ def lighter_png(data: str) -> str:
             image = image.convert("RGBA")
             flat = Image.new("RGBA", image.size, "white")
             flat.alpha_composite(image)
-            palette = flat.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                                   dither=Image.Dither.NONE)
+            palette = flat.convert("RGB").quantize(
+                colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+            )
         out = io.BytesIO()
         palette.save(out, format="PNG", optimize=True)
     except (OSError, ValueError, binascii.Error, UnidentifiedImageError, Image.DecompressionBombError):
@@ -51,8 +53,9 @@ def lighter_png(data: str) -> str:
 class CompressFigures(FeedbackPreprocessor):
     """Re-encode the PNG figures of every output with a palette (see the module's docstring)."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
-                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if isinstance(data.get("image/png"), str):

@@ -7,6 +7,7 @@ named by its grade id. The name goes into the cell's nbgrader metadata as `title
 `score` and `points` that nbgrader's `GetGrades` puts there (in memory only: the autograded
 notebook on disk is not rewritten).
 """
+
 from __future__ import annotations
 
 import re
@@ -17,13 +18,14 @@ from nbformat.notebooknode import NotebookNode
 from grading.feedback_page.base import FeedbackPreprocessor
 
 # "# Tests for Exercise 1 (10 points): run this cell to check your estimate_gaussian."
-HEADLINE = re.compile(r"^\s*#*\s*(?:tests?|checks?)\s+for\s+(?P<label>[^(:]+?)\s*(?:\([^)]*\))?\s*(?::\s*(?P<rest>.*))?$",
-                      re.I)
+HEADLINE = re.compile(
+    r"^\s*#*\s*(?:tests?|checks?)\s+for\s+(?P<label>[^(:]+?)\s*(?:\([^)]*\))?\s*(?::\s*(?P<rest>.*))?$", re.I
+)
 FUNCTION = re.compile(r"\byour\s+`?(?P<name>[A-Za-z_]\w*)`?")
 
 
 def exercise_name(source: str, grade_id: str) -> str:
-    """"Exercise 1: estimate_gaussian" from a grade cell's first line, else `grade_id`."""
+    """ "Exercise 1: estimate_gaussian" from a grade cell's first line, else `grade_id`."""
     first = next((line for line in source.splitlines() if line.strip()), "")
     headline = HEADLINE.match(first)
     if headline is None:
@@ -35,8 +37,9 @@ def exercise_name(source: str, grade_id: str) -> str:
 class NameExercises(FeedbackPreprocessor):
     """Set `metadata.nbgrader.title` of every graded cell (and task) to its exercise's name."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
-                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade") or meta.get("task"):
             meta["title"] = exercise_name(cell.source, meta.get("grade_id", "?"))

@@ -8,6 +8,7 @@ text is written as character references, so that the markdown that follows leave
 blocks and inline code keep their dollars; a formula latex2mathml cannot read stays as written.
 A student's written answer (a markdown answer cell) is left alone: the template sanitises its HTML.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,7 @@ def _as_references(text: str) -> str:
     """`text` (between tags) with every character but letters, digits and spaces as a character reference."""
     out, position = [], 0
     for entity in _ENTITY.finditer(text):
-        out += [_reference(char) for char in text[position:entity.start()]] + [entity.group(0)]
+        out += [_reference(char) for char in text[position : entity.start()]] + [entity.group(0)]
         position = entity.end()
     out += [_reference(char) for char in text[position:]]
     return "".join(out)
@@ -72,8 +73,9 @@ def to_mathml(tex: str, display: bool) -> str:
 class RenderMath(FeedbackPreprocessor):
     """Replace the TeX formulas of the release's markdown cells by MathML."""
 
-    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
-                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
         answer = cell.get("metadata", {}).get("nbgrader", {}).get("solution")
         if cell.cell_type == "markdown" and not answer and "$" in cell.source:
             cell.source = PIECES.sub(self._render, cell.source)

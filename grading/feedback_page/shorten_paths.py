@@ -8,6 +8,7 @@ the feedback they read as the student knows them: `numpy/_core/_methods.py`, `pu
 and `<python>`, `<grader>`, `<cache>`, `<course>` or `~` for the rest. Text, error and HTML or
 Markdown outputs are rewritten; the cells' sources are the release's and the student's own.
 """
+
 from __future__ import annotations
 
 import html
@@ -69,8 +70,16 @@ def path_rules(lab: str, course_root: str | Path) -> dict[str, str]:
     add([PROGRAMS], "<grader>")
     add([SHARED_CACHE], "<cache>")
     add(python_folders(), "", folder=True)  # numpy/_core/_methods.py, warnings.py
-    add([sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-         Path(os.path.realpath(sys.executable)).parent.parent], "<python>")
+    add(
+        [
+            sys.prefix,
+            sys.exec_prefix,
+            sys.base_prefix,
+            sys.base_exec_prefix,
+            Path(os.path.realpath(sys.executable)).parent.parent,
+        ],
+        "<python>",
+    )
     add([course_root, KIT_ROOT], "<course>")
     home = Path.home()
     if str(home) not in ("/", ""):
@@ -83,8 +92,10 @@ class PathShortener:
 
     def __init__(self, rules: dict[str, str]):
         self.rules = rules
-        alternatives = [re.escape(prefix) + ("" if prefix.endswith("/") else f"(?!{_NOT_IN_PATH})")
-                        for prefix in sorted(rules, key=len, reverse=True)]
+        alternatives = [
+            re.escape(prefix) + ("" if prefix.endswith("/") else f"(?!{_NOT_IN_PATH})")
+            for prefix in sorted(rules, key=len, reverse=True)
+        ]
         self.pattern = re.compile(f"(?<!{_NOT_IN_PATH})(?:{'|'.join(alternatives)})") if rules else None
 
     def __call__(self, text: str, markup: bool = False) -> str:
@@ -114,8 +125,9 @@ def shorten_output(output: NotebookNode, shorten: PathShortener) -> None:
         for mimetype, value in data.items():
             if mimetype.startswith("text/"):
                 markup = mimetype in ("text/html", "text/markdown")
-                data[mimetype] = ([shorten(line, markup) for line in value] if isinstance(value, list)
-                                  else shorten(value, markup))
+                data[mimetype] = (
+                    [shorten(line, markup) for line in value] if isinstance(value, list) else shorten(value, markup)
+                )
 
 
 class ShortenPaths(FeedbackPreprocessor):

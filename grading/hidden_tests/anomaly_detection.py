@@ -20,6 +20,7 @@ float64 arrays of shape (n,) (the lab asks for numpy's default double precision,
 to 9 significant digits, which float32 cannot reach), `epsilon` and `F1` are single floats, and
 both functions return a tuple.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -119,16 +120,20 @@ def select_threshold_cases() -> list[Case]:
         X_train, X_val, y_val = _real_data(part)
         mu, var = reference_estimate_gaussian(X_train)
         cases.append(Case(f"real_part{part}", (y_val, _density(X_val, mu, var)), label))
-    cases.append(Case(
-        "strict_inequality",
-        (np.array([1, 0, 0, 0], dtype=np.uint8), np.array([0.0, 0.4, 0.7, 1.0])),
-        "4 examples whose only anomaly has the smallest p",
-    ))
-    cases.append(Case(
-        "first_best",
-        (np.array([1, 0, 0], dtype=np.uint8), np.array([0.0, 0.5, 1.0])),
-        "3 examples where many epsilons reach the same best F1",
-    ))
+    cases.append(
+        Case(
+            "strict_inequality",
+            (np.array([1, 0, 0, 0], dtype=np.uint8), np.array([0.0, 0.4, 0.7, 1.0])),
+            "4 examples whose only anomaly has the smallest p",
+        )
+    )
+    cases.append(
+        Case(
+            "first_best",
+            (np.array([1, 0, 0], dtype=np.uint8), np.array([0.0, 0.5, 1.0])),
+            "3 examples where many epsilons reach the same best F1",
+        )
+    )
     for index in range(3):
         y_val = (rng.uniform(size=30) < 0.3).astype(np.uint8)
         p_val = np.where(y_val == 1, rng.uniform(0.0, 0.6, 30), rng.uniform(0.2, 1.0, 30))
@@ -139,10 +144,20 @@ def select_threshold_cases() -> list[Case]:
     # flagging the first alone) takes epsilon 999 / 1024, the grid's last, or 1000 / 1024,
     # max(p_val), which the grid leaves out.
     labels = np.array([1, 0, 1, 0], dtype=np.uint8)
-    cases.append(Case("last_epsilon", (labels, np.array([0.0, 500.0, 998.5, 1000.0]) / 1024),
-                      "4 examples whose best epsilon is the scan's last one"))
-    cases.append(Case("past_the_last_epsilon", (labels, np.array([0.0, 500.0, 999.5, 1000.0]) / 1024),
-                      "4 examples where only epsilon = max(p_val), past the scan's end, would flag both anomalies"))
+    cases.append(
+        Case(
+            "last_epsilon",
+            (labels, np.array([0.0, 500.0, 998.5, 1000.0]) / 1024),
+            "4 examples whose best epsilon is the scan's last one",
+        )
+    )
+    cases.append(
+        Case(
+            "past_the_last_epsilon",
+            (labels, np.array([0.0, 500.0, 999.5, 1000.0]) / 1024),
+            "4 examples where only epsilon = max(p_val), past the scan's end, would flag both anomalies",
+        )
+    )
     return cases
 
 

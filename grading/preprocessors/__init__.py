@@ -6,6 +6,7 @@
 - VerifyAnswers: decide each graded function's points from a separate sandboxed run.
 - CheckCellMetadata: nbgrader's check of the cells' metadata, with its schema built once.
 """
+
 from grading.preprocessors.check_cell_metadata import CheckCellMetadata
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.restore_released_cells import RestoreReleasedCells

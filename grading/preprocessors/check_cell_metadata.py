@@ -6,6 +6,7 @@ own time per student. Here the schema's validator is built once. Everything else
 the same schema file, the same version checks and rules (grade ids, points, duplicate ids),
 the same errors, the same one-line message on failure.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,11 +36,13 @@ class _SchemaCheckedOnce(BaseMetadataValidator):
             return
         version = cell.metadata["nbgrader"].get("schema_version", 0)
         if version < self.schema_version:
-            raise SchemaTooOldError(f"Outdated schema version: {version} (expected {self.schema_version})",
-                                    version, self.schema_version)
+            raise SchemaTooOldError(
+                f"Outdated schema version: {version} (expected {self.schema_version})", version, self.schema_version
+            )
         if version > self.schema_version:
-            raise SchemaTooNewError(f"Schema version is too new: {version} (expected {self.schema_version})",
-                                    version, self.schema_version)
+            raise SchemaTooNewError(
+                f"Schema version is too new: {version} (expected {self.schema_version})", version, self.schema_version
+            )
         error = jsonschema.exceptions.best_match(_schema_validator().iter_errors(cell.metadata["nbgrader"]))
         if error is not None:
             raise error

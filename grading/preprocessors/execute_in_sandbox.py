@@ -17,6 +17,7 @@ What a class of submissions needs on top of running cells:
 - the lab's shared cells that the student's code cannot reach are left out of the run and show
   the master's outputs (`grading.execution.shared_cells`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,8 +46,12 @@ from grading.sandbox.warm import ColdRun, missing_guarantees
 
 NOT_RUN = "Not run: the kernel had stopped at an earlier cell."
 UNSAFE_NOTE = "[graded without a sandbox (--unsafe-no-sandbox): this notebook's code ran as the grader's own user]\n"
-WEAKER_LIMITS_NOTE = ("[graded with per-process limits only: the grading machine offered no cgroup to count this"
-                      " notebook's run as a whole]\n")
+WEAKER_LIMITS_NOTE = (
+    "[graded with per-process limits only: the grading machine offered no cgroup to count this"
+    " notebook's run as a whole]\n"
+)
+
+
 def release_folder(coursedir: CourseDirectory, lab: str) -> Path:
     return Path(coursedir.format_path(coursedir.release_directory, ".", lab))
 
@@ -60,8 +65,12 @@ def font_cache(folder: Path) -> Path:
     """matplotlib's font list, built once by the grader, so that no sandbox spends a second on it."""
     if not any(folder.glob("fontlist-*.json")):
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], check=False,
-                       env={"MPLCONFIGDIR": str(folder), "PATH": "/usr/bin:/bin"}, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-I", "-c", "import matplotlib.font_manager"],
+            check=False,
+            env={"MPLCONFIGDIR": str(folder), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+        )
     return folder
 
 
@@ -70,18 +79,24 @@ class ExecuteInSandbox(NbGraderPreprocessor):
 
     timeout = Integer(30, help="Seconds one cell may run before it is interrupted.").tag(config=True)
     responsive_wait = Integer(
-        5, help="Seconds a cell may go on after its interrupt before the sandbox is stopped.").tag(config=True)
+        5, help="Seconds a cell may go on after its interrupt before the sandbox is stopped."
+    ).tag(config=True)
     notebook_timeout = Integer(600, help="Seconds the whole notebook may run.").tag(config=True)
     load_allowance = Float(
-        3.0, help="A cell's limits count its own time: when the run waited for a CPU held by other work (a busy"
+        3.0,
+        help="A cell's limits count its own time: when the run waited for a CPU held by other work (a busy"
         " grader), a cell may take that much longer, up to this many times its limit more (0: the wall clock"
-        " alone).").tag(config=True)
-    max_output_chars = Integer(OutputLimits.text_chars_per_cell,
-                               help="Characters of text output kept per cell.").tag(config=True)
-    max_image_bytes = Integer(OutputLimits.image_bytes_per_cell,
-                              help="Bytes of figures (base64) kept per cell.").tag(config=True)
-    max_notebook_bytes = Integer(OutputLimits.notebook_bytes,
-                                 help="Bytes of output kept for the whole notebook.").tag(config=True)
+        " alone).",
+    ).tag(config=True)
+    max_output_chars = Integer(OutputLimits.text_chars_per_cell, help="Characters of text output kept per cell.").tag(
+        config=True
+    )
+    max_image_bytes = Integer(OutputLimits.image_bytes_per_cell, help="Bytes of figures (base64) kept per cell.").tag(
+        config=True
+    )
+    max_notebook_bytes = Integer(OutputLimits.notebook_bytes, help="Bytes of output kept for the whole notebook.").tag(
+        config=True
+    )
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         info = resources["nbgrader"]
@@ -94,22 +109,36 @@ class ExecuteInSandbox(NbGraderPreprocessor):
 
     def request(self, nb: NotebookNode, left_out: object = ()) -> dict:
         """What the notebook runner is asked to run: every code cell but those `left_out`, hidden tests left out."""
-        cells = [{"index": index, "source": without_hidden_tests(cell.source)}
-                 for index, cell in enumerate(nb.cells) if cell.cell_type == "code" and index not in left_out]
-        return {"cells": cells, "cell_timeout": self.timeout, "cell_stretch": self.stretch(),
-                "max_output_chars": self.max_output_chars}
+        cells = [
+            {"index": index, "source": without_hidden_tests(cell.source)}
+            for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and index not in left_out
+        ]
+        return {
+            "cells": cells,
+            "cell_timeout": self.timeout,
+            "cell_stretch": self.stretch(),
+            "max_output_chars": self.max_output_chars,
+        }
 
     def stretch(self) -> float:
         """Seconds a cell's limit may grow by while its run waits for a CPU."""
         return self.timeout * self.load_allowance
 
     def output_limits(self) -> OutputLimits:
-        return OutputLimits(text_chars_per_cell=self.max_output_chars, image_bytes_per_cell=self.max_image_bytes,
-                            notebook_bytes=self.max_notebook_bytes)
+        return OutputLimits(
+            text_chars_per_cell=self.max_output_chars,
+            image_bytes_per_cell=self.max_image_bytes,
+            notebook_bytes=self.max_notebook_bytes,
+        )
 
     def time_limits(self) -> TimeLimits:
-        return TimeLimits(cell=self.timeout, responsive_wait=self.responsive_wait, notebook=self.notebook_timeout,
-                          stretch=self.stretch())
+        return TimeLimits(
+            cell=self.timeout,
+            responsive_wait=self.responsive_wait,
+            notebook=self.notebook_timeout,
+            stretch=self.stretch(),
+        )
 
     def run(self, nb: NotebookNode, lab: str, who: str, cache_to: Path | None = None) -> NotebookNode:
         """Execute `nb` of `lab` in a sandbox, in place; or take the run a class's worker made of
@@ -130,7 +159,9 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         font_cache(cache / "sandbox" / "matplotlib")
         mounts = lab_mounts(release_folder(coursedir, lab), cache, lab)
         if cache_to is not None:
-            mounts.read_only = {outside: inside for outside, inside in mounts.read_only.items() if inside != SHARED_CACHE}
+            mounts.read_only = {
+                outside: inside for outside, inside in mounts.read_only.items() if inside != SHARED_CACHE
+            }
             mounts.writable[cache_to] = SHARED_CACHE
         run = ColdRun(settings, mounts, "notebook", json.dumps(request).encode(), SANDBOX_ENV)
         try:
@@ -167,5 +198,7 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
         shared_ran = [incident("shared_cell_ran", index) for index in plan.ran_as_usual]
         before = nb.metadata.get("grading")
-        kept = {"ignored_cells": before["ignored_cells"]} if isinstance(before, dict) and "ignored_cells" in before else {}
+        kept = (
+            {"ignored_cells": before["ignored_cells"]} if isinstance(before, dict) and "ignored_cells" in before else {}
+        )
         nb.metadata["grading"] = {**kept, "incidents": result["incidents"] + shared_ran}

@@ -9,6 +9,7 @@ added are dropped; an answer that cannot be found stays the release's stub. The 
 the locked cells the student changed or removed are kept in the notebook's metadata,
 `nb.metadata["grading"]["ignored_cells"]`, for the feedback page to tell them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,8 +42,7 @@ def find_answer(released: NotebookNode, submitted: list[NotebookNode]) -> Notebo
     wanted = defined_functions(released.source)
     if not wanted or released.cell_type != "code":
         return None
-    defining = [cell for cell in submitted
-                if cell.cell_type == "code" and wanted <= defined_functions(cell.source)]
+    defining = [cell for cell in submitted if cell.cell_type == "code" and wanted <= defined_functions(cell.source)]
     return defining[-1] if defining else None
 
 
@@ -62,8 +62,11 @@ def changed_locked_cells(released: NotebookNode, submitted: NotebookNode) -> lis
         if not _is_locked(cell):
             continue
         mine = by_id.get(grade_id(cell))
-        if (mine is None or mine.source.strip() != cell.source.strip()
-                or mine.metadata.get("nbgrader") != cell.metadata.get("nbgrader")):
+        if (
+            mine is None
+            or mine.source.strip() != cell.source.strip()
+            or mine.metadata.get("nbgrader") != cell.metadata.get("nbgrader")
+        ):
             changed.append(grade_id(cell))
     return changed
 

@@ -6,6 +6,7 @@ formgrader, which shows the graded notebook in the instructor's browser, runs a 
 JavaScript. Other output types the sandbox's protocol does not keep at all. Markdown cells
 are the release's own (see `RestoreReleasedCells`) and stay as they are, formulas included.
 """
+
 from __future__ import annotations
 
 from nbconvert.preprocessors.sanitize import SanitizeHTML
@@ -15,7 +16,9 @@ from traitlets import Bool
 class SanitizeOutputs(SanitizeHTML):
     """nbconvert's SanitizeHTML, applied to code cells' outputs only."""
 
-    enabled = Bool(True, help="Whether to sanitise outputs (nbconvert's preprocessors are off by default).").tag(config=True)
+    enabled = Bool(True, help="Whether to sanitise outputs (nbconvert's preprocessors are off by default).").tag(
+        config=True
+    )
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type == "code":

@@ -13,6 +13,7 @@ wrong. So a wrong function costs only its own points, no trick played inside the
 earn any or show a pass above the grader's verdict, and the graded notebook never hides what a
 failing public test said.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,7 +55,6 @@ def hidden_tests() -> dict[str, ModuleType]:
             raise RuntimeError(f"The hidden tests of {info.name} need {error.filename}: run 'make setup'.") from None
         modules[info.name] = module
     return modules
-
 
 
 def verdict_job(exercise: Exercise, answer_source: str, timeout: float, stretch: float = 0.0) -> VerdictJob:
@@ -117,8 +117,11 @@ def without_pass(output: NotebookNode) -> NotebookNode | None:
     if output.output_type == "error":
         texts = [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
     else:
-        texts = [value for mime, value in output.get("data", {}).items()
-                 if mime.startswith("text/") and isinstance(value, str)]
+        texts = [
+            value
+            for mime, value in output.get("data", {}).items()
+            if mime.startswith("text/") and isinstance(value, str)
+        ]
     return None if any(_announces_pass(text) for text in texts) else output
 
 
@@ -135,16 +138,19 @@ def record_verdict(cell: NotebookNode, function: str, problems: list[str]) -> No
     if problems:
         cell.outputs = [kept for kept in map(without_pass, cell.outputs) if kept is not None]
         message = f"{function} is not correct yet:\n- " + "\n- ".join(problems)
-        cell.outputs.append(new_output("error", ename="WrongAnswer", evalue=message,
-                                       traceback=[f"WrongAnswer: {message}"]))
+        cell.outputs.append(
+            new_output("error", ename="WrongAnswer", evalue=message, traceback=[f"WrongAnswer: {message}"])
+        )
         return
     failed_above = any(_is_failure(output) for output in cell.outputs)
     cell.outputs = [as_plain_text(output) if _is_failure(output) else output for output in cell.outputs]
     verdict = f"{function}: verified by the grader in a separate process.\n"
     if failed_above:
-        verdict = (f"{function}: verified by the grader in a separate process: every hidden check passed, "
-                   "so this exercise gets its points. The failure above happened in this notebook's own run "
-                   "of the cell; it is kept as text for you to read.\n")
+        verdict = (
+            f"{function}: verified by the grader in a separate process: every hidden check passed, "
+            "so this exercise gets its points. The failure above happened in this notebook's own run "
+            "of the cell; it is kept as text for you to read.\n"
+        )
     cell.outputs.append(new_output("stream", name="stdout", text=verdict))
 
 
@@ -153,9 +159,11 @@ class VerifyAnswers(NbGraderPreprocessor):
 
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
     load_allowance = Float(
-        3.0, help="The limit counts the run's own time: when it waited for a CPU held by other work (a busy"
+        3.0,
+        help="The limit counts the run's own time: when it waited for a CPU held by other work (a busy"
         " grader), it may take that much longer, up to this many times the limit more (0: the wall clock"
-        " alone).").tag(config=True)
+        " alone).",
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -170,11 +178,17 @@ class VerifyAnswers(NbGraderPreprocessor):
         module = hidden_tests().get(lab)
         if module is None:
             return []
-        answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
-                   if cell.metadata.get("nbgrader", {}).get("solution")}
-        return [(cell, exercise, answers.get(exercise.answer_cell, "")) for cell in nb.cells
-                if cell.cell_type == "code"
-                and (exercise := module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))) is not None]
+        answers = {
+            cell.metadata["nbgrader"]["grade_id"]: cell.source
+            for cell in nb.cells
+            if cell.metadata.get("nbgrader", {}).get("solution")
+        }
+        return [
+            (cell, exercise, answers.get(exercise.answer_cell, ""))
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            and (exercise := module.EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))) is not None
+        ]
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]

@@ -17,6 +17,7 @@ v1 hierarchy it is mounted with (/proc/self/mountinfo). The v2 hierarchy, when t
 is always used as well: it kills a cgroup at once (cgroup.kill) and counts CPU time (cpu.stat)
 even where it holds no controller.
 """
+
 from __future__ import annotations
 
 import errno
@@ -28,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PARENT = "course-kit"
-PERIOD_US = 100_000    # CPU bandwidth period; a run gets `cpus` times this per period
-KILL_SECONDS = 10.0    # how long killed processes may take to leave a cgroup
-HINT = ("as root the kit sets up its cgroups itself; as another user ask an administrator for a delegated "
-        "cgroup and pass it as the parent (README: Grading as an ordinary user)")
+PERIOD_US = 100_000  # CPU bandwidth period; a run gets `cpus` times this per period
+KILL_SECONDS = 10.0  # how long killed processes may take to leave a cgroup
+HINT = (
+    "as root the kit sets up its cgroups itself; as another user ask an administrator for a delegated "
+    "cgroup and pass it as the parent (README: Grading as an ordinary user)"
+)
 
 REQUIRED = ("memory", "pids")
 OPTIONAL = {"cpu": "cpu bandwidth", "cpuacct": "cpu accounting"}  # controller -> what is missing without it
@@ -41,15 +44,18 @@ V2_ENABLED = ("memory", "pids", "cpu")  # controllers a v2 cgroup enables for it
 # What start_run writes, in order, per (version, controller): file -> value from the RunLimits.
 # v1 keeps memory <= memory+swap at every step: lift memsw first, then set both to the same value (no swap).
 LIMITS = {
-    (1, "memory"): (("memory.memsw.limit_in_bytes", lambda limits: -1),
-                    ("memory.limit_in_bytes", lambda limits: limits.memory_bytes),
-                    ("memory.memsw.limit_in_bytes", lambda limits: limits.memory_bytes)),
-    (2, "memory"): (("memory.max", lambda limits: limits.memory_bytes),
-                    ("memory.swap.max", lambda limits: 0)),
+    (1, "memory"): (
+        ("memory.memsw.limit_in_bytes", lambda limits: -1),
+        ("memory.limit_in_bytes", lambda limits: limits.memory_bytes),
+        ("memory.memsw.limit_in_bytes", lambda limits: limits.memory_bytes),
+    ),
+    (2, "memory"): (("memory.max", lambda limits: limits.memory_bytes), ("memory.swap.max", lambda limits: 0)),
     (1, "pids"): (("pids.max", lambda limits: limits.processes),),
     (2, "pids"): (("pids.max", lambda limits: limits.processes),),
-    (1, "cpu"): (("cpu.cfs_period_us", lambda limits: PERIOD_US),
-                 ("cpu.cfs_quota_us", lambda limits: _quota_us(limits))),
+    (1, "cpu"): (
+        ("cpu.cfs_period_us", lambda limits: PERIOD_US),
+        ("cpu.cfs_quota_us", lambda limits: _quota_us(limits)),
+    ),
     (2, "cpu"): (("cpu.max", lambda limits: f"{_quota_us(limits)} {PERIOD_US}"),),
 }
 ONLY_WHERE_PRESENT = {"memory.memsw.limit_in_bytes", "memory.swap.max"}  # absent without swap accounting
@@ -145,7 +151,7 @@ def hierarchies() -> list[Hierarchy]:
     found, seen = [], set()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
-        tail = fields[fields.index("-") + 1:]
+        tail = fields[fields.index("-") + 1 :]
         fstype, options = tail[0], tail[2].split(",")
         if fstype not in ("cgroup", "cgroup2") or fields[2] in seen:
             continue
@@ -324,8 +330,12 @@ class Slot:
         # A run held at its limit (reclaiming until it is stopped for time) kills nothing, but its peak
         # is the limit.
         at_limit = self._peak_is_this_runs and peak >= self._memory_bytes
-        return RunUsage(peak_memory_bytes=peak, memory_limit_hit=delta["oom_kills"] > 0 or at_limit,
-                        process_limit_hit=delta["limit_hits"] > 0, cpu_seconds=max(0.0, delta["cpu_seconds"]))
+        return RunUsage(
+            peak_memory_bytes=peak,
+            memory_limit_hit=delta["oom_kills"] > 0 or at_limit,
+            process_limit_hit=delta["limit_hits"] > 0,
+            cpu_seconds=max(0.0, delta["cpu_seconds"]),
+        )
 
     def run_queue_wait(self) -> float:
         """The time, in seconds, that the threads of the current run have waited for a CPU held by
@@ -381,8 +391,14 @@ def _set_limit(path: Path, value: object) -> None:
     except OSError as error:
         # v1 refuses a memory limit below what the cgroup holds; with no process left, that is
         # memory earlier runs left behind (shared memory segments, tmpfs files) where it still exists.
-        held = (": the run cgroup still holds more, left by earlier runs (shared memory or tmpfs files that"
-                " outlived them); end the sandbox that keeps them") if error.errno == errno.EBUSY else ""
+        held = (
+            (
+                ": the run cgroup still holds more, left by earlier runs (shared memory or tmpfs files that"
+                " outlived them); end the sandbox that keeps them"
+            )
+            if error.errno == errno.EBUSY
+            else ""
+        )
         raise RuntimeError(f"cannot set {path} to {value} ({error.strerror}){held}") from None
 
 
@@ -408,8 +424,9 @@ def _wait_empty(folders: list[Path]) -> None:
     deadline, pause = time.monotonic() + KILL_SECONDS, 0.0005
     while pids := _signal_all(folders):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"processes {sorted(pids)[:10]} in {folders[0]} outlived SIGKILL"
-                               f" for {KILL_SECONDS:.0f} s")
+            raise RuntimeError(
+                f"processes {sorted(pids)[:10]} in {folders[0]} outlived SIGKILL for {KILL_SECONDS:.0f} s"
+            )
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
 

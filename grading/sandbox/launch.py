@@ -14,6 +14,7 @@ as an ordinary user, bubblewrap starts in a user namespace and each run gets one
 The mounts are made in an order that keeps the environment and the release visible wherever
 the course lives (under /tmp, in a home folder, on a path with spaces).
 """
+
 from __future__ import annotations
 
 import os
@@ -42,32 +43,54 @@ SHARED_CACHE = "/var/cache/course"
 CGROUP_MOUNT = "/run/course-cgroup"  # the run's cgroup folders, for the server only (inside/isolation.py)
 SERVER = f"{PROGRAMS}/server.py"
 
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow it to create"
-                " namespaces, or pass --unsafe-no-sandbox to grade without one (not for real classes)")
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow it to create"
+    " namespaces, or pass --unsafe-no-sandbox to grade without one (not for real classes)"
+)
 # What the run server needs as root to give each run its own world; the student's code has none of them.
-SERVER_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_CHOWN", "CAP_FOWNER",
-                       "CAP_DAC_OVERRIDE", "CAP_KILL")
+SERVER_CAPABILITIES = (
+    "CAP_SYS_ADMIN",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_CHOWN",
+    "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
+    "CAP_KILL",
+)
 
 
 class Sandbox(Configurable):
     """Limits of every run of submitted code (the notebook's run, each verdict run)."""
 
-    uid = Integer(65534, help="Unprivileged user id (and group id) the student's code runs as when grading as root; "
-                              "parallel workers take the ids below it, one each (grading/execution/worker.py).").tag(config=True)
-    memory_mb = Integer(4096, help="Memory of one run, in MiB: every process, shared memory and private folders "
-                                   "together (a cgroup); without a cgroup, the address space of each process.").tag(config=True)
+    uid = Integer(
+        65534,
+        help="Unprivileged user id (and group id) the student's code runs as when grading as root; "
+        "parallel workers take the ids below it, one each (grading/execution/worker.py).",
+    ).tag(config=True)
+    memory_mb = Integer(
+        4096,
+        help="Memory of one run, in MiB: every process, shared memory and private folders "
+        "together (a cgroup); without a cgroup, the address space of each process.",
+    ).tag(config=True)
     max_processes = Integer(128, help="Processes and threads one run may have at once.").tag(config=True)
     cpus = Float(1.0, help="CPU bandwidth of one run, in cores.").tag(config=True)
     max_file_mb = Integer(64, help="Largest file a sandboxed process may write, in MiB.").tag(config=True)
     max_open_files = Integer(256, help="Files a sandboxed process may hold open.").tag(config=True)
-    cpu_seconds = Integer(600, help="CPU seconds of one run (one notebook run), all its processes together.").tag(config=True)
+    cpu_seconds = Integer(600, help="CPU seconds of one run (one notebook run), all its processes together.").tag(
+        config=True
+    )
     work_mb = Integer(256, help="Size of the writable working folder (the lab folder), in MiB.").tag(config=True)
     tmp_mb = Integer(128, help="Size of the private /tmp, the home folder and /dev/shm, each, in MiB.").tag(config=True)
-    cgroup = Unicode("", help="The cgroup under which runs are counted: empty to let the kit make one (as root), or a "
-                              "cgroup delegated to this user by an administrator (see the README).").tag(config=True)
+    cgroup = Unicode(
+        "",
+        help="The cgroup under which runs are counted: empty to let the kit make one (as root), or a "
+        "cgroup delegated to this user by an administrator (see the README).",
+    ).tag(config=True)
     unsafe_no_sandbox = Bool(
-        False, help="Run submitted code without a sandbox, as the grader's own user. Only for trying the kit "
-                    "where bubblewrap cannot run; it is printed in the output and recorded in reports and feedback."
+        False,
+        help="Run submitted code without a sandbox, as the grader's own user. Only for trying the kit "
+        "where bubblewrap cannot run; it is printed in the output and recorded in reports and feedback.",
     ).tag(config=True)
 
 
@@ -86,8 +109,11 @@ class Mounts:
 
 def python_roots() -> list[Path]:
     """The folders of this Python environment (the venv and the interpreter it was made from)."""
-    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-             Path(os.path.realpath(sys.executable)).parent.parent}
+    roots = {
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+    }
     return sorted(roots)
 
 
@@ -124,17 +150,24 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
 
 def run_folders(settings: Sandbox, mounts: Mounts) -> list[dict]:
     """The folders each run finds empty and may write (a new tmpfs each, of this size and mode)."""
-    return [{"path": "/tmp", "bytes": settings.tmp_mb << 20, "mode": "1777"},
-            {"path": "/dev/shm", "bytes": settings.tmp_mb << 20, "mode": "1777"},
-            {"path": HOME, "bytes": settings.tmp_mb << 20, "mode": "0700"},
-            {"path": mounts.work, "bytes": settings.work_mb << 20, "mode": "0700"}]
+    return [
+        {"path": "/tmp", "bytes": settings.tmp_mb << 20, "mode": "1777"},
+        {"path": "/dev/shm", "bytes": settings.tmp_mb << 20, "mode": "1777"},
+        {"path": HOME, "bytes": settings.tmp_mb << 20, "mode": "0700"},
+        {"path": mounts.work, "bytes": settings.work_mb << 20, "mode": "0700"},
+    ]
 
 
 def run_limits(settings: Sandbox) -> dict[str, int]:
     """Per-process limits of the student's code, on top of the run's cgroup."""
-    return {"RLIMIT_AS": settings.memory_mb << 20, "RLIMIT_NPROC": settings.max_processes,
-            "RLIMIT_FSIZE": settings.max_file_mb << 20, "RLIMIT_NOFILE": settings.max_open_files,
-            "RLIMIT_CPU": settings.cpu_seconds, "RLIMIT_CORE": 0}
+    return {
+        "RLIMIT_AS": settings.memory_mb << 20,
+        "RLIMIT_NPROC": settings.max_processes,
+        "RLIMIT_FSIZE": settings.max_file_mb << 20,
+        "RLIMIT_NOFILE": settings.max_open_files,
+        "RLIMIT_CPU": settings.cpu_seconds,
+        "RLIMIT_CORE": 0,
+    }
 
 
 class _Layout:
@@ -158,7 +191,9 @@ class _Layout:
         self._made.add(inside)
 
 
-def bwrap_command(mounts: Mounts, cgroup_folders: Sequence[Path], argv: Sequence[str], env: dict[str, str]) -> list[str]:
+def bwrap_command(
+    mounts: Mounts, cgroup_folders: Sequence[Path], argv: Sequence[str], env: dict[str, str]
+) -> list[str]:
     """The full bubblewrap command line for the run server `argv` with `mounts`.
 
     The private folders come first and everything bound inside them after, so that a course or
@@ -193,9 +228,22 @@ def bwrap_command(mounts: Mounts, cgroup_folders: Sequence[Path], argv: Sequence
         identity = [arg for capability in SERVER_CAPABILITIES for arg in ("--cap-add", capability)]
     else:
         identity = ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
-    args = ["bwrap", *identity, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox", *layout.args,
-            "--chdir", mounts.work, "--clearenv"]
+    args = [
+        "bwrap",
+        *identity,
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        *layout.args,
+        "--chdir",
+        mounts.work,
+        "--clearenv",
+    ]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + ["--"] + list(argv)
@@ -278,9 +326,15 @@ class SandboxedRun:
     Use as a context manager: leaving it kills whatever still runs (the whole sandbox).
     """
 
-    def __init__(self, settings: Sandbox, mounts: Mounts, argv: Sequence[str],
-                 extra_env: dict[str, str] | None = None, cgroup_folders: Sequence[Path] = (),
-                 before_start=None):
+    def __init__(
+        self,
+        settings: Sandbox,
+        mounts: Mounts,
+        argv: Sequence[str],
+        extra_env: dict[str, str] | None = None,
+        cgroup_folders: Sequence[Path] = (),
+        before_start=None,
+    ):
         self.settings = settings
         self.killed = False
         env = _environment(extra_env or {})
@@ -288,8 +342,10 @@ class SandboxedRun:
         if settings.unsafe_no_sandbox:
             self._unsafe = _UnsafeLayout(mounts)
             command, cwd = [self._unsafe.outside(arg) for arg in argv], self._unsafe.outside(mounts.work)
-            env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "LANG")},
-                   **{key: self._unsafe.outside(value) for key, value in env.items()}}
+            env = {
+                **{k: v for k, v in os.environ.items() if k in ("PATH", "LANG")},
+                **{key: self._unsafe.outside(value) for key, value in env.items()},
+            }
         else:
             command, cwd = bwrap_command(mounts, cgroup_folders, argv, env), None
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -303,8 +359,15 @@ class SandboxedRun:
                 before_start()
 
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=cwd, env=env,
-            start_new_session=True, preexec_fn=prepare)
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=prepare,
+        )
 
     def outside(self, value: str) -> str:
         """An inside path as the program sees it (the same, but without a sandbox)."""

@@ -6,6 +6,7 @@ total size, and each output is rebuilt from the fields and MIME types that a lab
 caps per cell and per notebook; arrays come back in `.npz` files whose every member header
 (dtype, shape, size) is checked before a byte of data is read, never with pickles.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,15 +30,16 @@ class ProtocolError(Exception):
 # Limits
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OutputLimits:
     """Caps on the outputs kept from one notebook's run."""
 
-    text_chars_per_cell: int = 100_000      # streams, text/plain, HTML, ... together
-    image_bytes_per_cell: int = 2_000_000   # base64 text of every figure of one cell
-    notebook_bytes: int = 20_000_000        # everything kept, all cells together
-    line_bytes: int = 30_000_000            # one JSON line of the run (one cell's outputs)
-    max_depth: int = 20                     # nesting of one JSON line
+    text_chars_per_cell: int = 100_000  # streams, text/plain, HTML, ... together
+    image_bytes_per_cell: int = 2_000_000  # base64 text of every figure of one cell
+    notebook_bytes: int = 20_000_000  # everything kept, all cells together
+    line_bytes: int = 30_000_000  # one JSON line of the run (one cell's outputs)
+    max_depth: int = 20  # nesting of one JSON line
     traceback_lines: int = 200
 
 
@@ -85,6 +87,7 @@ def read_lines(stream: IO[bytes], limits: OutputLimits) -> Iterator[Any]:
 # ---------------------------------------------------------------------------------------------
 # Cell outputs
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class OutputBudget:
@@ -143,7 +146,7 @@ def clean_output(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
         traceback = raw.get("traceback", [])
         if not isinstance(traceback, list):
             raise ProtocolError("an error's traceback is not a list")
-        lines = [line[:5000] for line in (_text(item) for item in traceback[-budget.limits.traceback_lines:])]
+        lines = [line[:5000] for line in (_text(item) for item in traceback[-budget.limits.traceback_lines :])]
         kept = budget.take_text(ename + evalue + "".join(lines))
         if kept is None:
             lines = [f"{ename}: {evalue[:500]}"]
@@ -174,8 +177,11 @@ def clean_output(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
         raw_metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
         for mime in IMAGE_TYPES:
             if mime in kept and isinstance(raw_metadata.get(mime), dict):
-                sizes = {key: value for key, value in raw_metadata[mime].items()
-                         if key in IMAGE_METADATA_KEYS and isinstance(value, (int, float))}
+                sizes = {
+                    key: value
+                    for key, value in raw_metadata[mime].items()
+                    if key in IMAGE_METADATA_KEYS and isinstance(value, (int, float))
+                }
                 if sizes:
                     metadata[mime] = sizes
         result = []
@@ -186,8 +192,11 @@ def clean_output(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
                 extra["execution_count"] = count if isinstance(count, int) else None
             result.append(new_output(kind, data=kept, metadata=metadata, **extra))
         if any(mime in IMAGE_TYPES for mime in dropped):
-            result.append(new_output("stream", name="stdout",
-                                     text="[figure dropped: this cell's figures exceed the size limit]\n"))
+            result.append(
+                new_output(
+                    "stream", name="stdout", text="[figure dropped: this cell's figures exceed the size limit]\n"
+                )
+            )
         elif dropped:
             result.append(_truncated(budget))
         return result
@@ -195,8 +204,7 @@ def clean_output(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
 
 
 def _truncated(budget: OutputBudget) -> NotebookNode:
-    note = (f"\n[output truncated: this cell printed more than {budget.limits.text_chars_per_cell:,}"
-            " characters]\n")
+    note = f"\n[output truncated: this cell printed more than {budget.limits.text_chars_per_cell:,} characters]\n"
     return new_output("stream", name="stdout", text=note)
 
 
@@ -249,8 +257,10 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_elements
     with archive.open(member) as handle:
         try:
             version = np.lib.format.read_magic(handle)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
             if read_header is None:
                 raise ValueError(f"format version {version}")
             shape, fortran, dtype = read_header(handle, max_header_size=10_000)

@@ -12,6 +12,7 @@ master's run). Both look alike to the code that reads them (`Run`): the run's ch
 `stdout`, `wait()` for how it ended (`launch.Finished`), `kill()`. A sandbox whose run goes past
 its time, breaks a frame or uses up its CPU time is killed, and the next run starts a fresh one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,7 +44,7 @@ from grading.sandbox.launch import (
 from grading.sandbox.seccomp import filter_program
 
 READY_SECONDS = 120  # a warm sandbox's imports (numpy, matplotlib, IPython, scikit-learn)
-END_SECONDS = 30     # between a run's last output and the end of its clean-up
+END_SECONDS = 30  # between a run's last output and the end of its clean-up
 CPU_POLL_SECONDS = 0.5
 MIN_EXTENSION = 0.05  # seconds: a shorter wait for a CPU does not move a run's deadline
 MAX_FRAME = 1 << 20
@@ -128,8 +129,9 @@ class WarmSandbox:
             self._start()
         assert self._server is not None
         if self.slot is not None:
-            self.slot.start_run(cgroups.RunLimits(self.settings.memory_mb << 20, self.settings.max_processes,
-                                                  self.settings.cpus))
+            self.slot.start_run(
+                cgroups.RunLimits(self.settings.memory_mb << 20, self.settings.max_processes, self.settings.cpus)
+            )
         header = json.dumps({"program": program, "bytes": len(payload)}).encode() + b"\n"
         try:
             self._server.stdin.write(header + payload)
@@ -166,9 +168,14 @@ class WarmSandbox:
     def _start(self) -> None:
         self.stop()
         self.slot = cgroup_slot(self.settings)
-        server = SandboxedRun(self.settings, self.mounts, [sys.executable, "-I", "-B", SERVER], self.env,
-                              cgroup_folders=self.slot.run_dirs if self.slot else (),
-                              before_start=self.slot.join_server if self.slot else None)
+        server = SandboxedRun(
+            self.settings,
+            self.mounts,
+            [sys.executable, "-I", "-B", SERVER],
+            self.env,
+            cgroup_folders=self.slot.run_dirs if self.slot else (),
+            before_start=self.slot.join_server if self.slot else None,
+        )
         self.starts += 1
         try:
             server.stdin.write(json.dumps(self._server_settings(server)).encode() + b"\n")
@@ -198,9 +205,15 @@ class WarmSandbox:
             if self.slot is None:
                 return ()
             usage = self.slot.usage()
-        return tuple(kind for kind, reached in (("memory_limit", usage.memory_limit_hit),
-                                                ("process_limit", usage.process_limit_hit),
-                                                ("cpu_limit", usage.cpu_seconds > self.settings.cpu_seconds)) if reached)
+        return tuple(
+            kind
+            for kind, reached in (
+                ("memory_limit", usage.memory_limit_hit),
+                ("process_limit", usage.process_limit_hit),
+                ("cpu_limit", usage.cpu_seconds > self.settings.cpu_seconds),
+            )
+            if reached
+        )
 
     def run_queue_wait(self) -> float:
         """How long the current run has waited for a CPU held by other work (0 without a cgroup)."""
@@ -414,5 +427,7 @@ def probe_run(settings: Sandbox) -> None:
     finally:
         run.close()
     if b'"missing"' not in report:
-        raise SandboxUnavailable(f"a sandbox started but its run did not answer ({finished.reason('exit code ' + str(finished.returncode))}"
-                                 f"; {run.stderr_tail(300) or 'nothing on its standard error'})")
+        raise SandboxUnavailable(
+            f"a sandbox started but its run did not answer ({finished.reason('exit code ' + str(finished.returncode))}"
+            f"; {run.stderr_tail(300) or 'nothing on its standard error'})"
+        )

@@ -5,6 +5,7 @@ Tests marked `browser` need chromium and the `playwright` package (the kit's tes
 skipped with the reason when either is missing. `pytest -m "not browser"` leaves them out.
 Screenshots of every step go to build/screenshots/<test>/ (git-ignored; the run names the folder).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -17,8 +18,14 @@ from grading.course import KIT_ROOT
 from .student_server import StudentServer, start_student_server
 
 SCREENSHOTS = KIT_ROOT / "build" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 _taken: list[Path] = []  # screenshot folders of this run
@@ -26,13 +33,15 @@ _taken: list[Path] = []  # screenshot folders of this run
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _taken:
-        terminalreporter.write_line(f"browser tests: screenshots of each step in {SCREENSHOTS}/ "
-                                    f"({', '.join(folder.name for folder in _taken)})")
+        terminalreporter.write_line(
+            f"browser tests: screenshots of each step in {SCREENSHOTS}/ ({', '.join(folder.name for folder in _taken)})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # The student's Jupyter server (student_server.py)
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def student_server(tmp_path_factory):
@@ -53,6 +62,7 @@ def student_server(tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 # Chromium
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def chromium():

@@ -1,5 +1,6 @@
 """The instructor's Jupyter server, for the tests: `jupyter lab` started from a course's root, where
 nbgrader finds `nbgrader_config.py` and its formgrader extension serves `/formgrader`."""
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,14 @@ class InstructorServer:
 
 
 # Variables that would point Jupyter, IPython or the kit elsewhere than the instructor's home and course.
-DROPPED_VARIABLES = ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-                     "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")
+DROPPED_VARIABLES = (
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "IPYTHONDIR",
+    "JUPYTERLAB_SETTINGS_DIR",
+    "JUPYTERLAB_WORKSPACES_DIR",
+)
 DROPPED_PREFIXES = ("COURSE_",)
 
 
@@ -59,10 +66,15 @@ def instructor_environment(home: Path) -> dict[str, str]:
     folders are there, so that neither the tester's own ~/.jupyter (which the grader fingerprints)
     nor anything JupyterLab saves plays a part outside the test."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {name: value for name, value in os.environ.items()
-           if name not in DROPPED_VARIABLES and not name.startswith(DROPPED_PREFIXES)}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in DROPPED_VARIABLES and not name.startswith(DROPPED_PREFIXES)
+    }
     env["HOME"] = str(home)
-    env["PATH"] = os.pathsep.join([bin_dir, *(part for part in env.get("PATH", "").split(os.pathsep) if part != bin_dir)])
+    env["PATH"] = os.pathsep.join(
+        [bin_dir, *(part for part in env.get("PATH", "").split(os.pathsep) if part != bin_dir)]
+    )
     env["VIRTUAL_ENV"] = str(Path(sys.prefix))
     return env
 
@@ -73,11 +85,28 @@ def start_instructor_server(course_root: Path, home: Path) -> InstructorServer:
     home.mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
     log = home / "jupyter.log"
-    command = [sys.executable, "-m", "grading", "formgrader", "--course", str(course_root), "--", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}"]  # the kit's command: as root too
+    command = [
+        sys.executable,
+        "-m",
+        "grading",
+        "formgrader",
+        "--course",
+        str(course_root),
+        "--",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+    ]  # the kit's command: as root too
     with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=course_root, env=instructor_environment(home),
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=course_root,
+            env=instructor_environment(home),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return answering(InstructorServer(course_root, process, port, token, log), "the instructor's JupyterLab")

@@ -1,4 +1,5 @@
 """The student's Jupyter server, started as `make student` starts it (grading/student.py), for the tests."""
+
 from __future__ import annotations
 
 import secrets
@@ -56,12 +57,23 @@ def start_student_server(lab: str, work_root: Path, base_env: dict[str, str] | N
     workspace = prepare(lab, work_root)
     port, token = free_port(), secrets.token_hex(16)
     log = work_root / f"jupyter-{lab}.log"
-    args = ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}"]
+    args = [
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+    ]
     with open(log, "w") as out:
-        process = subprocess.Popen(jupyter_command(workspace, args), cwd=workspace.folder,
-                                   env=student_environment(workspace, base_env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            jupyter_command(workspace, args),
+            cwd=workspace.folder,
+            env=student_environment(workspace, base_env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return answering(StudentServer(workspace, process, port, token, log), "the student's JupyterLab")
 
 

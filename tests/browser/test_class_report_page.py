@@ -1,4 +1,5 @@
 """The class report's similar-answers view in Chromium: it fits the page."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ def test_a_pair_with_long_lines_fits_a_narrow_page(chromium):
     pair = SimilarPair("ada", "alan", (1.0, 1.0), (code, code), (spans, spans))
     page = chromium.new_page(viewport={"width": 1100, "height": 800})
     try:
-        page.set_content(f"<html><head><style>{STYLE}</style></head><body>{similarity_section([pair], 0)}</body></html>")
+        page.set_content(
+            f"<html><head><style>{STYLE}</style></head><body>{similarity_section([pair], 0)}</body></html>"
+        )
         page.locator("details summary").first.click()
         assert page.evaluate("document.documentElement.scrollWidth") <= 1100
         assert page.locator("details pre").first.evaluate("pre => pre.getBoundingClientRect().right") <= 1100

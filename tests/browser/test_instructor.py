@@ -9,6 +9,7 @@ runs. Then headless Chromium opens formgrader in the instructor's `jupyter lab` 
 course root, no kernel), the feedback pages and the class report, as the instructor and students
 would. Screenshots of every step: build/screenshots/<test>/.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,14 @@ class InstructorCourse:
 
 def run(course: Course, home: Path, *command: str) -> subprocess.CompletedProcess:
     """One of the README's commands, typed in the course root of an instructor's shell."""
-    return subprocess.run(list(command), cwd=course.root, env=instructor_environment(home), capture_output=True,
-                          text=True, timeout=COMMAND_TIMEOUT)
+    return subprocess.run(
+        list(command),
+        cwd=course.root,
+        env=instructor_environment(home),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+    )
 
 
 def grading_command(course: Course, *args: str) -> list[str]:
@@ -84,8 +91,10 @@ def graded(tmp_path_factory) -> InstructorCourse:
     write_submission(course, LAB, "wrong", fill_answers(release, {**base.cells, **mistake.cells}))
     write_submission(course, LAB, "unreadable", "These are my answers: mu = mean, var = variance.\n")
     roster = course.root / "roster.csv"
-    roster.write_text("id,first_name,last_name,email\n" + "".join(
-        f"{student},{first},{last},{student}@example.org\n" for student, (first, last) in ROSTER.items()))
+    roster.write_text(
+        "id,first_name,last_name,email\n"
+        + "".join(f"{student},{first},{last},{student}@example.org\n" for student, (first, last) in ROSTER.items())
+    )
     outputs = {"roster": run(course, home, "nbgrader", "db", "student", "import", "roster.csv")}
     for name, args in (("autograde", ("autograde", LAB)), ("feedback", ("feedback", LAB)), ("export", ("export",))):
         outputs[name] = run(course, home, *grading_command(course, *args))
@@ -115,8 +124,11 @@ def page(chromium):
 
 def rows(where, table: str) -> list[list[str]]:
     """The text of each cell of each body row of `table` (a selector), in `where` (a page or a frame locator)."""
-    return where.locator(table).first.locator("tbody tr").evaluate_all(
-        "rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))")
+    return (
+        where.locator(table)
+        .first.locator("tbody tr")
+        .evaluate_all("rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))")
+    )
 
 
 def report_table_selector(heading: str) -> str:
@@ -131,8 +143,14 @@ def report_table(page, heading: str) -> list[list[str]]:
 
 def machine_paths(graded: InstructorCourse) -> list[str]:
     """Absolute paths of the grading machine that no feedback page may show."""
-    paths = {str(graded.course.root), os.path.realpath(graded.course.root), str(graded.home), str(KIT_ROOT),
-             sys.prefix, os.path.realpath(sys.prefix)}
+    paths = {
+        str(graded.course.root),
+        os.path.realpath(graded.course.root),
+        str(graded.home),
+        str(KIT_ROOT),
+        sys.prefix,
+        os.path.realpath(sys.prefix),
+    }
     return sorted(paths)
 
 
@@ -159,6 +177,7 @@ def open_formgrader_in_lab(page, server, shoot) -> FrameLocator:
 # The commands
 # ---------------------------------------------------------------------------------------------
 
+
 def test_autograde_ends_with_the_class_table(graded):
     """README: "The autograde step grades each student on their own, shows progress, and ends with
     the class table"."""
@@ -167,13 +186,16 @@ def test_autograde_ends_with_the_class_table(graded):
     table = {line.split()[0]: line for line in out.splitlines()[-3:]}
     assert re.match(r"correct\s+20\s+20\s+-\s*$", table["correct"])
     assert re.match(r"wrong\s+10\s+20\s+test_select_threshold\s*$", table["wrong"])
-    assert re.match(rf"unreadable\s+0\s+20\s+test_estimate_gaussian, test_select_threshold\s+{UNREADABLE_REASON}",
-                    table["unreadable"])
+    assert re.match(
+        rf"unreadable\s+0\s+20\s+test_estimate_gaussian, test_select_threshold\s+{UNREADABLE_REASON}",
+        table["unreadable"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Formgrader
 # ---------------------------------------------------------------------------------------------
+
 
 def test_formgrader_opens_from_jupyterlabs_nbgrader_menu(formgrader, page, screenshots):
     frame = open_formgrader_in_lab(page, formgrader, screenshots)
@@ -188,22 +210,28 @@ def test_formgrader_lists_every_student_graded_with_a_score(formgrader, page, sc
     page.wait_for_function("document.querySelectorAll('table tbody tr td.status span').length === 3")
     screenshots(page, "manage-submissions")
     listed = {row[1]: (row[0], row[3], row[4]) for row in rows(page, "table")}
-    assert listed == {student: (f"{last}, {first}", "graded", SCORES[student])
-                      for student, (first, last) in ROSTER.items()}
+    assert listed == {
+        student: (f"{last}, {first}", "graded", SCORES[student]) for student, (first, last) in ROSTER.items()
+    }
     assert "needs autograding" not in page.inner_text("body")
     assert page.errors == []
 
 
 def test_formgrader_gradebook_shows_failed_tests_and_no_manual_grading(formgrader, page, screenshots):
     open_formgrader(page, formgrader, f"formgrader/gradebook/{LAB}/{LAB}")
-    page.wait_for_function("[...document.querySelectorAll('table tbody td.score')].filter(td => td.innerText.trim()).length === 3")
+    page.wait_for_function(
+        "[...document.querySelectorAll('table tbody td.score')].filter(td => td.innerText.trim()).length === 3"
+    )
     page.get_by_text("Show All Names").click()
     screenshots(page, "gradebook")
     # columns: reveal, name, overall, code, written, task, needs manual grade, tests failed, flagged
-    found = {row[1]: (row[2], row[6], page.locator("table tbody tr").nth(index).locator("td.tests-failed span").count() > 0)
-             for index, row in enumerate(rows(page, "table"))}
-    assert found == {f"{ROSTER[student][1]}, {ROSTER[student][0]}": (SCORES[student], "", student != "correct")
-                     for student in ROSTER}
+    found = {
+        row[1]: (row[2], row[6], page.locator("table tbody tr").nth(index).locator("td.tests-failed span").count() > 0)
+        for index, row in enumerate(rows(page, "table"))
+    }
+    assert found == {
+        f"{ROSTER[student][1]}, {ROSTER[student][0]}": (SCORES[student], "", student != "correct") for student in ROSTER
+    }
     page.get_by_role("link", name="Turing, Alan").click()
     page.wait_for_selector(".cell", timeout=60_000)
     verdict = page.get_by_text(WRONG_VERDICT).first
@@ -231,6 +259,7 @@ def test_formgrader_log_has_no_serialisation_warning(formgrader, page):
 # ---------------------------------------------------------------------------------------------
 # Feedback pages, as students open them
 # ---------------------------------------------------------------------------------------------
+
 
 def test_the_wrong_students_feedback_says_what_was_wrong(graded, page, screenshots):
     page.goto(graded.feedback_page("wrong").as_uri())
@@ -268,6 +297,7 @@ def test_the_unreadable_students_feedback_says_what_happened(graded, page, scree
 # The class report
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_class_report_shows_its_histogram_and_tables(graded, page, screenshots):
     """README: "Open grading/reports/<lab>.html to see the class at a glance"."""
     page.goto(graded.report_page.as_uri())
@@ -280,7 +310,9 @@ def test_the_class_report_shows_its_histogram_and_tables(graded, page, screensho
     assert exercises == {"test_estimate_gaussian": ("10", "2/3", "67%"), "test_select_threshold": ("10", "1/3", "33%")}
     failures = report_table(page, "Most common failures")
     assert [(row[0], row[2], row[3]) for row in failures] == [("test_select_threshold", "1", "wrong")]
-    page.locator(report_table_selector("Submissions with a note")).evaluate("table => table.scrollIntoView({block: 'center'})")
+    page.locator(report_table_selector("Submissions with a note")).evaluate(
+        "table => table.scrollIntoView({block: 'center'})"
+    )
     screenshots(page, "notes")
     notes = report_table(page, "Submissions with a note")
     assert [row[:3] for row in notes] == [["unreadable", "0/20", "not graded"]]
@@ -292,6 +324,7 @@ def test_the_class_report_shows_its_histogram_and_tables(graded, page, screensho
 # Grading again (last: these change the class's files)
 # ---------------------------------------------------------------------------------------------
 
+
 def test_grading_while_formgrader_is_open_in_jupyterlab(graded, formgrader, page, screenshots):
     open_formgrader_in_lab(page, formgrader, screenshots)
     workspaces = graded.home / ".jupyter" / "lab" / "workspaces"
@@ -300,9 +333,14 @@ def test_grading_while_formgrader_is_open_in_jupyterlab(graded, formgrader, page
         return {path.name: path.stat().st_mtime_ns for path in workspaces.glob("*")} if workspaces.is_dir() else {}
 
     before = saved()
-    grading = subprocess.Popen(grading_command(graded.course, "autograde", LAB, "--force"), cwd=graded.course.root,
-                               env=instructor_environment(graded.home), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    grading = subprocess.Popen(
+        grading_command(graded.course, "autograde", LAB, "--force"),
+        cwd=graded.course.root,
+        env=instructor_environment(graded.home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     file_browser = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first
     while grading.poll() is None:  # the instructor goes on working: shows and hides the file browser
         file_browser.click()

@@ -9,6 +9,7 @@ Kernel > Restart Kernel and Run All Cells, sees every *Check your work* cell pri
 sees the figures, then makes a typical mistake and reads the message, and presses nbgrader's
 Validate button. Screenshots of every step: build/screenshots/<test>/.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,29 +32,38 @@ PASSED = "All tests passed!"
 
 @dataclass(frozen=True)
 class LabSession:
-    headline: tuple[str, ...]       # lines the page must show after a correct run (README, test_notebooks)
-    figures: int                    # at least this many figures
-    mistake: tuple[str, str, str]   # corpus entry, the grade id of its failing test cell, a part of its message
-    run_timeout: int                # seconds for Restart & Run All
-    validate: tuple[str, ...]       # when to press Validate ("correct", "mistake"): each runs the notebook again
+    headline: tuple[str, ...]  # lines the page must show after a correct run (README, test_notebooks)
+    figures: int  # at least this many figures
+    mistake: tuple[str, str, str]  # corpus entry, the grade id of its failing test cell, a part of its message
+    run_timeout: int  # seconds for Restart & Run All
+    validate: tuple[str, ...]  # when to press Validate ("correct", "mistake"): each runs the notebook again
 
 
 LABS = {
     "anomaly_detection": LabSession(
-        headline=("Mean of each feature: [14.11222578 14.99771051]", "Variance of each feature: [1.83263141 1.70974533]",
-                  "Best epsilon found using cross-validation: 8.990853e-05", "Best F1 on Cross Validation Set: 0.875000",
-                  "Best epsilon found using cross-validation: 1.377229e-18", "Best F1 on Cross Validation Set: 0.615385",
-                  "# Anomalies found: 117"),
+        headline=(
+            "Mean of each feature: [14.11222578 14.99771051]",
+            "Variance of each feature: [1.83263141 1.70974533]",
+            "Best epsilon found using cross-validation: 8.990853e-05",
+            "Best F1 on Cross Validation Set: 0.875000",
+            "Best epsilon found using cross-validation: 1.377229e-18",
+            "Best F1 on Cross Validation Set: 0.615385",
+            "# Anomalies found: 117",
+        ),
         figures=4,
         mistake=("sample_variance", "test_estimate_gaussian", "m - 1"),
         run_timeout=90,
         validate=("correct", "mistake"),
     ),
     "timeseries_autoencoder": LabSession(
-        headline=("Training windows: (74971, 30)", "Layers: [30, 20, 10, 5, 10, 20, 30]",
-                  "Flagged samples: 1916", "Samples: precision 0.9708, recall 0.9300, F1 0.9499",
-                  "Windows: precision 1.0000, recall 1.0000, F1 1.0000",
-                  "Median distance to the nearest normal window: normal 0.0164, anomalous 0.3202"),
+        headline=(
+            "Training windows: (74971, 30)",
+            "Layers: [30, 20, 10, 5, 10, 20, 30]",
+            "Flagged samples: 1916",
+            "Samples: precision 0.9708, recall 0.9300, F1 0.9499",
+            "Windows: precision 1.0000, recall 1.0000, F1 1.0000",
+            "Median distance to the nearest normal window: normal 0.0164, anomalous 0.3202",
+        ),
         figures=8,
         mistake=("sample_std", "test_split_and_normalise", "ddof=1"),
         run_timeout=180,  # trains the network (about 15 s alone; more beside a browser on 2 cores)
@@ -84,27 +94,38 @@ class StudentNotebook:
 
     def source(self, grade_id: str) -> str:
         """The cell's text as its editor shows it."""
-        return self.cell(grade_id).locator(".cm-content").evaluate(
-            "el => [...el.querySelectorAll('.cm-line')].map(line => line.textContent).join('\\n')")
+        return (
+            self.cell(grade_id)
+            .locator(".cm-content")
+            .evaluate("el => [...el.querySelectorAll('.cm-line')].map(line => line.textContent).join('\\n')")
+        )
 
     def output(self, grade_id: str) -> str:
-        return self.cell(grade_id).locator(".jp-OutputArea").evaluate(
-            "el => [...el.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent).join('\\n')")
+        return (
+            self.cell(grade_id)
+            .locator(".jp-OutputArea")
+            .evaluate("el => [...el.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent).join('\\n')")
+        )
 
     def prompts(self) -> list[str]:
-        return self.page.eval_on_selector_all(".jp-NotebookPanel .jp-Notebook .jp-CodeCell .jp-InputPrompt",
-                                              "els => els.map(e => e.textContent.trim())")
+        return self.page.eval_on_selector_all(
+            ".jp-NotebookPanel .jp-Notebook .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())"
+        )
 
     def code_ids(self) -> list[str]:
         return [gid for gid, cell in zip(self.ids, self.release.cells) if cell.cell_type == "code"]
 
     def answer_ids(self) -> list[str]:
-        return [gid for gid, cell in zip(self.ids, self.release.cells)
-                if cell.metadata.get("nbgrader", {}).get("solution")]
+        return [
+            gid for gid, cell in zip(self.ids, self.release.cells) if cell.metadata.get("nbgrader", {}).get("solution")
+        ]
 
     def test_ids(self) -> list[str]:
-        return [gid for gid, cell in zip(self.ids, self.release.cells)
-                if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
+        return [
+            gid
+            for gid, cell in zip(self.ids, self.release.cells)
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+        ]
 
     # -- doing things --------------------------------------------------------------------------
 
@@ -119,8 +140,7 @@ class StudentNotebook:
         page = self.page
         page.goto(self.server.url(f"lab/tree/{self.lab}.ipynb"))
         count = len(self.release.cells)
-        page.wait_for_function(
-            f"document.querySelectorAll('{CELLS}').length === {count}", timeout=60_000)
+        page.wait_for_function(f"document.querySelectorAll('{CELLS}').length === {count}", timeout=60_000)
         page.wait_for_selector(f"{STATUS}[data-status='idle']", timeout=60_000)
         # JupyterLab asks once whether to fetch Jupyter's news: a student would say no.
         try:
@@ -142,23 +162,29 @@ class StudentNotebook:
         self.page.keyboard.press("Control+a")
         self.page.keyboard.insert_text(text)
         self.page.keyboard.press("Escape")
-        assert self.source(grade_id) == text.rstrip("\n") or self.source(grade_id) == text, \
+        assert self.source(grade_id) == text.rstrip("\n") or self.source(grade_id) == text, (
             f"the editor of {grade_id} does not hold what was typed:\n{self.source(grade_id)}"
+        )
 
     def restart_and_run_all(self, timeout: int) -> None:
         """The notebook toolbar's "Restart the kernel and run all cells", confirmed; back when the
         kernel is idle with no cell left to run (the run stops at a cell that raises)."""
         page = self.page
-        page.locator("[data-jp-item-name='restart-and-run'] button, [data-jp-item-name='restart-and-run']").first.click()
+        page.locator(
+            "[data-jp-item-name='restart-and-run'] button, [data-jp-item-name='restart-and-run']"
+        ).first.click()
         page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
         page.wait_for_function(
             f"""() => document.querySelector("{STATUS}").dataset.status !== 'idle'
                  || [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))""",
-            timeout=30_000)
+            timeout=30_000,
+        )
         page.wait_for_function(
             f"""() => document.querySelector("{STATUS}").dataset.status === 'idle'
                  && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))""",
-            timeout=timeout * 1000, polling=500)
+            timeout=timeout * 1000,
+            polling=500,
+        )
 
     def validate(self) -> tuple[str, str, list[str]]:
         """nbgrader's Validate button (it saves the notebook first); the result dialog's class, its
@@ -170,7 +196,8 @@ class StudentNotebook:
         message = dialog.locator("#validation-message")
         clipped = message.evaluate(
             "node => [...node.querySelectorAll('pre')].filter(pre => pre.scrollWidth > pre.clientWidth + 1)"
-            ".map(pre => pre.innerText)")
+            ".map(pre => pre.innerText)"
+        )
         result = (message.get_attribute("class") or "", message.inner_text(), clipped)
         self.shoot(page, "validate-" + ("success" if "validation-success" in result[0] else "failed"))
         dialog.locator(".jp-mod-accept").click()

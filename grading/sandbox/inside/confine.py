@@ -8,6 +8,7 @@ cannot be removed. It does not reach threads that already run, so call `install_
 the process has a single thread: before an import that starts worker threads (numpy's BLAS),
 or in a freshly forked child. It refuses to install itself otherwise.
 """
+
 from __future__ import annotations
 
 import ctypes

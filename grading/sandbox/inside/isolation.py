@@ -18,6 +18,7 @@ an unprivileged user, no capabilities, no new privileges and the seccomp filter 
 
 Every namespace ends with the run's last process: a later run starts from nothing.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -52,13 +53,16 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     def encode(text: str | None) -> bytes | None:
         return text.encode() if text is not None else None
 
-    _check(LIBC.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
-           f"mount {target}")
+    _check(
+        LIBC.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+        f"mount {target}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The run's cgroup (joined when the request comes)
 # ---------------------------------------------------------------------------------------------
+
 
 def join_cgroups(folders: list[str]) -> None:
     """Move this process (and so all it will start) into the run's cgroup of each hierarchy, then
@@ -94,14 +98,14 @@ def new_namespaces() -> None:
 # Fresh writable folders
 # ---------------------------------------------------------------------------------------------
 
+
 def _mount_points() -> dict[str, bool]:
     """Mount points of this namespace, in the order they were mounted -> whether each is read-only."""
     points = {}
     with open("/proc/self/mountinfo") as info:
         for line in info:
             fields = line.split()
-            point = (fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
-                     .replace("\\134", "\\"))
+            point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
             points[point] = "ro" in fields[5].split(",")
     return points
 
@@ -121,8 +125,13 @@ def fresh_folders(folders: list[dict], owner: int) -> None:
     for folder in sorted(folders, key=lambda folder: folder["path"].count("/")):
         path = folder["path"]
         os.makedirs(path, exist_ok=True)
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
-               f"size={int(folder['bytes'])},mode={folder['mode']},uid={owner},gid={owner}")
+        _mount(
+            "tmpfs",
+            path,
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            f"size={int(folder['bytes'])},mode={folder['mode']},uid={owner},gid={owner}",
+        )
         for point, descriptor, is_dir, read_only in kept:
             if _inside(point, path) and not any(_inside(point, other) and _inside(other, path) for other in writable):
                 _bind_again(descriptor, point, is_dir, read_only, owner)
@@ -158,6 +167,7 @@ def _make_parents(point: str, owner: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # The run's processes
 # ---------------------------------------------------------------------------------------------
+
 
 def mount_proc() -> None:
     """A /proc that shows this run's processes only (called as PID 1 of the run's namespace)."""
@@ -195,8 +205,11 @@ def drop_privileges(uid: int | None, seccomp_program: bytes | None) -> None:
 def _own_user_namespace(inside: int) -> None:
     outside_uid, outside_gid = os.getuid(), os.getgid()
     _check(LIBC.unshare(CLONE_NEWUSER), "unshare user namespace")
-    for name, text in (("uid_map", f"{inside} {outside_uid} 1"), ("setgroups", "deny"),
-                       ("gid_map", f"{inside} {outside_gid} 1")):
+    for name, text in (
+        ("uid_map", f"{inside} {outside_uid} 1"),
+        ("setgroups", "deny"),
+        ("gid_map", f"{inside} {outside_gid} 1"),
+    ):
         with open(f"/proc/self/{name}", "w") as mapping:
             mapping.write(text)
 

@@ -21,6 +21,7 @@ run in (`server.py` starts both):
 
 The grader trusts none of the outputs: it reads these lines with limits and keeps only what it allows.
 """
+
 from __future__ import annotations
 
 import io
@@ -59,8 +60,9 @@ class CellOutputs:
             return None
         if self.chars + len(text) > self.max_chars:
             self.truncated = True
-            self.items.append({"output_type": "stream", "name": "stdout",
-                               "text": TRUNCATED.format(limit=self.max_chars)})
+            self.items.append(
+                {"output_type": "stream", "name": "stdout", "text": TRUNCATED.format(limit=self.max_chars)}
+            )
             return None
         self.chars += len(text)
         return text
@@ -210,8 +212,16 @@ def kernel(settings: dict, cells, replies) -> None:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         if result is not None and isinstance(result.error_in_exec, CellTimeout):
             timed_out = True
-        replies.write(json.dumps({"outputs": OUTPUTS.items, "timed_out": timed_out,
-                                  "execution_count": getattr(result, "execution_count", None)}).encode() + b"\n")
+        replies.write(
+            json.dumps(
+                {
+                    "outputs": OUTPUTS.items,
+                    "timed_out": timed_out,
+                    "execution_count": getattr(result, "execution_count", None),
+                }
+            ).encode()
+            + b"\n"
+        )
         replies.flush()
 
 
@@ -253,5 +263,8 @@ def _reply(line: bytes) -> dict | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list):
         return None
     count = raw.get("execution_count")
-    return {"outputs": raw["outputs"], "timed_out": raw.get("timed_out") is True,
-            "execution_count": count if isinstance(count, int) and not isinstance(count, bool) else None}
+    return {
+        "outputs": raw["outputs"],
+        "timed_out": raw.get("timed_out") is True,
+        "execution_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+    }

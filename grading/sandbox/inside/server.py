@@ -22,6 +22,7 @@ The server itself is never reachable from a run: it is not in the run's PID, IPC
 mount namespace, holds no descriptor a run inherits, and is not dumpable. Frames: b"R" (ready),
 b"D" (data), b"E" (end of a run).
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,6 +70,7 @@ def preload() -> None:
     import numpy  # noqa: F401
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
     from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+
     try:
         import sklearn.covariance  # noqa: F401
         import sklearn.ensemble  # noqa: F401
@@ -83,11 +85,12 @@ def preload() -> None:
 # The server's side: frames on standard output
 # ---------------------------------------------------------------------------------------------
 
+
 def send(kind: bytes, data: bytes = b"") -> None:
     os.write(1, kind + struct.pack(">I", len(data)))
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view):]
+        view = view[os.write(1, view) :]
 
 
 def read_exactly(fd: int, count: int) -> bytes:
@@ -193,6 +196,7 @@ def main() -> None:
 # The run's setup process: namespaces and folders, made ahead of the request
 # ---------------------------------------------------------------------------------------------
 
+
 def _keep_only(*keep: int) -> None:
     """Close every descriptor but `keep`; 0, 1 and 2 become /dev/null."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -231,6 +235,7 @@ def run_setup(settings: Settings, go: int, channel: int, report: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # The run's supervisor (PID 1 of the run) and its kernel
 # ---------------------------------------------------------------------------------------------
+
 
 class Reaper:
     """Reap every process that ends in the run (orphans come to PID 1), noting the kernel's status."""
@@ -315,8 +320,12 @@ def supervise(settings: Settings, go: int, channel: int, report: int) -> None:
         _end_every_process(settings)
         reaper.ended.wait(10)
         status = reaper.status if reaper.status is not None else 1
-        outcome = {"status": status, "full": _full_folders(settings), "largest_file": _largest_file(settings),
-                   "stderr": errors.text()}
+        outcome = {
+            "status": status,
+            "full": _full_folders(settings),
+            "largest_file": _largest_file(settings),
+            "stderr": errors.text(),
+        }
         os.write(report, json.dumps(outcome).encode())
     finally:
         os._exit(0)

@@ -12,6 +12,7 @@ integer or float); "types" says what Python type the result and each value were
 (`error_classes`), as plain strings. The kit's own master-notebook checks import these
 functions from here too, so both sides judge alike.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -158,9 +159,12 @@ def run(request: dict, inputs: bytes) -> tuple[dict, bytes]:
     else:
         with np.load(io.BytesIO(inputs), allow_pickle=False) as arrays:
             for i, items in enumerate(request["arg_items"]):
-                args = [arrays[f"case{i}_arg{j}"] if n_items is None
-                        else [arrays[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
-                        for j, n_items in enumerate(items)]
+                args = [
+                    arrays[f"case{i}_arg{j}"]
+                    if n_items is None
+                    else [arrays[f"case{i}_arg{j}_item{k}"] for k in range(n_items)]
+                    for j, n_items in enumerate(items)
+                ]
                 try:
                     result = call_quietly(function, args)
                     values = as_outputs(result, request["n_outputs"])
