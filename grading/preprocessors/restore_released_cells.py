@@ -22,7 +22,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from grading.cells import grade_id, is_answer
+from grading.cells import grade_id, is_answer, is_locked
 
 
 def defined_functions(source: str) -> frozenset[str]:
@@ -49,17 +49,12 @@ def find_answer(released: NotebookNode, submitted: list[NotebookNode]) -> Notebo
 MAX_ANSWER_CHARS = 100_000  # an answer cell's source kept; a lab's answers are a few hundred
 
 
-def _is_locked(cell: NotebookNode) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution")
-
-
 def changed_locked_cells(released: NotebookNode, submitted: NotebookNode) -> list[str]:
     """Grade ids of the released locked cells that the submission removed or changed (source or nbgrader metadata)."""
     by_id = {grade_id(cell): cell for cell in submitted.cells if grade_id(cell)}
     changed = []
     for cell in released.cells:
-        if not _is_locked(cell):
+        if not is_locked(cell):
             continue
         mine = by_id.get(grade_id(cell))
         if (
