@@ -22,14 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading import integrity, lab_cache
-from grading.autograde_class import autograde_class
-from grading.class_report import write_class_report
+# nbgrader, nbformat and matplotlib take seconds to import: the commands import what grades and
+# reports (autograde_class, class_report, report, sample_class) when they run, so that --help and
+# a mistyped command answer at once.
+from grading import integrity
 from grading.cluster_security import dask_commands, default_folder, make_certificates
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError, GradingError
-from grading.report import format_table, load_results
-from grading.sample_class import write_sample_class
 from grading.text import printable_lines
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
@@ -128,13 +127,16 @@ def copy_course(source: Course, destination: Path) -> Course:
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache")
     for folder in ("solutions", "assignments"):
         shutil.copytree(source.root / folder, destination / folder, symlinks=False, ignore=ignore)
-    cache = lab_cache.cache_folder(source)
-    if cache.is_dir():
-        shutil.copytree(cache, lab_cache.cache_folder(Course(destination)), symlinks=False)
+    if source.cache.is_dir():
+        shutil.copytree(source.cache, Course(destination).cache, symlinks=False)
     return Course(destination)
 
 
 def demo(settings: dict[str, object]) -> None:
+    from grading.autograde_class import autograde_class
+    from grading.report import format_table
+    from grading.sample_class import write_sample_class
+
     started = time.monotonic()
     course = copy_course(Course(), DEMO_ROOT)
     print(f"demo: scratch course in {course.root}", flush=True)
@@ -311,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:
     """One of the commands that work on the course's files (all but demo), its arguments checked."""
+    from grading.autograde_class import autograde_class
+    from grading.class_report import write_class_report
+    from grading.report import format_table, load_results
+
     if args.command == "release":
         release(course, labs)
     elif args.command == "export":

@@ -39,6 +39,11 @@ class Course:
         return self.root / "grading" / "feedback"
 
     @property
+    def cache(self) -> Path:
+        """The lab cache, filled from the masters' runs (`grading.lab_cache`)."""
+        return self.root / "grading" / "cache"
+
+    @property
     def reports(self) -> Path:
         return self.root / "grading" / "reports"
 

@@ -31,7 +31,7 @@ CACHED_SUFFIXES = (".npz", ".json")
 
 
 def cache_folder(course: Course) -> Path:
-    return course.root / "grading" / "cache"
+    return course.cache
 
 
 def _master_digest(course: Course, lab: str) -> str:
