@@ -4,6 +4,7 @@ Each test calls your function on small cases whose answers can be worked out by 
 the lab's data. The first wrong result stops the test with a message saying which case failed,
 what was expected, what came back and, for common slips, what to look at.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,8 +29,10 @@ REAL_EPSILON = 8.990853e-05
 REAL_F1 = 0.875
 
 HINT_LESS_THAN = "Did you flag anomalies with p_val <= epsilon instead of p_val < epsilon?"
-HINT_FIRST_BEST = ("Did you keep the last epsilon with the best F1? Update the best only when F1 is "
-                   "strictly greater (F1 > best_F1), so that the first one is kept.")
+HINT_FIRST_BEST = (
+    "Did you keep the last epsilon with the best F1? Update the best only when F1 is "
+    "strictly greater (F1 > best_F1), so that the first one is kept."
+)
 HINT_HARMONIC = "Did you average precision and recall? F1 is 2 * prec * rec / (prec + rec)."
 
 
@@ -65,7 +68,9 @@ def _pair(result: Any, call: str, names: str) -> tuple[Any, Any]:
     if result is None:
         raise SelfCheckFailed(f"{call}: returned None instead of the pair ({names}). Did you forget `return {names}`?")
     if isinstance(result, list) and len(result) == 2:
-        raise SelfCheckFailed(f"{call}: returned a list instead of the pair ({names}). Return a tuple: `return {names}`.")
+        raise SelfCheckFailed(
+            f"{call}: returned a list instead of the pair ({names}). Return a tuple: `return {names}`."
+        )
     if not isinstance(result, (tuple, list)):
         raise SelfCheckFailed(f"{call}: returned a single {type(result).__name__} instead of the pair ({names}).")
     if len(result) != 2:
@@ -98,8 +103,11 @@ ESTIMATE_GAUSSIAN_CASES = [
     (np.array([[0.0], [2.0], [4.0], [10.0]]), np.array([4.0]), np.array([14.0])),
     # Fewer examples than features: each column is its two values, mu their midpoint,
     # var the square of half their gap: [1, 25, 0, 4].
-    (np.array([[1.0, 10.0, 0.0, 5.0], [3.0, 20.0, 0.0, 9.0]]),
-     np.array([2.0, 15.0, 0.0, 7.0]), np.array([1.0, 25.0, 0.0, 4.0])),
+    (
+        np.array([[1.0, 10.0, 0.0, 5.0], [3.0, 20.0, 0.0, 9.0]]),
+        np.array([2.0, 15.0, 0.0, 7.0]),
+        np.array([1.0, 25.0, 0.0, 4.0]),
+    ),
 ]
 
 
@@ -114,15 +122,18 @@ def _variance_hint(got: np.ndarray, mu: np.ndarray, var: np.ndarray, m: int) -> 
     return ""
 
 
-def _check_estimate_gaussian(target: Callable, X: np.ndarray, mu: np.ndarray, var: np.ndarray, call: str,
-                             rtol: float = RTOL, atol: float = 1e-12) -> None:
+def _check_estimate_gaussian(
+    target: Callable, X: np.ndarray, mu: np.ndarray, var: np.ndarray, call: str, rtol: float = RTOL, atol: float = 1e-12
+) -> None:
     m, n = X.shape
     got_mu, got_var = _pair(_call(target, (X,), call), call, "mu, var")
     for name, got, want in (("mu", got_mu, mu), ("var", got_var, var)):
         got, dtype = _as_floats(got, call, name), np.asarray(got).dtype
         if dtype != np.float64:
-            raise SelfCheckFailed(f"{call}: returned {name} of dtype {dtype}. Compute in float64, numpy's default: "
-                                 "the lab asks for 9 significant digits, and float32 holds about 7.")
+            raise SelfCheckFailed(
+                f"{call}: returned {name} of dtype {dtype}. Compute in float64, numpy's default: "
+                "the lab asks for 9 significant digits, and float32 holds about 7."
+            )
         if got.shape != want.shape:
             hint = ""
             if got.shape == (m,) and m != n:
@@ -158,8 +169,12 @@ SELECT_THRESHOLD_CASES = [
     # The anomaly is the smallest p. epsilon = 0 flags nothing; 1 to 500 flag only the anomaly
     # (F1 = 1); from 501 the normal example at 500 is flagged too (F1 = 2/3).
     # The first best epsilon is 1; `<=` already flags p = 0 at epsilon 0; the last best is 500.
-    (np.array([1, 0, 0]), np.array([0.0, 500.0, 1000.0]), (1.0, 1.0),
-     {(0.0, 1.0): HINT_LESS_THAN, (500.0, 1.0): HINT_FIRST_BEST}),
+    (
+        np.array([1, 0, 0]),
+        np.array([0.0, 500.0, 1000.0]),
+        (1.0, 1.0),
+        {(0.0, 1.0): HINT_LESS_THAN, (500.0, 1.0): HINT_FIRST_BEST},
+    ),
     # Anomalies at p = 200 and 300, normal examples at 0, 600 and 1000.
     #   epsilon   1-200: flags {0}             tp 0 fp 1 fn 2  precision 0    recall 0    F1 0
     #   epsilon 201-300: flags {0, 200}        tp 1 fp 1 fn 1  precision 1/2  recall 1/2  F1 1/2
@@ -167,25 +182,43 @@ SELECT_THRESHOLD_CASES = [
     #   epsilon 601-999: flags four            tp 2 fp 2 fn 0  precision 1/2  recall 1    F1 2/3
     # Best: (301, 0.8). With `<=` every range starts one lower: (300, 0.8); the last best is
     # (600, 0.8); the mean (precision + recall) / 2 peaks at (301, 5/6).
-    (np.array([0, 1, 1, 0, 0]), np.array([0.0, 200.0, 300.0, 600.0, 1000.0]), (301.0, 0.8),
-     {(300.0, 0.8): HINT_LESS_THAN, (600.0, 0.8): HINT_FIRST_BEST, (301.0, 5 / 6): HINT_HARMONIC}),
+    (
+        np.array([0, 1, 1, 0, 0]),
+        np.array([0.0, 200.0, 300.0, 600.0, 1000.0]),
+        (301.0, 0.8),
+        {(300.0, 0.8): HINT_LESS_THAN, (600.0, 0.8): HINT_FIRST_BEST, (301.0, 5 / 6): HINT_HARMONIC},
+    ),
 ]
 
 
-def _check_select_threshold(target: Callable, y_val: np.ndarray, p_val: np.ndarray, expected: tuple[float, float],
-                            slips: dict[tuple[float, float], str], call: str) -> None:
+def _check_select_threshold(
+    target: Callable,
+    y_val: np.ndarray,
+    p_val: np.ndarray,
+    expected: tuple[float, float],
+    slips: dict[tuple[float, float], str],
+    call: str,
+) -> None:
     got = _pair(_call(target, (y_val, p_val), call), call, "epsilon, F1")
     for value, name in zip(got, ("epsilon", "F1")):
         if not isinstance(value, (float, np.floating)):
             shape = f" of shape {np.shape(value)}" if isinstance(value, (np.ndarray, list, tuple)) else ""
-            raise SelfCheckFailed(f"{call}: returned {name} as {type(value).__name__}{shape} instead of a single float.")
+            raise SelfCheckFailed(
+                f"{call}: returned {name} as {type(value).__name__}{shape} instead of a single float."
+            )
     got_epsilon, got_f1 = (float(value) for value in got)
     want_epsilon, want_f1 = expected
     if np.isclose(got_epsilon, want_epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, want_f1):
         return
     slips = {**slips, (want_f1, want_epsilon): "Did you return (F1, epsilon) instead of (epsilon, F1)?"}
-    hint = next((text for (epsilon, f1), text in slips.items()
-                 if np.isclose(got_epsilon, epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, f1)), "")
+    hint = next(
+        (
+            text
+            for (epsilon, f1), text in slips.items()
+            if np.isclose(got_epsilon, epsilon, rtol=1e-6, atol=0.0) and np.isclose(got_f1, f1)
+        ),
+        "",
+    )
     raise SelfCheckFailed(
         f"{call}: expected (epsilon, F1) = ({want_epsilon:.6g}, {want_f1:.6g}), "
         f"got ({got_epsilon:.6g}, {got_f1:.6g}).{' ' + hint if hint else ''}"

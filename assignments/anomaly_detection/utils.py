@@ -4,6 +4,7 @@ The lab fits a Gaussian to the latency and throughput of servers and flags the e
 whose density falls below a threshold epsilon chosen on a labelled validation set. Its last
 section packs the same steps into a scikit-learn estimator and compares it with other detectors.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -136,9 +137,7 @@ def visualize_fit(X: np.ndarray, mu: np.ndarray, var: np.ndarray, ax: Axes | Non
     return ax
 
 
-def plot_outliers(
-    X: np.ndarray, mu: np.ndarray, var: np.ndarray, outliers: np.ndarray, ax: Axes | None = None
-) -> Axes:
+def plot_outliers(X: np.ndarray, mu: np.ndarray, var: np.ndarray, outliers: np.ndarray, ax: Axes | None = None) -> Axes:
     """visualize_fit, with red circles around the rows of X where the mask `outliers` is True."""
     outliers = np.asarray(outliers)
     if outliers.dtype != bool or outliers.shape != (len(X),):
@@ -148,8 +147,15 @@ def plot_outliers(
         )
     ax = visualize_fit(X, mu, var, ax)
     count = int(outliers.sum())
-    ax.plot(X[outliers, 0], X[outliers, 1], "ro", markersize=10, markerfacecolor="none",
-            markeredgewidth=2, label=f"Anomalies ({count})")
+    ax.plot(
+        X[outliers, 0],
+        X[outliers, 1],
+        "ro",
+        markersize=10,
+        markerfacecolor="none",
+        markeredgewidth=2,
+        label=f"Anomalies ({count})",
+    )
     ax.set_title("Anomalies: the examples with p(x) < epsilon, circled")
     ax.legend()
     return ax
@@ -224,7 +230,9 @@ def _draw_scan(scan: ThresholdScan, best_epsilon: float | None, ax: Axes) -> Non
 
 
 def plot_feature_histograms(
-    X: np.ndarray, feature_names: Sequence[str] | None = None, title: str = "Histograms of the features",
+    X: np.ndarray,
+    feature_names: Sequence[str] | None = None,
+    title: str = "Histograms of the features",
     bins: int = 30,
 ) -> Figure:
     """One histogram per column of X, four to a row, with the Gaussian fitted to that column.
@@ -409,8 +417,9 @@ class GaussianAnomalyDetector(OutlierMixin, BaseEstimator):
         if self.covariance not in ("diagonal", "full"):
             raise ValueError(f"covariance must be 'diagonal' or 'full', got {self.covariance!r}")
         epsilon = self.epsilon
-        if epsilon is not None and (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
-                                    or not 0 < epsilon < np.inf):
+        if epsilon is not None and (
+            isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not 0 < epsilon < np.inf
+        ):
             raise ValueError(f"epsilon must be None or a positive number, got {epsilon!r}")
 
     def _covariance_matrix(self) -> np.ndarray:
@@ -425,8 +434,10 @@ class GaussianAnomalyDetector(OutlierMixin, BaseEstimator):
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} "
-                             f"is expecting {self.n_features_in_} features as input.")
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} "
+                f"is expecting {self.n_features_in_} features as input."
+            )
         return X
 
 
@@ -477,8 +488,9 @@ def compare_detectors(
         else:
             training_scores = detector.score_samples(X_train)
         flagged = int(np.sum(training_scores < scan.epsilons[best]))
-        scores.append(DetectorScore(name, float(scan.precision[best]), float(scan.recall[best]),
-                                    float(scan.f1[best]), flagged))
+        scores.append(
+            DetectorScore(name, float(scan.precision[best]), float(scan.recall[best]), float(scan.f1[best]), flagged)
+        )
     return scores
 
 
@@ -487,8 +499,10 @@ def format_comparison(scores: Sequence[DetectorScore]) -> str:
     width = max(len("Detector"), *(len(score.detector) for score in scores))
     lines = [f"{'Detector':<{width}}  Precision  Recall     F1  Flagged in training"]
     for score in scores:
-        lines.append(f"{score.detector:<{width}}  {score.precision:9.3f}  {score.recall:6.3f}  {score.f1:5.3f}"
-                     f"  {score.flagged_in_training:19d}")
+        lines.append(
+            f"{score.detector:<{width}}  {score.precision:9.3f}  {score.recall:6.3f}  {score.f1:5.3f}"
+            f"  {score.flagged_in_training:19d}"
+        )
     return "\n".join(lines)
 
 
@@ -499,8 +513,12 @@ def plot_comparison(scores: Sequence[DetectorScore], ax: Axes | None = None) -> 
     positions = np.arange(len(scores))
     width = 0.27
     for offset, metric in zip((-width, 0, width), ("precision", "recall", "f1")):
-        ax.bar(positions + offset, [getattr(score, metric) for score in scores], width,
-               label="F1" if metric == "f1" else metric.capitalize())
+        ax.bar(
+            positions + offset,
+            [getattr(score, metric) for score in scores],
+            width,
+            label="F1" if metric == "f1" else metric.capitalize(),
+        )
     ax.set_xticks(positions, [score.detector for score in scores])
     ax.set_ylim(0, 1.2)  # room for the legend above the bars
     ax.set_ylabel("Score on the validation set")

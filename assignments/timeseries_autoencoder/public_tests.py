@@ -5,6 +5,7 @@ comments show how), then, where it helps, on the lab's signal. The first wrong r
 test with a message saying which case failed, what was expected, what came back and, for common
 slips, what to look at.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -16,8 +17,7 @@ from selfcheck import SelfCheckFailed, failure_of_call
 
 from utils import TEST_FRACTION, WINDOW, make_cpu_signal
 
-__all__ = ["split_and_normalise_test", "make_windows_test", "score_reconstruction_test",
-           "bottleneck_activations_test"]
+__all__ = ["split_and_normalise_test", "make_windows_test", "score_reconstruction_test", "bottleneck_activations_test"]
 
 PASSED = "\033[92mAll tests passed!\033[0m"
 
@@ -73,8 +73,14 @@ def _compare(call: str, name: str, got: Any, want: np.ndarray, slips: dict[str, 
     got = _as_floats(got, call, name)
     if got.shape == want.shape and np.allclose(got, want, rtol=1e-7, atol=1e-9):
         return
-    hint = next((text for text, slip in slips.items()
-                 if got.shape == slip.shape and np.allclose(got, slip, rtol=1e-7, atol=1e-9, equal_nan=True)), "")
+    hint = next(
+        (
+            text
+            for text, slip in slips.items()
+            if got.shape == slip.shape and np.allclose(got, slip, rtol=1e-7, atol=1e-9, equal_nan=True)
+        ),
+        "",
+    )
     if not hint and got.shape != want.shape:
         hint = f"Its shape is {got.shape}, expected {want.shape}."
     raise SelfCheckFailed(f"{call}: expected {name} {_show(want)}, got {_show(got)}. {hint}".rstrip())
@@ -92,12 +98,12 @@ SPLIT_TRAIN = np.array([-2.0, 0.0, 0.0, 0.0, 1.0, 1.0])
 SPLIT_TEST = np.array([3.0, 5.0])
 SPLIT_SLIPS_TRAIN = {
     # mean 5 and std 2 of all 8 samples
-    "Compute the mean and std of the training part only, not of the whole series.":
-        np.array([-1.5, -0.5, -0.5, -0.5, 0.0, 0.0]),
-    "Use the population std (np.std, dividing by m), not the sample std (ddof=1).":
-        SPLIT_TRAIN / np.sqrt(6 / 5),
-    "Did you add a small number to the std? Divide by the std itself (and raise a ValueError when it is 0).":
-        SPLIT_TRAIN / (1 + 1e-4),
+    "Compute the mean and std of the training part only, not of the whole series.": np.array(
+        [-1.5, -0.5, -0.5, -0.5, 0.0, 0.0]
+    ),
+    "Use the population std (np.std, dividing by m), not the sample std (ddof=1).": SPLIT_TRAIN / np.sqrt(6 / 5),
+    "Did you add a small number to the std? Divide by the std itself (and raise a ValueError when it is 0).": SPLIT_TRAIN
+    / (1 + 1e-4),
 }
 # 9 samples, the same 8 and then 8.0: int(9 * 0.75) = int(6.75) = 6 train, as above (int() rounds
 # down), so the statistics do not change and the test part is 3, 5 and (8 - 4) / 1 = 4.
@@ -116,8 +122,10 @@ def _check_time_order(call: str, train: Any) -> None:
     train = _as_floats(train, call, "train")
     if train.shape == (6,) and np.all(np.isfinite(train)) and np.std(train) > 0:
         if abs(np.corrcoef(train, SPLIT_SERIES[:6])[0, 1]) < 1 - 1e-9:
-            raise SelfCheckFailed(f"{call}: the training samples are not the first 6 samples in their order. "
-                                 "Split in time order, without shuffling.")
+            raise SelfCheckFailed(
+                f"{call}: the training samples are not the first 6 samples in their order. "
+                "Split in time order, without shuffling."
+            )
 
 
 def split_and_normalise_test(target: Callable) -> None:
@@ -132,9 +140,11 @@ def split_and_normalise_test(target: Callable) -> None:
     train, test = _values(_call(target, (SPLIT_SERIES_9, 0.25), call), 2, call, "train, test")
     shapes = (np.shape(train), np.shape(test))
     if shapes != ((6,), (3,)):
-        raise SelfCheckFailed(f"{call}: expected 6 training and 3 test samples, got shapes {shapes[0]} and {shapes[1]}. "
-                             "The training part is the first int(len(series) * (1 - test_fraction)) samples: "
-                             "int(9 * 0.75) = int(6.75) = 6, rounded down.")
+        raise SelfCheckFailed(
+            f"{call}: expected 6 training and 3 test samples, got shapes {shapes[0]} and {shapes[1]}. "
+            "The training part is the first int(len(series) * (1 - test_fraction)) samples: "
+            "int(9 * 0.75) = int(6.75) = 6, rounded down."
+        )
     _compare(call, "train", train, SPLIT_TRAIN, {})
     _compare(call, "test", test, SPLIT_TEST_9, {})
 
@@ -155,11 +165,14 @@ def split_and_normalise_test(target: Callable) -> None:
     train, test = _values(_call(target, (make_cpu_signal(), TEST_FRACTION), call), 2, call, "train, test")
     train, test = _as_floats(train, call, "train"), _as_floats(test, call, "test")
     if train.shape != (75_000,) or test.shape != (25_000,):
-        raise SelfCheckFailed(f"{call}: expected 75000 training and 25000 test samples, got shapes "
-                             f"{train.shape} and {test.shape}.")
+        raise SelfCheckFailed(
+            f"{call}: expected 75000 training and 25000 test samples, got shapes {train.shape} and {test.shape}."
+        )
     if not (abs(test.mean() - REAL_TEST_MEAN) < 1e-4 and abs(test.std() - REAL_TEST_STD) < 1e-4):
-        raise SelfCheckFailed(f"{call}: the test part has mean {test.mean():.4f} and std {test.std():.4f}, "
-                             f"expected {REAL_TEST_MEAN} and {REAL_TEST_STD}.")
+        raise SelfCheckFailed(
+            f"{call}: the test part has mean {test.mean():.4f} and std {test.std():.4f}, "
+            f"expected {REAL_TEST_MEAN} and {REAL_TEST_STD}."
+        )
     print(PASSED)
 
 
@@ -167,18 +180,19 @@ def split_and_normalise_test(target: Callable) -> None:
 # Exercise 2: make_windows
 # ---------------------------------------------------------------------------------------------
 
+
 def _windows(series: np.ndarray, starts: list[int], window: int) -> np.ndarray:
-    return np.array([series[start:start + window] for start in starts], dtype=float)
+    return np.array([series[start : start + window] for start in starts], dtype=float)
 
 
 SERIES_10 = np.arange(10.0)
 # (window, step, starts of the windows): the last start is the largest multiple of step that
 # is at most n - window, so there are (n - window) // step + 1 windows.
 MAKE_WINDOWS_CASES = [
-    (3, 1, [0, 1, 2, 3, 4, 5, 6, 7]),   # (10 - 3) // 1 + 1 = 8
-    (3, 2, [0, 2, 4, 6]),               # (10 - 3) // 2 + 1 = 4
-    (2, 4, [0, 4, 8]),                  # (10 - 2) // 4 + 1 = 3
-    (10, 1, [0]),                       # the series is one window
+    (3, 1, [0, 1, 2, 3, 4, 5, 6, 7]),  # (10 - 3) // 1 + 1 = 8
+    (3, 2, [0, 2, 4, 6]),  # (10 - 3) // 2 + 1 = 4
+    (2, 4, [0, 4, 8]),  # (10 - 2) // 4 + 1 = 3
+    (10, 1, [0]),  # the series is one window
 ]
 
 
@@ -197,7 +211,9 @@ def make_windows_test(target: Callable) -> None:
     call = "make_windows(series, 30, 1) on 1000 samples of the signal"
     got = _as_floats(_values(_call(target, (train, WINDOW, 1), call), 1, call, "windows")[0], call, "windows")
     if got.shape != (971, 30) or not np.array_equal(got[204], train[204:234]):
-        raise SelfCheckFailed(f"{call}: expected shape (971, 30) with row 204 = series[204:234], got shape {got.shape}.")
+        raise SelfCheckFailed(
+            f"{call}: expected shape (971, 30) with row 204 = series[204:234], got shape {got.shape}."
+        )
     print(PASSED)
 
 
@@ -221,27 +237,49 @@ def score_reconstruction_test(target: Callable) -> None:
     call = f"score_reconstruction(target, reconstruction, 3, 0.5) with target = {SCORE_TARGET.tolist()} and reconstruction = 0"
     result = _call(target, (SCORE_TARGET, np.zeros(6), 3, 0.5), call)
     error, rolling, flagged = _values(result, 3, call, "error, rolling_mean, flagged")
-    _compare(call, "error", error, SCORE_TARGET, {"The error is squared: use the absolute difference.": SCORE_TARGET**2})
-    _compare(call, "rolling_mean", rolling, SCORE_ROLLING, {
-        "The first samples should average the samples there are, not be NaN.":
-            np.array([np.nan, np.nan, 0.5, 2.5 / 3, 2.5 / 3, 0.5]),
-        "Did you leave out the current sample? Sample t averages samples max(0, t - window + 1) to t.":
-            np.array([np.nan, 0.0, 0.25, 0.5, 2.5 / 3, 2.5 / 3]),
-        "Did you centre the window? The rolling mean looks back only.": np.array([0.25, 0.5, 2.5 / 3, 2.5 / 3, 0.5, 0.25]),
-        "The error itself is returned: average it over the window.": SCORE_TARGET,
-    })
-    _compare(call, "flagged", flagged, SCORE_FLAGGED.astype(float), {
-        "Flag samples strictly above the threshold (>), not at it (>=).": np.array([0.0, 0, 1, 1, 1, 1]),
-        "Flag by the rolling mean, not by the error itself.": np.array([0.0, 0, 1, 1, 0, 0]),
-    })
+    _compare(
+        call, "error", error, SCORE_TARGET, {"The error is squared: use the absolute difference.": SCORE_TARGET**2}
+    )
+    _compare(
+        call,
+        "rolling_mean",
+        rolling,
+        SCORE_ROLLING,
+        {
+            "The first samples should average the samples there are, not be NaN.": np.array(
+                [np.nan, np.nan, 0.5, 2.5 / 3, 2.5 / 3, 0.5]
+            ),
+            "Did you leave out the current sample? Sample t averages samples max(0, t - window + 1) to t.": np.array(
+                [np.nan, 0.0, 0.25, 0.5, 2.5 / 3, 2.5 / 3]
+            ),
+            "Did you centre the window? The rolling mean looks back only.": np.array(
+                [0.25, 0.5, 2.5 / 3, 2.5 / 3, 0.5, 0.25]
+            ),
+            "The error itself is returned: average it over the window.": SCORE_TARGET,
+        },
+    )
+    _compare(
+        call,
+        "flagged",
+        flagged,
+        SCORE_FLAGGED.astype(float),
+        {
+            "Flag samples strictly above the threshold (>), not at it (>=).": np.array([0.0, 0, 1, 1, 1, 1]),
+            "Flag by the rolling mean, not by the error itself.": np.array([0.0, 0, 1, 1, 0, 0]),
+        },
+    )
     if np.asarray(flagged).dtype != bool:
-        raise SelfCheckFailed(f"{call}: flagged should be a boolean array (rolling_mean > threshold), "
-                             f"got dtype {np.asarray(flagged).dtype}.")
+        raise SelfCheckFailed(
+            f"{call}: flagged should be a boolean array (rolling_mean > threshold), "
+            f"got dtype {np.asarray(flagged).dtype}."
+        )
 
     call = "score_reconstruction(target, reconstruction, 4, 0.5) with target = [1, 1, 1, 1] and reconstruction = [0, 2, 0, 2]"
     result = _call(target, (SIGNED_TARGET, SIGNED_RECONSTRUCTION, 4, 0.5), call)
     error, rolling, _ = _values(result, 3, call, "error, rolling_mean, flagged")
-    _compare(call, "error", error, np.ones(4), {"Take the absolute value of the difference.": np.array([1.0, -1, 1, -1])})
+    _compare(
+        call, "error", error, np.ones(4), {"Take the absolute value of the difference.": np.array([1.0, -1, 1, -1])}
+    )
     _compare(call, "rolling_mean", rolling, np.ones(4), {})
     print(PASSED)
 
@@ -249,6 +287,7 @@ def score_reconstruction_test(target: Callable) -> None:
 # ---------------------------------------------------------------------------------------------
 # Exercise 4: bottleneck_activations
 # ---------------------------------------------------------------------------------------------
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
@@ -266,11 +305,17 @@ def bottleneck_activations_test(target: Callable) -> None:
     """Check bottleneck_activations on a hand-worked 3-2-3 network and on a 30-20-10-5-10-20-30 one."""
     call = "bottleneck_activations(windows, coefs, intercepts) with a 3-2-3 network"
     got = _values(_call(target, (SMALL_WINDOWS, SMALL_COEFS, SMALL_INTERCEPTS), call), 1, call, "activations")[0]
-    _compare(call, "activations", got, SMALL_EXPECTED, {
-        "Apply the sigmoid to each layer's weighted sum.": np.array([[4.0, 0.0], [0.0, -2.0]]),
-        "Add each layer's intercepts (biases) before the sigmoid.": _sigmoid(SMALL_WINDOWS @ SMALL_COEFS[0]),
-        "Did you stop one layer early? Apply the first len(coefs) // 2 layers (here 1).": SMALL_WINDOWS,
-    })
+    _compare(
+        call,
+        "activations",
+        got,
+        SMALL_EXPECTED,
+        {
+            "Apply the sigmoid to each layer's weighted sum.": np.array([[4.0, 0.0], [0.0, -2.0]]),
+            "Add each layer's intercepts (biases) before the sigmoid.": _sigmoid(SMALL_WINDOWS @ SMALL_COEFS[0]),
+            "Did you stop one layer early? Apply the first len(coefs) // 2 layers (here 1).": SMALL_WINDOWS,
+        },
+    )
 
     rng = np.random.default_rng(5)
     sizes = [30, 20, 10, 5, 10, 20, 30]
@@ -278,11 +323,18 @@ def bottleneck_activations_test(target: Callable) -> None:
     intercepts = [rng.normal(0, 0.5, b) for b in sizes[1:]]
     windows = rng.normal(size=(4, 30))
     call = "bottleneck_activations(windows, coefs, intercepts) with a 30-20-10-5-10-20-30 network and 4 windows"
-    got = _as_floats(_values(_call(target, (windows, coefs, intercepts), call), 1, call, "activations")[0], call, "activations")
+    got = _as_floats(
+        _values(_call(target, (windows, coefs, intercepts), call), 1, call, "activations")[0], call, "activations"
+    )
     if got.shape != (4, 5):
-        hint = {(4, 10): " Did you stop one layer early or go one too far?", (4, 30): " Return the bottleneck, not the output.",
-                (4, 20): " Apply the first len(coefs) // 2 = 3 layers."}.get(got.shape, "")
+        hint = {
+            (4, 10): " Did you stop one layer early or go one too far?",
+            (4, 30): " Return the bottleneck, not the output.",
+            (4, 20): " Apply the first len(coefs) // 2 = 3 layers.",
+        }.get(got.shape, "")
         raise SelfCheckFailed(f"{call}: expected shape (4, 5), got {got.shape}.{hint}")
     if np.any(got <= 0) or np.any(got >= 1):
-        raise SelfCheckFailed(f"{call}: sigmoid activations lie between 0 and 1, got values from {got.min():.4g} to {got.max():.4g}.")
+        raise SelfCheckFailed(
+            f"{call}: sigmoid activations lie between 0 and 1, got values from {got.min():.4g} to {got.max():.4g}."
+        )
     print(PASSED)

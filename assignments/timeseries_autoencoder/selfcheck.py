@@ -10,6 +10,7 @@ in one line, in the notebook as in nbgrader's Validate:
   done yet, wherever it is called from: importing this module in a notebook registers that
   report with IPython. A NotImplementedError with a message (from a library) keeps its traceback.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,8 +38,10 @@ class NotDoneYet(SelfCheckFailed):
 
     def __init__(self, function: str):
         where = "this cell" if function == "<module>" else f"{function}()"
-        super().__init__(f"{where} still raises NotImplementedError. "
-                         "Replace `raise NotImplementedError()` with your code, then run its cell again.")
+        super().__init__(
+            f"{where} still raises NotImplementedError. "
+            "Replace `raise NotImplementedError()` with your code, then run its cell again."
+        )
 
 
 def failure_of_call(call: str, function: Callable[..., Any], error: Exception) -> SelfCheckFailed:

@@ -4,6 +4,7 @@ The notebook imports everything from here except the four graded functions, whic
 students write. Every helper checks its input and stops with a one-line error that names
 the bad argument, so that a mistake upstream never turns into NaNs downstream.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,25 +20,46 @@ import numpy as np
 from scipy.special import expit
 
 __all__ = [
-    "WINDOW", "TEST_FRACTION", "ANOMALY_STARTS", "ANOMALY_LENGTH", "SCORED_SAMPLES",
-    "ROLLING_WINDOW", "THRESHOLD",
-    "make_cpu_signal", "anomaly_shapes", "insert_anomalies", "Autoencoder", "train_autoencoder",
-    "reconstruct", "window_labels", "window_scores", "detection_scores", "isolation_forest_flags",
-    "bottleneck_projection", "separation", "anomaly_coverage",
-    "plot_signal", "plot_split", "plot_window", "plot_loss_curves", "plot_anomaly_shapes",
-    "plot_reconstruction", "plot_bottleneck", "plot_detector_comparison",
+    "WINDOW",
+    "TEST_FRACTION",
+    "ANOMALY_STARTS",
+    "ANOMALY_LENGTH",
+    "SCORED_SAMPLES",
+    "ROLLING_WINDOW",
+    "THRESHOLD",
+    "make_cpu_signal",
+    "anomaly_shapes",
+    "insert_anomalies",
+    "Autoencoder",
+    "train_autoencoder",
+    "reconstruct",
+    "window_labels",
+    "window_scores",
+    "detection_scores",
+    "isolation_forest_flags",
+    "bottleneck_projection",
+    "separation",
+    "anomaly_coverage",
+    "plot_signal",
+    "plot_split",
+    "plot_window",
+    "plot_loss_curves",
+    "plot_anomaly_shapes",
+    "plot_reconstruction",
+    "plot_bottleneck",
+    "plot_detector_comparison",
 ]
 
-WINDOW = 30             # samples per window: 2.5 hours at one sample every 5 minutes
-TEST_FRACTION = 0.25    # the last quarter of the signal is the test set
+WINDOW = 30  # samples per window: 2.5 hours at one sample every 5 minutes
+TEST_FRACTION = 0.25  # the last quarter of the signal is the test set
 ANOMALY_STARTS = (500, 2000)
 ANOMALY_LENGTH = 1000
-SCORED_SAMPLES = 3000   # the first test samples, into which the anomalies are inserted
+SCORED_SAMPLES = 3000  # the first test samples, into which the anomalies are inserted
 ROLLING_WINDOW = 50
 THRESHOLD = 0.3
 
-SAMPLES_PER_DAY = 288   # one sample every 5 minutes
-BATCH_PERIOD = 24       # a batch job every 2 hours
+SAMPLES_PER_DAY = 288  # one sample every 5 minutes
+BATCH_PERIOD = 24  # a batch job every 2 hours
 
 RAW_COLOR, RECONSTRUCTION_COLOR, ERROR_COLOR = "#1f77b4", "#ff7f0e", "#d62728"
 ANOMALY_COLORS = ("#9467bd", "#2ca02c")
@@ -48,6 +70,7 @@ _KIND_NAMES = ("normal",) + ANOMALY_NAMES  # indexed by _window_kinds
 # ---------------------------------------------------------------------------------------------
 # The data
 # ---------------------------------------------------------------------------------------------
+
 
 def make_cpu_signal(n_samples: int = 100_000, seed: int = 2018) -> np.ndarray:
     """CPU utilisation (%) of a server sampled every 5 minutes: a daily cycle, a batch job
@@ -69,8 +92,9 @@ def anomaly_shapes(length: int = ANOMALY_LENGTH) -> tuple[np.ndarray, np.ndarray
     return ramp, cosine
 
 
-def insert_anomalies(test: np.ndarray, n_samples: int = SCORED_SAMPLES,
-                     starts: tuple[int, int] = ANOMALY_STARTS) -> tuple[np.ndarray, np.ndarray]:
+def insert_anomalies(
+    test: np.ndarray, n_samples: int = SCORED_SAMPLES, starts: tuple[int, int] = ANOMALY_STARTS
+) -> tuple[np.ndarray, np.ndarray]:
     """The first `n_samples` of the normalised test signal with the two anomalies written in.
 
     Returns the new signal (the input is not changed) and a boolean array that is True at
@@ -78,20 +102,22 @@ def insert_anomalies(test: np.ndarray, n_samples: int = SCORED_SAMPLES,
     """
     test = _as_series(test, "test")
     if n_samples > test.size:
-        raise ValueError(f"test has {test.size} samples, fewer than the {n_samples} to score: "
-                         "pass the whole test part of the signal")
+        raise ValueError(
+            f"test has {test.size} samples, fewer than the {n_samples} to score: pass the whole test part of the signal"
+        )
     target, is_anomaly = test[:n_samples].copy(), np.zeros(n_samples, dtype=bool)
     for start, shape in zip(starts, anomaly_shapes()):
         if start < 0 or start + shape.size > n_samples:
             raise ValueError(f"an anomaly starting at {start} does not fit in {n_samples} samples")
-        target[start:start + shape.size] = shape
-        is_anomaly[start:start + shape.size] = True
+        target[start : start + shape.size] = shape
+        is_anomaly[start : start + shape.size] = True
     return target, is_anomaly
 
 
 # ---------------------------------------------------------------------------------------------
 # The autoencoder
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Autoencoder:
@@ -125,10 +151,17 @@ class Autoencoder:
         return activation
 
 
-def train_autoencoder(windows: np.ndarray, hidden_layers: tuple[int, ...] = (20, 10, 5, 10, 20),
-                      max_epochs: int = 40, patience: int = 5, validation_fraction: float = 0.1,
-                      learning_rate: float = 0.01, batch_size: int = 200, seed: int = 0,
-                      cache_dir: str | os.PathLike | None = None) -> Autoencoder:
+def train_autoencoder(
+    windows: np.ndarray,
+    hidden_layers: tuple[int, ...] = (20, 10, 5, 10, 20),
+    max_epochs: int = 40,
+    patience: int = 5,
+    validation_fraction: float = 0.1,
+    learning_rate: float = 0.01,
+    batch_size: int = 200,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+) -> Autoencoder:
     """Train a dense autoencoder to reproduce its input windows (mean squared error, Adam).
 
     The last `validation_fraction` of the windows (in time order) is held out; training stops
@@ -143,13 +176,20 @@ def train_autoencoder(windows: np.ndarray, hidden_layers: tuple[int, ...] = (20,
         raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
     n_validation = int(len(windows) * validation_fraction)
     if n_validation < 1 or len(windows) - n_validation < batch_size:
-        raise ValueError(f"{len(windows)} windows are too few to train on: make more windows "
-                         "(a smaller step) or use a longer signal")
+        raise ValueError(
+            f"{len(windows)} windows are too few to train on: make more windows (a smaller step) or use a longer signal"
+        )
     if np.all(windows.std(axis=0) == 0):
         raise ValueError("all training windows are the same: a constant signal cannot be learned")
-    settings = dict(hidden_layers=list(hidden_layers), max_epochs=max_epochs, patience=patience,
-                    validation_fraction=validation_fraction, learning_rate=learning_rate,
-                    batch_size=batch_size, seed=seed)
+    settings = dict(
+        hidden_layers=list(hidden_layers),
+        max_epochs=max_epochs,
+        patience=patience,
+        validation_fraction=validation_fraction,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        seed=seed,
+    )
     cache = _cache_file(windows, settings, cache_dir)
     if cache.is_file():
         try:
@@ -161,16 +201,31 @@ def train_autoencoder(windows: np.ndarray, hidden_layers: tuple[int, ...] = (20,
     return autoencoder
 
 
-def _fit(fit: np.ndarray, validation: np.ndarray, hidden_layers: list[int], max_epochs: int,
-         patience: int, validation_fraction: float, learning_rate: float, batch_size: int,
-         seed: int) -> Autoencoder:
+def _fit(
+    fit: np.ndarray,
+    validation: np.ndarray,
+    hidden_layers: list[int],
+    max_epochs: int,
+    patience: int,
+    validation_fraction: float,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
+) -> Autoencoder:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
     from threadpoolctl import threadpool_limits
 
-    network = MLPRegressor(hidden_layer_sizes=tuple(hidden_layers), activation="logistic",
-                           solver="adam", alpha=0.0, batch_size=batch_size,
-                           learning_rate_init=learning_rate, shuffle=True, random_state=seed)
+    network = MLPRegressor(
+        hidden_layer_sizes=tuple(hidden_layers),
+        activation="logistic",
+        solver="adam",
+        alpha=0.0,
+        batch_size=batch_size,
+        learning_rate_init=learning_rate,
+        shuffle=True,
+        random_state=seed,
+    )
     start = time.monotonic()
     train_loss, validation_loss = [], []
     best, best_epoch, since_best = None, 0, 0
@@ -190,8 +245,9 @@ def _fit(fit: np.ndarray, validation: np.ndarray, hidden_layers: list[int], max_
                 since_best += 1
                 if since_best >= patience:
                     break
-    return Autoencoder(best[0], best[1], train_loss, validation_loss, best_epoch,
-                       training_seconds=time.monotonic() - start)
+    return Autoencoder(
+        best[0], best[1], train_loss, validation_loss, best_epoch, training_seconds=time.monotonic() - start
+    )
 
 
 def _cache_file(windows: np.ndarray, settings: dict, cache_dir: str | os.PathLike | None) -> Path:
@@ -202,16 +258,24 @@ def _cache_file(windows: np.ndarray, settings: dict, cache_dir: str | os.PathLik
     # Rounded, so that answers computing the same windows in another order of floating-point
     # operations (off by 1e-13, say) share one entry; real mistakes differ far more.
     digest = hashlib.sha256(np.ascontiguousarray(np.round(windows, 6)).tobytes())
-    digest.update(json.dumps({**settings, "shape": windows.shape, "sklearn": sklearn.__version__,
-                              "numpy": np.__version__}, sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {**settings, "shape": windows.shape, "sklearn": sklearn.__version__, "numpy": np.__version__},
+            sort_keys=True,
+        ).encode()
+    )
     return folder / f"autoencoder-{digest.hexdigest()[:24]}.npz"
 
 
 def _save_autoencoder(autoencoder: Autoencoder, path: Path) -> None:
     arrays = {f"coef{i}": coef for i, coef in enumerate(autoencoder.coefs_)}
     arrays |= {f"intercept{i}": intercept for i, intercept in enumerate(autoencoder.intercepts_)}
-    history = dict(train_loss=autoencoder.train_loss, validation_loss=autoencoder.validation_loss,
-                   best_epoch=autoencoder.best_epoch, training_seconds=autoencoder.training_seconds)
+    history = dict(
+        train_loss=autoencoder.train_loss,
+        validation_loss=autoencoder.validation_loss,
+        best_epoch=autoencoder.best_epoch,
+        training_seconds=autoencoder.training_seconds,
+    )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial.npz")
@@ -227,13 +291,21 @@ def _load_autoencoder(path: Path) -> Autoencoder:
         n_layers = sum(1 for name in saved.files if name.startswith("coef"))
         coefs = [saved[f"coef{i}"] for i in range(n_layers)]
         intercepts = [saved[f"intercept{i}"] for i in range(n_layers)]
-    return Autoencoder(coefs, intercepts, history["train_loss"], history["validation_loss"],
-                       history["best_epoch"], history["training_seconds"], from_cache=True)
+    return Autoencoder(
+        coefs,
+        intercepts,
+        history["train_loss"],
+        history["validation_loss"],
+        history["best_epoch"],
+        history["training_seconds"],
+        from_cache=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Scoring
 # ---------------------------------------------------------------------------------------------
+
 
 def _window_starts(n_samples: int, window: int, step: int) -> np.ndarray:
     """Where each window starts; the checks every windowing helper shares."""
@@ -251,8 +323,9 @@ def _sliding_windows(series: np.ndarray, window: int, step: int) -> np.ndarray:
     return series[starts[:, None] + np.arange(window)]
 
 
-def reconstruct(autoencoder: Autoencoder, series: np.ndarray, window: int = WINDOW,
-                step: int | None = None) -> np.ndarray:
+def reconstruct(
+    autoencoder: Autoencoder, series: np.ndarray, window: int = WINDOW, step: int | None = None
+) -> np.ndarray:
     """The autoencoder's reconstruction of a whole series, sample by sample.
 
     The series is cut into windows of `window` samples every `step` samples (by default
@@ -269,8 +342,8 @@ def reconstruct(autoencoder: Autoencoder, series: np.ndarray, window: int = WIND
     predicted = autoencoder.predict(windows)
     total, count = np.zeros(series.size), np.zeros(series.size)
     for start, values in zip(starts, predicted):
-        total[start:start + window] += values
-        count[start:start + window] += 1
+        total[start : start + window] += values
+        count[start : start + window] += 1
     return total / count
 
 
@@ -290,20 +363,27 @@ def detection_scores(flagged: np.ndarray, is_anomaly: np.ndarray) -> dict[str, f
     flagged = np.asarray(flagged, dtype=bool)
     is_anomaly = np.asarray(is_anomaly, dtype=bool)
     if flagged.shape != is_anomaly.shape:
-        raise ValueError(f"flagged has shape {flagged.shape} but is_anomaly has {is_anomaly.shape}: "
-                         "score the same samples (or windows) that you labelled")
+        raise ValueError(
+            f"flagged has shape {flagged.shape} but is_anomaly has {is_anomaly.shape}: "
+            "score the same samples (or windows) that you labelled"
+        )
     tp = int(np.sum(flagged & is_anomaly))
     fp = int(np.sum(flagged & ~is_anomaly))
     fn = int(np.sum(~flagged & is_anomaly))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "true_positives": tp,
-            "false_positives": fp, "false_negatives": fn}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_positives": tp,
+        "false_positives": fp,
+        "false_negatives": fn,
+    }
 
 
-def isolation_forest_flags(train_windows: np.ndarray, test_windows: np.ndarray,
-                           seed: int = 0) -> np.ndarray:
+def isolation_forest_flags(train_windows: np.ndarray, test_windows: np.ndarray, seed: int = 0) -> np.ndarray:
     """Fit an isolation forest to the training windows; which test windows it calls outliers."""
     from sklearn.ensemble import IsolationForest
 
@@ -319,8 +399,9 @@ def bottleneck_projection(activations: np.ndarray, n_components: int = 3) -> np.
 
     activations = _as_windows(activations)
     if activations.shape[1] < n_components:
-        raise ValueError(f"activations have {activations.shape[1]} columns, fewer than the "
-                         f"{n_components} components asked for")
+        raise ValueError(
+            f"activations have {activations.shape[1]} columns, fewer than the {n_components} components asked for"
+        )
     return PCA(n_components=n_components, svd_solver="full").fit_transform(activations)
 
 
@@ -353,7 +434,7 @@ def _window_kinds(n_windows: int, window: int) -> np.ndarray:
     kinds = np.zeros(n_windows, dtype=int)
     for kind, start in enumerate(ANOMALY_STARTS, start=1):
         mask = np.zeros(n_windows * window, dtype=bool)
-        mask[start:start + ANOMALY_LENGTH] = True
+        mask[start : start + ANOMALY_LENGTH] = True
         kinds[window_labels(mask, window, window)] = kind
     return kinds
 
@@ -362,16 +443,21 @@ def _window_kinds(n_windows: int, window: int) -> np.ndarray:
 # Plots
 # ---------------------------------------------------------------------------------------------
 
+
 def plot_signal(signal: np.ndarray, days: int = 7) -> None:
     """The whole signal, and its first days up close."""
     fig, (whole, close) = plt.subplots(2, 1, figsize=(12, 6))
     whole.plot(signal, color=RAW_COLOR, linewidth=0.3)
-    whole.set(title=f"Synthetic CPU utilisation, {signal.size:,} samples (one every 5 minutes)",
-              xlabel="sample", ylabel="CPU (%)")
+    whole.set(
+        title=f"Synthetic CPU utilisation, {signal.size:,} samples (one every 5 minutes)",
+        xlabel="sample",
+        ylabel="CPU (%)",
+    )
     first = signal[: days * SAMPLES_PER_DAY]
     close.plot(first, color=RAW_COLOR, linewidth=0.8)
-    close.set(title=f"The first {days} days: a daily cycle and a batch job every 2 hours",
-              xlabel="sample", ylabel="CPU (%)")
+    close.set(
+        title=f"The first {days} days: a daily cycle and a batch job every 2 hours", xlabel="sample", ylabel="CPU (%)"
+    )
     fig.tight_layout()
 
 
@@ -379,8 +465,9 @@ def plot_split(train: np.ndarray, test: np.ndarray) -> None:
     """The normalised training and test parts, in time order."""
     fig, ax = plt.subplots(figsize=(12, 3))
     ax.plot(np.arange(train.size), train, color=RAW_COLOR, linewidth=0.3, label="train")
-    ax.plot(np.arange(train.size, train.size + test.size), test, color=RECONSTRUCTION_COLOR,
-            linewidth=0.3, label="test")
+    ax.plot(
+        np.arange(train.size, train.size + test.size), test, color=RECONSTRUCTION_COLOR, linewidth=0.3, label="test"
+    )
     ax.set(title="Normalised signal, split in time order", xlabel="sample", ylabel="normalised CPU")
     ax.legend(loc="upper right")
     fig.tight_layout()
@@ -421,11 +508,15 @@ def _shade_anomalies(ax: plt.Axes) -> None:
         ax.axvspan(start, start + ANOMALY_LENGTH, color=color, alpha=0.12, label=name)
 
 
-def plot_reconstruction(target: np.ndarray, reconstruction: np.ndarray, error: np.ndarray,
-                        rolling_mean: np.ndarray, threshold: float = THRESHOLD) -> None:
+def plot_reconstruction(
+    target: np.ndarray,
+    reconstruction: np.ndarray,
+    error: np.ndarray,
+    rolling_mean: np.ndarray,
+    threshold: float = THRESHOLD,
+) -> None:
     """The signal and its reconstruction above; the error, its rolling mean and the threshold below."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 7), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     _shade_anomalies(top)
     top.plot(target, color=RAW_COLOR, linewidth=0.8, label="signal with anomalies")
     top.plot(reconstruction, color=RECONSTRUCTION_COLOR, linewidth=1.2, label="reconstruction")
@@ -435,16 +526,30 @@ def plot_reconstruction(target: np.ndarray, reconstruction: np.ndarray, error: n
     bottom.plot(rolling_mean, color="k", linewidth=1.2, label="rolling mean")
     bottom.axhline(threshold, color="k", linestyle="--", label=f"threshold {threshold}")
     flagged = rolling_mean > threshold
-    bottom.fill_between(np.arange(flagged.size), 0, 1, where=flagged, color=ERROR_COLOR, alpha=0.15,
-                        transform=bottom.get_xaxis_transform(), label="flagged")
+    bottom.fill_between(
+        np.arange(flagged.size),
+        0,
+        1,
+        where=flagged,
+        color=ERROR_COLOR,
+        alpha=0.15,
+        transform=bottom.get_xaxis_transform(),
+        label="flagged",
+    )
     bottom.set(xlabel="test sample", ylabel="absolute error")
     bottom.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
 
 
-def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarray,
-                    reconstruction: np.ndarray, window: int = WINDOW, selected: int | None = None,
-                    interactive: bool | None = None) -> plt.Figure:
+def plot_bottleneck(
+    projection: np.ndarray,
+    labels: np.ndarray,
+    target: np.ndarray,
+    reconstruction: np.ndarray,
+    window: int = WINDOW,
+    selected: int | None = None,
+    interactive: bool | None = None,
+) -> plt.Figure:
     """The windows' bottleneck activations in 3 principal components, anomalous ones coloured.
 
     Beside the 3-D view, three 2-D views; below, the window picked (clicked) in a 2-D view
@@ -466,13 +571,14 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
         view3d.scatter(points[:, 0], points[:, 1], points[:, 2], color=color, s=18, label=name)
         for ax, (a, b) in zip(views2d, pairs):
             ax.scatter(points[:, a], points[:, b], color=color, s=10, picker=interactive)
-    view3d.set(title="Bottleneck activations, 3 principal components",
-               xlabel="PC 1", ylabel="PC 2", zlabel="PC 3")
+    view3d.set(title="Bottleneck activations, 3 principal components", xlabel="PC 1", ylabel="PC 2", zlabel="PC 3")
     view3d.legend(loc="upper left", fontsize="small")
     for ax, (a, b) in zip(views2d, pairs):
         ax.set(xlabel=f"PC {a + 1}", ylabel=f"PC {b + 1}", xticks=[], yticks=[])
-    markers = [ax.plot([], [], "o", markersize=12, markerfacecolor="none", markeredgecolor="r",
-                       markeredgewidth=2)[0] for ax in views2d]
+    markers = [
+        ax.plot([], [], "o", markersize=12, markerfacecolor="none", markeredgecolor="r", markeredgewidth=2)[0]
+        for ax in views2d
+    ]
 
     def show(index: int) -> None:
         start = index * window
@@ -493,6 +599,7 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
         selected = int(np.argmax(np.where(kinds > 0, distance, -np.inf)))
     show(selected)
     if interactive:
+
         def on_pick(event) -> None:
             ax = event.artist.axes
             a, b = pairs[views2d.index(ax)]
@@ -507,14 +614,14 @@ def plot_bottleneck(projection: np.ndarray, labels: np.ndarray, target: np.ndarr
     return fig
 
 
-
 def _backend_is_interactive() -> bool:
     backend = plt.get_backend().lower()
     return not any(name in backend for name in ("agg", "inline", "pdf", "svg", "ps", "cairo", "template"))
 
 
-def plot_detector_comparison(target: np.ndarray, autoencoder_flags: np.ndarray,
-                             forest_flags: np.ndarray, window: int = WINDOW) -> None:
+def plot_detector_comparison(
+    target: np.ndarray, autoencoder_flags: np.ndarray, forest_flags: np.ndarray, window: int = WINDOW
+) -> None:
     """The test signal twice: the windows each detector flagged, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(14, 4), sharey=True)
     for ax, flags, name in zip(axes, (autoencoder_flags, forest_flags), ("Autoencoder", "Isolation forest")):
@@ -532,13 +639,15 @@ def plot_detector_comparison(target: np.ndarray, autoencoder_flags: np.ndarray,
 # Input checks
 # ---------------------------------------------------------------------------------------------
 
+
 def _as_series(values: np.ndarray, name: str) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of samples, got shape {array.shape}")
     if array.dtype != bool and not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values: check the normalisation "
-                         "(a zero standard deviation?)")
+        raise ValueError(
+            f"{name} contains NaN or infinite values: check the normalisation (a zero standard deviation?)"
+        )
     return array
 
 
@@ -549,6 +658,5 @@ def _as_windows(windows: np.ndarray, width: int | None = None) -> np.ndarray:
     if width is not None and array.shape[1] != width:
         raise ValueError(f"windows have {array.shape[1]} samples each, the network expects {width}")
     if not np.all(np.isfinite(array)):
-        raise ValueError("windows contain NaN or infinite values: check the normalisation "
-                         "(a zero standard deviation?)")
+        raise ValueError("windows contain NaN or infinite values: check the normalisation (a zero standard deviation?)")
     return array
