@@ -10,11 +10,12 @@ SHELL := /bin/bash
 
 LAB ?= anomaly_detection
 
-.PHONY: setup sandbox-check data release demo test lint grade formgrader bench student clean help
+.PHONY: setup sandbox-check data release demo test test-fast lint grade formgrader bench student clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
-	@echo "make test     set up, then run the test suite (ARGS=... for pytest's options)"
+	@echo "make test     set up, then run the test suite: the fast tier, then the rest (ARGS=... for pytest's options)"
+	@echo "make test-fast  set up, then run the tests that need no sandbox, browser, database, cluster or kernel"
 	@echo "make lint     check the code with ruff (lint and format); ruff format . fixes the layout"
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo; UNSAFE=1 without a sandbox)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
@@ -65,8 +66,16 @@ demo: setup
 		exit 1; }
 	$(PY) -m grading demo $(if $(UNSAFE),--unsafe-no-sandbox)
 
-test: setup
-	$(PY) -m pytest $(ARGS)
+# The fast tier is every test that needs nothing beyond Python (no sandbox, browser, PostgreSQL,
+# Dask cluster, kernel or notebook run; markers in pyproject.toml). `make test` runs it first, then
+# the rest: each test runs once. A pass that ARGS leaves without a test (pytest's status 5) is fine.
+FAST := not (sandbox or browser or postgres or cluster or slow)
+
+test-fast: setup
+	$(PY) -m pytest -m "$(FAST)" $(ARGS) || [ $$? -eq 5 ]
+
+test: test-fast
+	$(PY) -m pytest -m "not ($(FAST))" $(ARGS) || [ $$? -eq 5 ]
 
 # Ruff's settings are in pyproject.toml; `$(VENV)/bin/ruff format .` applies the layout it checks.
 lint: $(VENV)/.installed

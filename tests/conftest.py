@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 import shutil
 import socket
@@ -24,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------------------------------
-# Tests that run submitted code in a sandbox: skipped, saying why, where bubblewrap is missing
+# Tiers: what a test needs of the machine (its marker), and one rule that skips it, saying what is
+# missing, where the machine lacks it. `make test-fast` runs the tests that need none of them.
 # ---------------------------------------------------------------------------------------------
 
 NO_SANDBOX = (
@@ -35,12 +37,47 @@ NO_SANDBOX = (
 SANDBOX_FIXTURES = {"graded_classes", "graded_class", "course_template"}
 
 
+def _missing_browser() -> str | None:
+    if shutil.which("chromium") is None:
+        return "needs Debian's chromium to drive JupyterLab: apt-get install chromium (.ci/run installs it)"
+    if importlib.util.find_spec("playwright") is None:
+        return "needs the playwright package: pip install -e '.[test]' (make setup installs it)"
+    return None
+
+
+def _missing_postgres() -> str | None:
+    from postgres_server import binaries
+
+    return None if binaries() else "needs PostgreSQL's server: apt-get install postgresql (.ci/run installs it)"
+
+
+def _missing_dask() -> str | None:
+    return None if importlib.util.find_spec("distributed") else "needs Dask's distributed: pip install -e ."
+
+
+NEEDS = {  # marker -> what the machine lacks for it (None: nothing)
+    "sandbox": lambda: None if shutil.which("bwrap") else NO_SANDBOX,
+    "browser": _missing_browser,
+    "postgres": _missing_postgres,
+    "cluster": _missing_dask,
+}
+
+
+def needs(item, marker: str) -> bool:
+    if marker == "sandbox" and SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    return item.get_closest_marker(marker) is not None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(config, items):
-    if shutil.which("bwrap") is not None:
-        return
+    missing = {marker: why for marker, lacks in NEEDS.items() if (why := lacks())}
     for item in items:
-        if item.get_closest_marker("sandbox") or SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.skip(reason=NO_SANDBOX))
+        if needs(item, "sandbox") and not item.get_closest_marker("sandbox"):
+            item.add_marker(pytest.mark.sandbox)  # it grades a class through a fixture
+        reason = next((why for marker, why in missing.items() if needs(item, marker)), None)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from grading.checks import problems_with, run_in_process
 from grading.preprocessors.verify_answers import hidden_tests, record_verdict
 from grading.sample_class import BASE_ENTRY, corpus
 
+pytestmark = pytest.mark.slow  # each corpus entry runs its public tests in a Jupyter kernel
+
 LABS = ("anomaly_detection", "timeseries_autoencoder")
 
 # (lab, entry, grade id) -> what the hidden cases check that the public ones do not.

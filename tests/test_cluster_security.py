@@ -31,7 +31,7 @@ LAB = "anomaly_detection"
 ENTRIES = ("correct_vectorised",)
 PYTHON = sys.executable
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.cluster]
 
 
 def fresh_course(template: Course, root: Path, entries: tuple[str, ...] = ENTRIES) -> Course:

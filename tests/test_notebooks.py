@@ -24,6 +24,8 @@ from nbformat import NotebookNode
 
 from grading.course import Course
 
+pytestmark = pytest.mark.slow  # every master and release runs in a Jupyter kernel
+
 CELL_TIMEOUT = 60  # seconds
 
 

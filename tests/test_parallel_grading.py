@@ -203,6 +203,7 @@ def test_a_terminal_shows_a_progress_bar(tmp_path, course_template):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.cluster
 def test_a_dask_cluster_grades_as_nbgrader_does_even_when_a_worker_dies(
     tmp_path, course_template, stock_scores, tls_cluster
 ):

@@ -20,9 +20,7 @@ from grading.course import Course
 from grading.gradebook_url import ENV_VAR, GradebookUnavailable, configured_url, open_gradebook
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
-pytestmark = pytest.mark.skipif(
-    binaries() is None, reason="PostgreSQL is not installed (Debian: apt-get install postgresql)"
-)
+pytestmark = pytest.mark.postgres
 
 LAB, SECOND_LAB = "anomaly_detection", "timeseries_autoencoder"
 # The same students hand in both labs: student -> the corpus entry they submit (None: the release as given).

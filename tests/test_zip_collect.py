@@ -21,6 +21,8 @@ import pytest
 from grading.cli import copy_course
 from grading.course import Course
 
+pytestmark = pytest.mark.slow  # runs nbgrader's zip_collect on a scratch course
+
 LAB = "anomaly_detection"
 LOOSE_FILES = {student: f"{student}_{LAB}.ipynb" for student in ("jdoe", "a.smith-2", "john_doe")}
 ZIPPED_STUDENT, ZIP_NAME = "kim", "kim_upload.zip"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from grading.class_report import STYLE, SimilarPair, similarity_section
 
 LONG_LINE = "    return np.sum((X - mu) ** 2, axis=0) / X.shape[0]  # " + "a long comment that goes on " * 12
 
 
+@pytest.mark.browser
 def test_a_pair_with_long_lines_fits_a_narrow_page(chromium):
     code = "import numpy as np\n\ndef estimate_gaussian(X):\n    mu = X.mean(axis=0)\n" + LONG_LINE + "\n"
     spans = np.array([[0], [len(code)]])

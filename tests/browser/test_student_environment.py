@@ -11,6 +11,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from grading.course import KIT_ROOT, Course
 from grading.student import CONFIG_FOLDER, describe, prepare, student_environment
 
@@ -75,6 +77,7 @@ def test_a_work_folder_inside_the_course_is_refused(tmp_path):
     assert result.returncode == 1 and "no lab 'no_such_lab'" in result.stderr and LAB in result.stderr
 
 
+@pytest.mark.slow
 def test_only_the_students_tools_are_on(tmp_path):
     workspace = prepare(LAB, tmp_path)
     env = student_environment(workspace)
@@ -111,6 +114,7 @@ def _run_in_kernel(connection_file: Path, code: str) -> str:
         client.stop_channels()
 
 
+@pytest.mark.slow
 def test_the_server_starts_clean_and_its_kernels_see_nothing_of_the_grader(tmp_path):
     from jupyter_core.paths import jupyter_runtime_dir
 
