@@ -230,21 +230,23 @@ def make_pool(workers: int | None, scheduler: str | None, unsafe: bool, security
     return LocalPool(1 if unsafe else (workers or default_workers()))
 
 
-def prepare_works(api, course: Course, lab: str, students: list[str]) -> tuple[list, list[str]]:
-    """The workers' share (a `StudentWork` per gradable submission) and the students the
-    coordinator grades itself (refused at intake, or not sanitisable: nbgrader says why)."""
+def prepare_works(api, course: Course, lab: str, students: list[str], itself: list[str]) -> Iterator:
+    """The workers' share, a `StudentWork` per gradable submission, made one at a time as the pool
+    takes them (the workers start on the first while the others are prepared); the students the
+    coordinator grades itself (refused at intake, or not sanitisable: nbgrader says why) are added
+    to `itself`."""
     from grading.execution.prepare import student_work
 
-    works, itself = [], []
     for student in students:
         if refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted) is not None:
             itself.append(student)
             continue
         try:
-            works.append(student_work(api, course, lab, student))
+            work = student_work(api, course, lab, student)
         except Exception:  # noqa: BLE001 - nbgrader's own pass meets the same problem and records it
             itself.append(student)
-    return works, itself
+            continue
+        yield work
 
 
 def progress_bar(total: int, progress: Callable[[str], None]):
@@ -333,7 +335,8 @@ def autograde_class(
             f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
             + (f"; {len(kept)} already graded (--force grades them again)" if kept else "")
         )
-        works, itself = prepare_works(api, course, lab, todo)
+        itself: list[str] = []
+        works = prepare_works(api, course, lab, todo, itself)
         bar, say = progress_bar(len(todo), progress)
 
         def finish(student: str, started: float, where: str) -> None:

@@ -204,3 +204,33 @@ def test_a_resubmission_copied_over_the_first_gets_its_own_timestamp(tmp_path):
     os.utime(stamp, (notebook.stat().st_mtime + 1,) * 2)
     stamp_submission(course, "lab", "ada")
     assert stamp.read_text() == "2026-01-01 00:00:00.000000 UTC"
+
+
+TIGHT_LIMIT = 1  # second per cell: an idle machine runs each of the first lab's cells well within it
+
+
+@pytest.mark.sandbox
+def test_under_cpu_load_an_honest_students_notebook_runs_to_the_end_because_cells_count_their_own_time(
+    tmp_path, course_template
+):
+    """A busy grader (three spinning processes per core beside the class) with a tight cell limit:
+    counting each cell's own time, the honest student's notebook runs to the end, earns full marks
+    and gets a page without a time-out. With the allowance off (ExecuteInSandbox.load_allowance=0,
+    the wall clock alone), the same grading stops some of its cells (measured)."""
+    from busy import busy_machine
+
+    from grading.autograde_class import autograde_class
+    from grading.cli import copy_course, feedback
+    from grading.sample_class import BASE_ENTRY, released_notebook, submission_of, write_submission
+
+    course = copy_course(course_template, tmp_path / "course")  # its cache is filled: no master runs here
+    entries = {entry.name: entry for entry in corpus(LAB)}
+    honest = submission_of(entries["correct_loops"], entries[BASE_ENTRY], released_notebook(course, LAB))
+    write_submission(course, LAB, "ada", honest)
+    limits = {"ExecuteInSandbox.timeout": TIGHT_LIMIT, "ExecuteInSandbox.responsive_wait": 1}
+    with busy_machine():
+        results = autograde_class(course, LAB, progress=lambda line: None, workers=1, **limits)
+    assert [(result.student, result.score, result.notes) for result in results] == [("ada", 20, [])]
+    feedback(course, LAB)
+    page = (course.feedback / "ada" / LAB / f"{LAB}.html").read_text()
+    assert "time limit" not in page and "was stopped" not in page
