@@ -44,13 +44,21 @@ sandbox-check:
 			echo "setup: bubblewrap (bwrap) is missing; grading needs it: $(INSTALL_BWRAP)"; \
 		fi; }
 
-# pip's own lines are kept in $(VENV)/setup.log; the terminal gets a few lines of progress.
+# uv installs the kit in seconds; where it cannot (no uv wheel for this machine, an index only pip
+# is configured for), pip does, in a minute or two. Their own lines are kept in $(VENV)/setup.log;
+# the terminal gets a few lines of progress.
 $(VENV)/.installed: pyproject.toml
-	@echo "setup: creating $(VENV) and installing the kit and its dependencies (a minute or two the first time; pip's log: $(VENV)/setup.log)"
+	@echo "setup: creating $(VENV) and installing the kit and its dependencies (uv's or pip's log: $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
-	@PYTHONUNBUFFERED=1 $(PY) -m pip install --disable-pip-version-check --progress-bar off -e '.[test]' 2>&1 \
-		| tee $(VENV)/setup.log | awk -f tools/pip_progress.awk \
-		|| { echo "setup: installing failed; the end of $(VENV)/setup.log:"; tail -n 15 $(VENV)/setup.log; exit 1; }
+	@if { $(PY) -m pip install --disable-pip-version-check --progress-bar off uv \
+			&& $(VENV)/bin/uv pip install --python $(PY) -e '.[test]'; } >$(VENV)/setup.log 2>&1; then \
+		echo "setup: $$(grep -o 'Installed [0-9]* packages' $(VENV)/setup.log | tail -n 1 | sed 's/Installed/installed/') with uv"; \
+	else \
+		echo "setup: uv could not install the kit (the end of $(VENV)/setup.log says why); installing with pip instead"; \
+		PYTHONUNBUFFERED=1 $(PY) -m pip install --disable-pip-version-check --progress-bar off -e '.[test]' 2>&1 \
+			| tee -a $(VENV)/setup.log | awk -f tools/pip_progress.awk \
+			|| { echo "setup: installing failed; the end of $(VENV)/setup.log:"; tail -n 15 $(VENV)/setup.log; exit 1; }; \
+	fi
 	@touch $@
 	@echo "setup: the kit is installed in $(VENV)"
 
