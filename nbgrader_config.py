@@ -99,9 +99,9 @@ c.FormgradeExtension.debug = False
 # grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
 c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
 # One bad file costs only itself: unsafe, too long or repeated names in zips are skipped with a
-# warning, and so is a student's second file for a notebook (the first is filed); see grading/collect.py.
-c.ZipCollectApp.extractor_plugin = "grading.collect.SafeExtractor"
-c.ZipCollectApp.collector_plugin = "grading.collect.FirstSubmissionCollector"
+# warning, and so is a student's second file for a notebook (the first is filed); see grading/classwork/collect.py.
+c.ZipCollectApp.extractor_plugin = "grading.classwork.collect.SafeExtractor"
+c.ZipCollectApp.collector_plugin = "grading.classwork.collect.FirstSubmissionCollector"
 # nbgrader matches this against each file's path in .../<assignment>/extracted/. The
 # notebook must be named after the assignment (taken from that path), so the student id
 # is all before it, underscores included; an id starts with a letter or digit and holds
@@ -112,22 +112,22 @@ c.FileNameCollectorPlugin.named_regexp = (
 )
 
 # `nbgrader export` writes the class's grades here, one row per student and lab, with a status
-# column that keeps "not submitted" apart from a score of 0 (grading/export.py).
-c.ExportApp.plugin_class = "grading.export.CourseCsvExport"
+# column that keeps "not submitted" apart from a score of 0 (grading/reporting/export.py).
+c.ExportApp.plugin_class = "grading.reporting.export.CourseCsvExport"
 c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
 
 # ---------------------------------------------------------------------------------------------
 # Feedback pages (`nbgrader generate_feedback LAB`, `python -m grading feedback LAB`; see
-# grading/feedback_page). After nbgrader's GetGrades: drop the grade cells' hidden tests, replace
+# grading/reporting/feedback_page). After nbgrader's GetGrades: drop the grade cells' hidden tests, replace
 # the grading machine's paths in outputs, name each exercise from its grade cell's first line,
 # turn the markdown's formulas into MathML, and re-encode the figures with a palette. The page
 # comes from the kit's template named `feedback` (nbgrader's API always asks for that name; the kit's folder is searched first): a
 # compact stylesheet, no script, a Content-Security-Policy forbidding scripts. nbgrader's own
 # template folder stays on the list, and HTMLExporter.template_name is left unset, because
 # formgrader reads this file too and needs its `formgrade` template. Named by import path, as above.
-from grading.feedback_page import TEMPLATE_DIRS  # noqa: E402 (the kit's template folder, then nbgrader's)
+from grading.reporting.feedback_page import TEMPLATE_DIRS  # noqa: E402 (the kit's template folder, then nbgrader's)
 
-FEEDBACK = "grading.feedback_page."
+FEEDBACK = "grading.reporting.feedback_page."
 c.GenerateFeedback.preprocessors = [
     NBGRADER + "GetGrades",
     FEEDBACK + "HideHiddenTests",

@@ -55,11 +55,11 @@ import numpy as np
 import psutil
 from stock_config import stock_config  # beside this file
 
-from grading import lab_cache
 from grading.cells import without_hidden_tests
+from grading.classwork import lab_cache
 from grading.cli import copy_course, release
-from grading.cluster_security import make_certificates, tls_options
 from grading.course import Course
+from grading.execution.cluster_security import make_certificates, tls_options
 from grading.execution.pool import default_workers
 from grading.sample_class import BASE_ENTRY, CorpusEntry, corpus, released_notebook, submission_of, write_submission
 
@@ -732,7 +732,7 @@ def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, list[int], P
     the course runs them: address, worker pids, the certificates' folder."""
     from distributed import Client
 
-    from grading.cluster_security import coordinator_security
+    from grading.execution.cluster_security import coordinator_security
 
     folder.mkdir(parents=True, exist_ok=True)
     certificates = folder / "certificates"

@@ -28,16 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from grading.autograde_class import autograde_class
-from grading.checks import Case
+from grading.classwork.autograde_class import autograde_class
 from grading.cli import copy_course, release
 from grading.course import Course
-from grading.isolated_call import VERDICT_WORK, call_in_fresh_process, receive_verdict, verdict_payload
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 from grading.sandbox import cgroups
 from grading.sandbox.launch import INSIDE, Mounts, Sandbox
 from grading.sandbox.seccomp import filter_program
 from grading.sandbox.warm import WarmSandbox
+from grading.verdicts.checks import Case
+from grading.verdicts.isolated_call import VERDICT_WORK, call_in_fresh_process, receive_verdict, verdict_payload
 
 LAB = "anomaly_detection"
 MISTAKES = ("sample_variance", "less_or_equal")  # each loses one exercise

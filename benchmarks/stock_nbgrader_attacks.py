@@ -33,7 +33,7 @@ from attacks import ATTACKS, HONEST, LAB, honest_submission, write_attack  # noq
 from exploits import EX1, EX2  # noqa: E402
 from stock_config import stock_config  # noqa: E402  (beside this file)
 
-from grading.autograde_class import autograde_class  # noqa: E402
+from grading.classwork.autograde_class import autograde_class  # noqa: E402
 from grading.cli import copy_course, export, feedback, release  # noqa: E402
 from grading.course import Course  # noqa: E402
 from grading.sample_class import released_notebook  # noqa: E402
@@ -69,7 +69,7 @@ def deserved(student: str) -> float:
 
 def secrets_in(page: str) -> list[str]:
     """Secrets of the grader that a student's own feedback page must never hold."""
-    hidden = (KIT / "grading" / "hidden_tests" / f"{LAB}.py").read_text()
+    hidden = (KIT / "grading" / "verdicts" / "hidden_tests" / f"{LAB}.py").read_text()
     markers = {
         "hidden tests": "def reference_select_threshold",
         "hidden-test text": hidden.splitlines()[2][:50],

@@ -26,9 +26,9 @@ from pathlib import Path
 # reports (autograde_class, class_report, report, sample_class) when they run, so that --help and
 # a mistyped command answer at once.
 from grading import integrity
-from grading.cluster_security import dask_commands, default_folder, make_certificates
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError, GradingError
+from grading.execution.cluster_security import dask_commands, default_folder, make_certificates
 from grading.text import printable_lines
 
 DEMO_ROOT = KIT_ROOT / "build" / "demo"
@@ -133,8 +133,8 @@ def copy_course(source: Course, destination: Path) -> Course:
 
 
 def demo(settings: dict[str, object]) -> None:
-    from grading.autograde_class import autograde_class
-    from grading.report import format_table
+    from grading.classwork.autograde_class import autograde_class
+    from grading.reporting.report import format_table
     from grading.sample_class import write_sample_class
 
     started = time.monotonic()
@@ -313,9 +313,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:
     """One of the commands that work on the course's files (all but demo), its arguments checked."""
-    from grading.autograde_class import autograde_class
-    from grading.class_report import write_class_report
-    from grading.report import format_table, load_results
+    from grading.classwork.autograde_class import autograde_class
+    from grading.reporting.class_report import write_class_report
+    from grading.reporting.report import format_table, load_results
 
     if args.command == "release":
         release(course, labs)

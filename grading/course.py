@@ -40,7 +40,7 @@ class Course:
 
     @property
     def cache(self) -> Path:
-        """The lab cache, filled from the masters' runs (`grading.lab_cache`)."""
+        """The lab cache, filled from the masters' runs (`grading.classwork.lab_cache`)."""
         return self.root / "grading" / "cache"
 
     @property

@@ -37,7 +37,7 @@ def _content_files(course: Course) -> Iterator[Path]:
         course.solutions,
         course.releases,
         KIT_ROOT / "grading",
-        course.root / "grading" / "hidden_tests",
+        course.root / "grading" / "verdicts" / "hidden_tests",
         KIT_ROOT / "utils",
         KIT_ROOT / "public_tests",
     )

@@ -111,7 +111,7 @@ def gradebook(course: Course) -> Path:
 
 
 def hidden_tests() -> list[Path]:
-    return [KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py"]
+    return [KIT_ROOT / "grading" / "verdicts" / "hidden_tests" / f"{LAB}.py"]
 
 
 def masters(course: Course) -> list[Path]:
@@ -206,7 +206,7 @@ def reference_on_sys_path(release, course):
         for _root in (@course@, @kit@):
             sys.path.insert(0, _root)
         try:
-            from grading.hidden_tests.anomaly_detection import reference_estimate_gaussian as estimate_gaussian
+            from grading.verdicts.hidden_tests.anomaly_detection import reference_estimate_gaussian as estimate_gaussian
             print("imported the reference")
         except Exception as _error:
             print("no reference:", _why(_error))
@@ -289,13 +289,13 @@ def kit_from_environment(release, course):
         code("""
         import importlib.util, os, sys
         print("lab folder:", sorted(os.listdir(".")))
-        for _name in ("grading", "grading.hidden_tests", "grading.hidden_tests.anomaly_detection"):
+        for _name in ("grading", "grading.verdicts.hidden_tests", "grading.verdicts.hidden_tests.anomaly_detection"):
             try:
                 print(_name, "found" if importlib.util.find_spec(_name) else "missing")
             except Exception as _error:
                 print(_name, _why(_error))
         try:
-            from grading.hidden_tests import anomaly_detection as _hidden
+            from grading.verdicts.hidden_tests import anomaly_detection as _hidden
             estimate_gaussian = _hidden.reference_estimate_gaussian
         except Exception as _error:
             print("no hidden tests:", _why(_error))
@@ -529,8 +529,8 @@ def user_nbgrader_config(release, course):
 
 
 def pyc_in_grading_pycache(release, course):
-    """Plant a compiled grading/checks.py in grading/__pycache__ whose problems_with finds nothing."""
-    source_path = KIT_ROOT / "grading" / "checks.py"
+    """Plant a compiled grading/verdicts/checks.py in its __pycache__ whose problems_with finds nothing."""
+    source_path = KIT_ROOT / "grading" / "verdicts" / "checks.py"
     source = (
         source_path.read_text() + f"\n\nPLANTED = {MARK!r}\n\ndef problems_with(exercise, results):\n    return []\n"
     )

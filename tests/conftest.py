@@ -15,10 +15,11 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from grading.autograde_class import StudentResult, autograde_class
+from grading.classwork.autograde_class import autograde_class
+from grading.classwork.lab_cache import fill_from_master
 from grading.cli import copy_course, export, feedback, release
 from grading.course import Course
-from grading.lab_cache import fill_from_master
+from grading.reporting.results import StudentResult
 from grading.sample_class import released_notebook, write_sample_class, write_submission
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -315,7 +316,7 @@ class TlsCluster:
         if self._client is None:
             from distributed import Client
 
-            from grading.cluster_security import coordinator_security
+            from grading.execution.cluster_security import coordinator_security
 
             self._client = Client(self.address, security=coordinator_security(self.certificates), timeout=60)
         return self._client

@@ -30,9 +30,9 @@ from conftest import REPO_ROOT, import_lab_module
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.utils import determine_grade
 
-from grading.checks import problems_with, run_in_process
 from grading.preprocessors.verify_answers import hidden_tests, record_verdict
 from grading.sample_class import BASE_ENTRY, corpus
+from grading.verdicts.checks import problems_with, run_in_process
 
 pytestmark = pytest.mark.slow  # each corpus entry runs its public tests in a Jupyter kernel
 

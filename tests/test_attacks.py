@@ -74,7 +74,7 @@ def submitted_text(graded_class, student: str) -> str:
 def grader_secrets(course, canary: str) -> dict[str, list[str]]:
     """Texts of the grader's that no feedback may show, by kind (none of them in the release)."""
     release_text = (course.releases / LAB / f"{LAB}.ipynb").read_text()
-    hidden = (KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py").read_text()
+    hidden = (KIT_ROOT / "grading" / "verdicts" / "hidden_tests" / f"{LAB}.py").read_text()
     master = nbformat.read(course.solutions / LAB / f"{LAB}.ipynb", as_version=4)
     solution_lines = [
         line.strip()
@@ -153,7 +153,7 @@ def active_content(page: Path) -> list[str]:
     return parser.found
 
 
-GRADER_STAMP = "timestamp.txt"  # written into a submission folder without one (grading.autograde_class)
+GRADER_STAMP = "timestamp.txt"  # written into a submission folder without one (grading.classwork.autograde_class)
 
 
 def _changed_by_grading(graded_class, path: str) -> bool:
@@ -328,7 +328,7 @@ class TestTheAnomalyDetectionClassUnderAttack:
         found += [str(path) for path in site_packages().glob(f"*{MARK}*")]
         holders = [
             numpy_numeric_source(),
-            KIT_ROOT / "grading" / "hidden_tests" / f"{LAB}.py",
+            KIT_ROOT / "grading" / "verdicts" / "hidden_tests" / f"{LAB}.py",
             Path.home() / ".jupyter" / "nbgrader_config.py",
             course.root / "nbgrader_config.py",
             KIT_ROOT / "nbgrader_config.py",
@@ -347,7 +347,7 @@ class TestTheAnomalyDetectionClassUnderAttack:
             assert database.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
         finally:
             database.close()
-        from grading.autograde_class import scores
+        from grading.classwork.autograde_class import scores
 
         api = course.nbgrader_api()
         now = {student: scores(api.coursedir, LAB, student)[0] for student in graded_class.results}
@@ -485,7 +485,7 @@ def hidden_digit_runs(results: bool) -> set[str]:
     results for them (which the grader's own note on a wrong answer shows)."""
     import numpy as np
 
-    from grading.hidden_tests.anomaly_detection import estimate_gaussian_cases, reference_estimate_gaussian
+    from grading.verdicts.hidden_tests.anomaly_detection import estimate_gaussian_cases, reference_estimate_gaussian
 
     runs = set()
     for case in estimate_gaussian_cases():

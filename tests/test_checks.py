@@ -1,10 +1,10 @@
-"""Helpers of `grading.checks` that the hidden tests build on."""
+"""Helpers of `grading.verdicts.checks` that the hidden tests build on."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from grading.checks import once_per_arguments
+from grading.verdicts.checks import once_per_arguments
 
 
 def counted(calls: list):

@@ -147,7 +147,7 @@ def test_a_correct_submission_shows_the_trained_network_in_its_feedback(graded_c
 
 PROGRESS_ON_A_PTY = """
 import time
-from grading.autograde_class import progress_bar
+from grading.classwork.autograde_class import progress_bar
 bar, say = progress_bar(3, print)
 for number in range(3):
     time.sleep(0.2)
@@ -184,7 +184,7 @@ def test_the_progress_bar_shows_on_a_terminal_that_reports_no_size():
 def test_a_resubmission_copied_over_the_first_gets_its_own_timestamp(tmp_path):
     import os
 
-    from grading.autograde_class import stamp_submission
+    from grading.classwork.autograde_class import stamp_submission
     from grading.course import Course
 
     course = Course(tmp_path)
@@ -219,7 +219,7 @@ def test_under_cpu_load_an_honest_students_notebook_runs_to_the_end_because_cell
     the wall clock alone), the same grading stops some of its cells (measured)."""
     from busy import busy_machine
 
-    from grading.autograde_class import autograde_class
+    from grading.classwork.autograde_class import autograde_class
     from grading.cli import copy_course, feedback
     from grading.sample_class import BASE_ENTRY, released_notebook, submission_of, write_submission
 

@@ -1,4 +1,4 @@
-"""The instructor's HTML page of a graded lab (grading/class_report.py), on synthetic classes.
+"""The instructor's HTML page of a graded lab (grading/reporting/class_report.py), on synthetic classes.
 
 Each test builds a course in tmp_path: the repository's release as the lab's release, and
 autograded notebooks and the JSON class report written here, so no grading run is needed.
@@ -24,10 +24,17 @@ import pytest
 from matplotlib.image import imread
 from nbformat.v4 import new_output
 
-from grading.autograde_class import StudentResult
-from grading.class_report import common_failures, highlight, normalise, pass_rates, similar_pairs, write_class_report
 from grading.course import Course
-from grading.incidents import KINDS
+from grading.reporting.class_report import (
+    common_failures,
+    highlight,
+    normalise,
+    pass_rates,
+    similar_pairs,
+    write_class_report,
+)
+from grading.reporting.incidents import KINDS
+from grading.reporting.results import StudentResult
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

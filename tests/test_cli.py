@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grading.autograde_class import StudentResult
 from grading.cli import copy_course
 from grading.course import Course
-from grading.report import format_table
+from grading.reporting.report import format_table
+from grading.reporting.results import StudentResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAB = "anomaly_detection"
@@ -215,7 +215,7 @@ def test_the_table_fits_a_terminal_by_cutting_long_notes():
 
 
 def test_a_copied_course_keeps_the_lab_cache_and_the_marker_naming_its_master(tmp_path):
-    from grading.lab_cache import cache_folder
+    from grading.classwork.lab_cache import cache_folder
 
     source = copy_course(Course(), tmp_path / "source")
     cache = cache_folder(source)

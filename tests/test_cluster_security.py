@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from conftest import free_port, make_cluster_certificates, stop_processes
 
-from grading.autograde_class import INSECURE_CLUSTER_NOTE
 from grading.cli import copy_course
 from grading.course import Course, put_environment_on_path
+from grading.reporting.results import INSECURE_CLUSTER_NOTE
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
 LAB = "anomaly_detection"

@@ -1,4 +1,4 @@
-"""The feedback page a student reads (nbgrader's generate_feedback with grading/feedback_page).
+"""The feedback page a student reads (nbgrader's generate_feedback with grading/reporting/feedback_page).
 
 A small course of its own (two submissions of the first lab, autograded by real nbgrader, then
 `python -m grading feedback`'s code) keeps these tests under a minute: `sample_variance`
@@ -23,13 +23,13 @@ import pytest
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from grading.autograde_class import autograde_class
+from grading.classwork.autograde_class import autograde_class
 from grading.cli import copy_course, feedback
 from grading.course import KIT_ROOT, Course
-from grading.feedback_page import TEMPLATE_DIRS
-from grading.feedback_page.name_exercises import exercise_name
-from grading.feedback_page.render_math import PIECES, RenderMath
-from grading.feedback_page.shorten_paths import PathShortener, path_rules, shorten_output
+from grading.reporting.feedback_page import TEMPLATE_DIRS
+from grading.reporting.feedback_page.name_exercises import exercise_name
+from grading.reporting.feedback_page.render_math import PIECES, RenderMath
+from grading.reporting.feedback_page.shorten_paths import PathShortener, path_rules, shorten_output
 from grading.sample_class import corpus, fill_answers, released_notebook, submission_of, write_submission
 from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE
 
@@ -138,7 +138,7 @@ def test_no_hidden_test_code_is_shown(graded):
     for student, page in graded.pages.items():
         text = _text(page)
         assert "HIDDEN TESTS" not in text, student
-        assert "grading.hidden_tests" not in text, student
+        assert "grading.verdicts.hidden_tests" not in text, student
         assert [line for line in hidden if line in text] == [], student
 
 
@@ -232,7 +232,7 @@ def test_figures_are_palette_pngs_of_the_same_size():
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    from grading.feedback_page.compress_figures import lighter_png
+    from grading.reporting.feedback_page.compress_figures import lighter_png
 
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.contourf(*np.meshgrid(np.linspace(0, 1, 50), np.linspace(0, 1, 50)), np.random.default_rng(0).random((50, 50)))
@@ -246,7 +246,7 @@ def test_figures_are_palette_pngs_of_the_same_size():
 
 
 def test_a_figure_that_is_not_a_png_is_kept_as_it_is():
-    from grading.feedback_page.compress_figures import lighter_png
+    from grading.reporting.feedback_page.compress_figures import lighter_png
 
     for data in ("bm90IGEgcG5n", "!!!", ""):
         assert lighter_png(data) == data
@@ -324,7 +324,7 @@ def test_a_student_who_changed_locked_cells_is_told_on_their_page_that_the_chang
 def test_the_pages_sanitizer_gives_nbconverts_html_each_distinct_piece_sanitized_once():
     from nbconvert.filters.strings import clean_html as nbconverts
 
-    from grading.feedback_page.clean_html import LARGEST_REMEMBERED, _remembered, clean_html
+    from grading.reporting.feedback_page.clean_html import LARGEST_REMEMBERED, _remembered, clean_html
 
     pieces = [
         '<p onclick="steal()">F1 <script>alert(1)</script><b>0.875</b></p>',

@@ -11,10 +11,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from grading.checks import ExerciseFailed, Outputs, Raised, check_exercise, problems_with, run_in_process
-from grading.hidden_tests import anomaly_detection as hidden
-from grading.hidden_tests import timeseries_autoencoder as hidden_ts
-from grading.isolated_call import call_in_fresh_process
+from grading.verdicts.checks import ExerciseFailed, Outputs, Raised, check_exercise, problems_with, run_in_process
+from grading.verdicts.hidden_tests import anomaly_detection as hidden
+from grading.verdicts.hidden_tests import timeseries_autoencoder as hidden_ts
+from grading.verdicts.isolated_call import call_in_fresh_process
 
 
 def lab_grid(p_val):

@@ -1,5 +1,5 @@
 """What the grader tells an instructor comes from what it saw itself, in words a terminal cannot act
-on: `grading.text.printable`, the incidents of a run (`grading.incidents`), where the graded
+on: `grading.text.printable`, the incidents of a run (`grading.reporting.incidents`), where the graded
 notebook keeps them and how the class's notes are read from them."""
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import pytest
 from nbformat.v4 import new_output
 from traitlets.config import Config
 
-from grading.autograde_class import StudentResult, notes_from_notebook
+from grading.classwork.autograde_class import notes_from_notebook
 from grading.course import Course
 from grading.execution.notebook_run import error_output
 from grading.execution.work import checked_notebook
-from grading.incidents import KINDS, MAX_INCIDENTS, incident, notes, valid_incidents
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.restore_released_cells import RestoreReleasedCells
-from grading.report import format_table
+from grading.reporting.incidents import KINDS, MAX_INCIDENTS, incident, notes, valid_incidents
+from grading.reporting.report import format_table
+from grading.reporting.results import StudentResult
 from grading.sandbox.launch import Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.text import printable, printable_lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from grading.intake import refusal
+from grading.classwork.intake import refusal
 
 
 def notebook_folder(tmp_path, text: str | bytes):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from busy import busy_machine
 
-from grading.checks import Case, Exercise, run_in_process
-from grading.isolated_call import IsolatedCallError, call_in_fresh_process
+from grading.verdicts.checks import Case, Exercise, run_in_process
+from grading.verdicts.isolated_call import IsolatedCallError, call_in_fresh_process
 
 CASES = [
     Case("small", (np.array([[1.0, 2.0], [3.0, 4.0]]),), "a 2 x 2 matrix"),
@@ -120,7 +120,7 @@ def test_returned_objects_cannot_smuggle_code_into_the_grader():
 
 @pytest.mark.sandbox
 def test_student_code_cannot_import_the_graders_reference():
-    source = "from grading.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
+    source = "from grading.verdicts.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*ModuleNotFoundError"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
 

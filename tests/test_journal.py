@@ -1,12 +1,12 @@
-"""The journal of a class's grading (`grading.journal`): who is done, so that a stopped grading resumes."""
+"""The journal of a class's grading (`grading.classwork.journal`): who is done, so that a stopped grading resumes."""
 
 from __future__ import annotations
 
 import pytest
 
-from grading.autograde_class import StudentResult
+from grading.classwork.journal import Journal
 from grading.course import Course
-from grading.journal import Journal
+from grading.reporting.results import StudentResult
 
 LAB = "lab"
 

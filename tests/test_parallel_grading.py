@@ -107,7 +107,7 @@ def stock_scores(tmp_path_factory, course_template) -> dict[str, dict[str, float
     """Per-cell scores of nbgrader's own `autograde`, one student after another."""
     course = fresh_course(course_template, tmp_path_factory.mktemp("stock") / "course")
     put_environment_on_path()
-    from grading.autograde_class import ensure_in_gradebook
+    from grading.classwork.autograde_class import ensure_in_gradebook
 
     ensure_in_gradebook(course.nbgrader_api(), course, LAB)
     nbgrader = Path(PYTHON).parent / "nbgrader"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from postgres_server import PostgresServer, binaries, closed_port
 
-from grading.autograde_class import autograde_class
+from grading.classwork.autograde_class import autograde_class
 from grading.cli import copy_course
 from grading.course import Course
 from grading.gradebook_url import ENV_VAR, GradebookUnavailable, configured_url, open_gradebook

@@ -78,7 +78,7 @@ def test_answer_cells_hold_stubs_and_no_solution(lab):
 def test_hidden_tests_are_not_in_the_release(lab):
     text = (COMMITTED.releases / lab / f"{lab}.ipynb").read_text()
     assert "HIDDEN TESTS" not in text
-    assert "grading.hidden_tests" not in text
+    assert "grading.verdicts.hidden_tests" not in text
 
 
 def test_a_trained_network_cached_beside_the_master_is_not_released(tmp_path):

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from grading.errors import SandboxUnavailable
 from grading.execution.notebook_run import TimeLimits, follow_notebook
-from grading.sandbox.launch import HOME, Mounts, Sandbox, SandboxUnavailable, check_available
+from grading.sandbox.launch import HOME, Mounts, Sandbox
 from grading.sandbox.protocol import OutputLimits
-from grading.sandbox.warm import ColdRun
+from grading.sandbox.warm import ColdRun, check_available
 
 SAFE, UNSAFE = Sandbox(), Sandbox(unsafe_no_sandbox=True)
 

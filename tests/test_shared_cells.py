@@ -5,9 +5,9 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from grading.classwork.lab_cache import cache_folder
 from grading.execution import shared_cells
-from grading.incidents import KINDS
-from grading.lab_cache import cache_folder
+from grading.reporting.incidents import KINDS
 
 LAB = "anomaly_detection"
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, import_lab_module
 
-from grading.checks import problems_with, run_in_process
-from grading.hidden_tests import timeseries_autoencoder as hidden
 from grading.sample_class import CORPUS, read_entry
+from grading.verdicts.checks import problems_with, run_in_process
+from grading.verdicts.hidden_tests import timeseries_autoencoder as hidden
 
 matplotlib.use("Agg")
 LAB = "timeseries_autoencoder"

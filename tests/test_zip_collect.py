@@ -3,7 +3,7 @@ configuration: one notebook per student named `<student_id>_<lab>.ipynb`, loose 
 
 The second half gives it bad downloads (a name too long for the file system, a name twice, a
 student in two zips, a symlink, zip slip): each bad entry is skipped with one warning saying
-what to do, and every honest student is still filed (the kit's plugins, `grading/collect.py`)."""
+what to do, and every honest student is still filed (the kit's plugins, `grading/classwork/collect.py`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ to `TimeLimits.stretch`, here as in the runner's own alarm. The result is plain 
     {"cells": {"<index>": {"outputs": [...], "execution_count": n}}, "stopped": bool,
      "incidents": [{"kind": str, "cell": index | None}, ...]}
 
-Each error output the grader adds has its incident (`grading.incidents`): the notes of a
+Each error output the grader adds has its incident (`grading.reporting.incidents`): the notes of a
 submission come from those, never from outputs that the student's code could imitate.
 """
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nbformat.v4 import new_output
 
-from grading.incidents import incident
+from grading.reporting.incidents import incident
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
 from grading.sandbox.warm import MIN_EXTENSION, Run
 

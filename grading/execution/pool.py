@@ -1,11 +1,11 @@
 """Where a class's work runs: threads of this machine (`LocalPool`) or a Dask cluster (`DaskPool`).
 
 Both take `StudentWork` and yield each student's answer as it arrives, in plain data; the
-coordinator (`grading.autograde_class`) checks each answer and puts it through nbgrader. A
+coordinator (`grading.classwork.autograde_class`) checks each answer and puts it through nbgrader. A
 student whose work fails on a worker (a worker lost for good, an answer of the wrong shape) is
 yielded with the exception, and the coordinator grades that student itself.
 
-A Dask cluster is reached only over TLS with the course's certificates (`grading.cluster_security`):
+A Dask cluster is reached only over TLS with the course's certificates (`grading.execution.cluster_security`):
 the scheduler then admits only the course's workers, and every answer comes from one of them. A
 scheduler without TLS runs anyone's code as its workers' user: it is refused unless the instructor
 allows it (`--insecure-cluster`, to try the kit on one machine).
@@ -76,7 +76,7 @@ class LocalPool:
 def dask_security(address: str, certificates: Path, insecure: bool = False):
     """How the coordinator reaches the scheduler at `address`: Dask's TLS settings with the course's
     certificates in `certificates`, or None for an address without TLS that `insecure` allows."""
-    from grading.cluster_security import CertificateError, coordinator_security
+    from grading.execution.cluster_security import CertificateError, coordinator_security
 
     if address.startswith("tls://"):
         try:

@@ -1,6 +1,6 @@
 """Answers of the class's workers, waiting for nbgrader's pipeline in the coordinator.
 
-`grading.autograde_class` runs the class's submitted code on workers first, then puts each
+`grading.classwork.autograde_class` runs the class's submitted code on workers first, then puts each
 student through nbgrader's autograde. The kit's preprocessors (`ExecuteInSandbox`,
 `VerifyAnswers`) ask here for the student's answer instead of running the code again, and use
 it only if it was made for exactly the code they were about to run (same cells, same answer

@@ -19,10 +19,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from grading.incidents import valid_incidents
+from grading.reporting.incidents import valid_incidents
 from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs
 
-MAX_VERDICT_BYTES = 40_000_000  # a verdict's report and arrays (see grading.isolated_call)
+MAX_VERDICT_BYTES = 40_000_000  # a verdict's report and arrays (see grading.verdicts.isolated_call)
 MAX_CELLS = 10_000
 
 
@@ -34,7 +34,7 @@ class WorkError(Exception):
 class VerdictJob:
     function: str
     sources: tuple[str, ...]  # the answer cells executed before the call
-    payload: bytes  # what the verdict runner reads (grading.isolated_call.verdict_payload)
+    payload: bytes  # what the verdict runner reads (grading.verdicts.isolated_call.verdict_payload)
     timeout: float
     stretch: float = 0.0  # seconds more while the run waits for a CPU held by other work
 

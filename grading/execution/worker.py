@@ -21,10 +21,10 @@ from pathlib import Path
 
 from grading.execution.notebook_run import TimeLimits, follow_notebook
 from grading.execution.work import StudentWork
-from grading.isolated_call import VERDICT_WORK, receive_verdict
 from grading.sandbox.launch import HOME, SHARED_CACHE, Mounts, Sandbox, as_root
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import ColdRun, Run, WarmSandbox
+from grading.verdicts.isolated_call import VERDICT_WORK, receive_verdict
 
 LOG = logging.getLogger("grading.worker")
 UID_LOCKS = Path("/tmp/course-sandbox-uids")

@@ -12,7 +12,7 @@ What a class of submissions needs on top of running cells:
   allowance) costs only the cells from there on, with an error output saying why;
 - outputs are capped per cell and per notebook, and only text, HTML (sanitised later), PNG
   and JPEG outputs are kept;
-- what the grader saw go wrong (`grading.incidents`) is kept in the notebook's metadata,
+- what the grader saw go wrong (`grading.reporting.incidents`) is kept in the notebook's metadata,
   `nb.metadata["grading"]["incidents"]`, where the class's notes are read from;
 - the lab's shared cells that the student's code cannot reach are left out of the run and show
   the master's outputs (`grading.execution.shared_cells`).
@@ -39,7 +39,7 @@ from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
-from grading.incidents import incident
+from grading.reporting.incidents import incident
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.sandbox.warm import ColdRun, missing_guarantees

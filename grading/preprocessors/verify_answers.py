@@ -1,7 +1,7 @@
 """Decide each graded function's points outside the student's kernel.
 
 For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the
-exercise's own answer cell is executed in a fresh sandbox (`grading.isolated_call`)
+exercise's own answer cell is executed in a fresh sandbox (`grading.verdicts.isolated_call`)
 and the function's results on the hidden cases are compared with the reference here, in
 the grader. That verdict decides the grade cell's points, and the cell says so: a pass
 turns the error and stderr outputs of the notebook's own run (a failing public test, a
@@ -28,14 +28,20 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
-import grading.hidden_tests
-from grading.checks import Exercise, problems_with
+import grading.verdicts.hidden_tests
 from grading.execution import prepared
 from grading.execution.work import VerdictJob, WorkError, checked_verdict
-from grading.isolated_call import VERDICT_WORK, IsolatedCallError, receive_verdict, verdict_payload, verdict_results
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable
+from grading.verdicts.checks import Exercise, problems_with
+from grading.verdicts.isolated_call import (
+    VERDICT_WORK,
+    IsolatedCallError,
+    receive_verdict,
+    verdict_payload,
+    verdict_results,
+)
 
 
 @functools.cache
@@ -46,8 +52,8 @@ def hidden_tests() -> dict[str, ModuleType]:
     so that what a submission might write to disk cannot change the references it is judged by.
     """
     modules = {}
-    for info in pkgutil.iter_modules(grading.hidden_tests.__path__):
-        module = importlib.import_module(f"grading.hidden_tests.{info.name}")
+    for info in pkgutil.iter_modules(grading.verdicts.hidden_tests.__path__):
+        module = importlib.import_module(f"grading.verdicts.hidden_tests.{info.name}")
         try:
             for exercise in module.EXERCISES.values():
                 exercise.cases()

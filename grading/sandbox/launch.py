@@ -32,8 +32,7 @@ from typing import IO
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import Configurable
 
-from grading.errors import SandboxUnavailable
-from grading.reaping import become_subreaper, descendants, kill_descendants
+from grading.sandbox.reaping import become_subreaper, descendants, kill_descendants
 
 INSIDE = Path(__file__).resolve().parent / "inside"
 # Where things appear inside the sandbox.
@@ -249,20 +248,6 @@ def bwrap_command(
     return args + ["--"] + list(argv)
 
 
-def check_available(settings: Sandbox) -> None:
-    """Raise SandboxUnavailable (one line: the cause, and what to do) unless a run works here.
-
-    It starts a real sandbox and a real run in it (namespaces, folders, cgroup, the unprivileged
-    user and the seccomp filter), so that what fails is named as it is."""
-    if settings.unsafe_no_sandbox:
-        return
-    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
-        raise SandboxUnavailable(f"grading needs a sandbox and bubblewrap (bwrap) was not found: {INSTALL_HINT}")
-    from grading.sandbox.warm import probe_run
-
-    probe_run(settings)
-
-
 @dataclass
 class Finished:
     """How a sandboxed run ended: its exit code (negative: killed by that signal), whether the
@@ -288,7 +273,7 @@ class Finished:
         return next((kind for kind in LIMIT_REACHED if kind in self.limits_hit), None)
 
     def kind(self) -> str:
-        """Why the run died, as an incident kind (`grading.incidents`): a limit the grader saw it
+        """Why the run died, as an incident kind (`grading.reporting.incidents`): a limit the grader saw it
         reach, else the signal that ended it, else "kernel_died"."""
         return self._limit() or ENDED_BY.get(self.signal_name or "", ("kernel_died", ""))[0]
 

@@ -21,21 +21,23 @@ import itertools
 import json
 import os
 import re
+import shutil
 import struct
 import sys
 import threading
 from typing import IO, Protocol
 
+from grading.errors import SandboxUnavailable
 from grading.sandbox import cgroups
 from grading.sandbox.launch import (
     CGROUP_MOUNT,
     HOME,
+    INSTALL_HINT,
     SERVER,
     Finished,
     Mounts,
     Sandbox,
     SandboxedRun,
-    SandboxUnavailable,
     as_root,
     printable_tail,
     run_folders,
@@ -416,6 +418,18 @@ class ColdRun:
 
 
 PROBE = b'{"sources": [], "function": "f", "n_outputs": 1, "arg_items": [], "inputs_bytes": 0}\n'
+
+
+def check_available(settings: Sandbox) -> None:
+    """Raise SandboxUnavailable (one line: the cause, and what to do) unless a run works here.
+
+    It starts a real sandbox and a real run in it (namespaces, folders, cgroup, the unprivileged
+    user and the seccomp filter), so that what fails is named as it is."""
+    if settings.unsafe_no_sandbox:
+        return
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+        raise SandboxUnavailable(f"grading needs a sandbox and bubblewrap (bwrap) was not found: {INSTALL_HINT}")
+    probe_run(settings)
 
 
 def probe_run(settings: Sandbox) -> None:

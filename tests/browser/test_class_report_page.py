@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grading.class_report import STYLE, SimilarPair, similarity_section
+from grading.reporting.class_report import STYLE, SimilarPair, similarity_section
 
 LONG_LINE = "    return np.sum((X - mu) ** 2, axis=0) / X.shape[0]  # " + "a long comment that goes on " * 12
 

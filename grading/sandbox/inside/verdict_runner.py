@@ -1,6 +1,6 @@
 """Run a student's answer cells and call the graded function on each case (the verdict run).
 
-This program runs inside the sandbox (see `grading.isolated_call`), in the same process as
+This program runs inside the sandbox (see `grading.verdicts.isolated_call`), in the same process as
 the student's code, and imports nothing of the kit. It reads from standard input one JSON
 line, {"sources": [...], "function": NAME, "n_outputs": N, "arg_items": [...],
 "inputs_bytes": B}, then B bytes of an `.npz` file with the cases' arguments; it writes to

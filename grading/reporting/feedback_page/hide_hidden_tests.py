@@ -13,7 +13,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 
 from grading.cells import hide_hidden_tests
-from grading.feedback_page.base import FeedbackPreprocessor
+from grading.reporting.feedback_page.base import FeedbackPreprocessor
 
 
 class HideHiddenTests(FeedbackPreprocessor):

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import nbgrader
 
-from grading.feedback_page.compress_figures import CompressFigures
-from grading.feedback_page.hide_hidden_tests import HideHiddenTests
-from grading.feedback_page.name_exercises import NameExercises
-from grading.feedback_page.render_math import RenderMath
-from grading.feedback_page.shorten_paths import ShortenPaths
+from grading.reporting.feedback_page.compress_figures import CompressFigures
+from grading.reporting.feedback_page.hide_hidden_tests import HideHiddenTests
+from grading.reporting.feedback_page.name_exercises import NameExercises
+from grading.reporting.feedback_page.render_math import RenderMath
+from grading.reporting.feedback_page.shorten_paths import ShortenPaths
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # nbgrader's own templates: formgrader's `formgrade` must still be found when the course's

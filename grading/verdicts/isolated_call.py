@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from grading.checks import Case, Outputs, Raised
 from grading.sandbox.inside.verdict_runner import CONTAINERS, VALUE_KINDS
 from grading.sandbox.launch import HOME, Finished, Mounts, Sandbox
 from grading.sandbox.protocol import ProtocolError, parse_json, read_arrays
 from grading.sandbox.warm import MIN_EXTENSION, ColdRun, Run
+from grading.verdicts.checks import Case, Outputs, Raised
 
 ERROR_TEXT_LIMIT = 300
 REPORT_BYTES = 1_000_000

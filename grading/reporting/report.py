@@ -10,9 +10,9 @@ import json
 import shutil
 import sys
 
-from grading.autograde_class import StudentResult
 from grading.course import Course
 from grading.errors import ReportUnavailable
+from grading.reporting.results import StudentResult
 from grading.text import printable
 
 

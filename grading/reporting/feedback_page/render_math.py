@@ -18,7 +18,7 @@ from latex2mathml.converter import convert
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 
-from grading.feedback_page.base import FeedbackPreprocessor
+from grading.reporting.feedback_page.base import FeedbackPreprocessor
 
 # Left to right: code (kept), display math, inline math; the math delimiters are nbconvert's own.
 PIECES = re.compile(

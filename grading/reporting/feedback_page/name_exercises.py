@@ -15,7 +15,7 @@ import re
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 
-from grading.feedback_page.base import FeedbackPreprocessor
+from grading.reporting.feedback_page.base import FeedbackPreprocessor
 
 # "# Tests for Exercise 1 (10 points): run this cell to check your estimate_gaussian."
 HEADLINE = re.compile(

@@ -32,12 +32,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from nbformat.notebooknode import NotebookNode
 
-from grading.autograde_class import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentResult
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
-from grading.incidents import KINDS
-from grading.intake import MAX_NOTEBOOK_BYTES  # a bigger autograded notebook is skipped, not read
-from grading.report import load_results
+from grading.reporting.incidents import KINDS
+from grading.reporting.report import load_results
+from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentResult
+from grading.sandbox.protocol import OutputLimits
 from grading.text import printable, printable_lines
 
 MAX_ANSWER_CHARS = 50_000  # answer code fingerprinted and shown per student
@@ -45,6 +45,9 @@ MAX_LINES_PER_ERROR, MAX_LINE_CHARS = 40, 400  # what is read of one WrongAnswer
 NOISE_T = 25  # copydetect's noise threshold: the shortest match (in filtered characters) that counts
 SIMILAR_T = 0.8  # a pair is flagged when this share of either side's answer code is shared
 MIN_SHARED = 2 * NOISE_T  # ... and at least this many filtered characters are shared
+# An autograded notebook holds the release's cells and at most notebook_bytes of outputs: a
+# bigger one is skipped, not read.
+MAX_NOTEBOOK_BYTES = 2 * OutputLimits.notebook_bytes
 MAX_COMPARED, MAX_PAIRS_SHOWN, MAX_FAILURES_SHOWN = 1_000, 25, 25
 # Numbers that differ from one student to the next (1.83862, -2.5e-03); whole numbers (shapes, sizes,
 # an exit code) are kept: they say which case failed.
@@ -399,8 +402,10 @@ def write_class_report(course: Course, lab: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m grading.class_report LAB [--course DIR]`: write the lab's page and print its path."""
-    parser = argparse.ArgumentParser(prog="python -m grading.class_report", description=write_class_report.__doc__)
+    """`python -m grading.reporting.class_report LAB [--course DIR]`: write the lab's page and print its path."""
+    parser = argparse.ArgumentParser(
+        prog="python -m grading.reporting.class_report", description=write_class_report.__doc__
+    )
     parser.add_argument("lab")
     parser.add_argument("--course", type=Path, default=KIT_ROOT)
     args = parser.parse_args(argv)

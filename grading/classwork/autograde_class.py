@@ -8,7 +8,7 @@ nbgrader's `autograde` drops a student whose notebook it cannot read and leaves 
 behind; here every student ends with a score in the gradebook (zero when the notebook could
 not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
 
-The notes are the grader's own words: what it saw go wrong in the run (`grading.incidents`,
+The notes are the grader's own words: what it saw go wrong in the run (`grading.reporting.incidents`,
 never an output the student's code could imitate) and why it refused a submission. Whatever in
 them or in a student's id came from a submission is made printable (`grading.text`) before it is
 kept or shown.
@@ -24,7 +24,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,44 +31,19 @@ from typing import TYPE_CHECKING
 import nbformat
 from nbformat.v4 import new_output
 
-from grading import incidents, lab_cache
+from grading.classwork import lab_cache
+from grading.classwork.intake import link_refusal, refusal
 from grading.course import Course
 from grading.errors import NoSubmissions
-from grading.intake import link_refusal, refusal
 from grading.preprocessors.restore_released_cells import changed_locked_cells
-from grading.sandbox.launch import Sandbox, check_available
-from grading.sandbox.warm import missing_guarantees
+from grading.reporting import incidents
+from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER_LIMITS_NOTE, StudentResult
+from grading.sandbox.launch import Sandbox
+from grading.sandbox.warm import check_available, missing_guarantees
 from grading.text import printable
 
 if TYPE_CHECKING:
     from nbgrader.coursedir import CourseDirectory
-
-UNSAFE_NOTE = "graded without a sandbox (--unsafe-no-sandbox)"
-INSECURE_CLUSTER_NOTE = "graded on a cluster without authentication (--insecure-cluster)"
-WEAKER_LIMITS_NOTE = "graded with per-process limits only (no cgroup counted its runs as a whole)"
-
-
-@dataclass
-class StudentResult:
-    student: str
-    score: float
-    max_score: float
-    failed: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        """Notes and test names printable however the result was made or read back (journal, report)."""
-        self.failed = [printable(name) for name in self.failed]
-        self.notes = [printable(note) for note in self.notes]
-
-    def stored(self) -> dict:
-        """The result as the journal and the report keep it: plain data, its notes and test names
-        printable again (notes are added after it is made); JSON escapes whatever the id holds."""
-        return {
-            **asdict(self),
-            "failed": [printable(name) for name in self.failed],
-            "notes": [printable(note) for note in self.notes],
-        }
 
 
 @contextmanager
@@ -235,7 +209,7 @@ def prepare_works(api, course: Course, lab: str, students: list[str], itself: li
     takes them (the workers start on the first while the others are prepared); the students the
     coordinator grades itself (refused at intake, or not sanitisable: nbgrader says why) are added
     to `itself`."""
-    from grading.execution.prepare import student_work
+    from grading.classwork.prepare import student_work
 
     for student in students:
         if refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted) is not None:
@@ -287,14 +261,14 @@ def autograde_class(
     cluster at `scheduler`, reached over TLS with the certificates in `certificates` (default: the
     course's `grading/cluster`), or without authentication if `insecure_cluster` allows it; this
     process alone writes the gradebook, the autograded notebooks and the reports. Students
-    already graded (`grading.journal`) are kept unless `force`, or unless `students` names them.
+    already graded (`grading.classwork.journal`) are kept unless `force`, or unless `students` names them.
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
-    from grading.cluster_security import default_folder
+    from grading.classwork.journal import Journal
     from grading.execution import prepared
+    from grading.execution.cluster_security import default_folder
     from grading.execution.pool import dask_security
     from grading.execution.work import WorkError, checked_result
-    from grading.journal import Journal
 
     api = course.nbgrader_api(**overrides)
     sandbox = Sandbox(config=api.config)
@@ -384,7 +358,7 @@ def autograde_class(
     ]
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
-    from grading.class_report import write_class_report  # it reads this module's notes and results
+    from grading.reporting.class_report import write_class_report  # it reads this module's notes and results
 
     page = write_class_report(course, lab)
     progress(f"{lab}: class report in {page}")

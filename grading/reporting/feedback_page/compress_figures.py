@@ -20,7 +20,7 @@ import io
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 
-from grading.feedback_page.base import FeedbackPreprocessor
+from grading.reporting.feedback_page.base import FeedbackPreprocessor
 
 MAX_PIXELS = 4_000_000  # a figure of a lab is well under a million
 REMEMBERED = 32  # distinct figures kept re-encoded: a lab's pages share about ten

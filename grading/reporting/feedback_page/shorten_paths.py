@@ -24,7 +24,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 
 from grading.course import KIT_ROOT
-from grading.feedback_page.base import FeedbackPreprocessor
+from grading.reporting.feedback_page.base import FeedbackPreprocessor
 from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE
 
 _ANSI = re.compile(r"(\x1b\[[0-9;?]*[A-Za-z])")  # colour codes split a text into pieces matched one by one

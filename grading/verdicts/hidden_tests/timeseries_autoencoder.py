@@ -30,7 +30,7 @@ from functools import cache
 
 import numpy as np
 
-from grading.checks import Case, Exercise, Outputs, check_exercise, describe_dtype, describe_mismatch
+from grading.verdicts.checks import Case, Exercise, Outputs, check_exercise, describe_dtype, describe_mismatch
 
 
 def reference_split_and_normalise(series: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:

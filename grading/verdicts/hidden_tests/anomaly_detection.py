@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-from grading.checks import (
+from grading.course import KIT_ROOT
+from grading.verdicts.checks import (
     Case,
     Exercise,
     Outputs,
@@ -41,7 +41,7 @@ from grading.checks import (
     once_per_arguments,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "solutions" / "anomaly_detection" / "data"
+DATA_DIR = KIT_ROOT / "solutions" / "anomaly_detection" / "data"
 
 
 def reference_estimate_gaussian(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

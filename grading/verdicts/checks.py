@@ -2,7 +2,7 @@
 
 One exercise is one graded function. Its checks run in two places that must agree:
 inside the notebook's kernel (the hidden part of a grade cell calls `check_exercise`)
-and outside it, where `grading.isolated_call` runs the student's function in a fresh
+and outside it, where `grading.verdicts.isolated_call` runs the student's function in a fresh
 process and `grading.preprocessors.VerifyAnswers` compares what came back.
 """
 
@@ -56,7 +56,7 @@ class Raised(str):
 
 # One argument of a graded function: an array, a Python scalar, or a list of arrays (which may
 # differ in shape, like a network's weight matrices). Only these survive the trip to the
-# isolated process (see `grading.isolated_call`) unchanged.
+# isolated process (see `grading.verdicts.isolated_call`) unchanged.
 Argument = np.ndarray | int | float | bool | list[np.ndarray]
 
 

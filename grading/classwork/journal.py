@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from grading.course import Course
 
 if TYPE_CHECKING:
-    from grading.autograde_class import StudentResult
+    from grading.reporting.results import StudentResult
 
 
 def submission_digest(course: Course, lab: str, student: str) -> str:
