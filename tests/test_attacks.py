@@ -223,7 +223,7 @@ class TestEachAttackOnTheAnomalyDetectionClass:
     @pytest.mark.parametrize("student", sorted(s for s, attack in ATTACKS.items() if attack.note))
     def test_attack_notes_name_what_it_hit(self, graded_class, student):
         notes = graded_class.results[student].notes
-        assert any(ATTACKS[student].note in note for note in notes), notes
+        assert any(ATTACKS[student].note in note.text for note in notes), notes
 
     @pytest.mark.parametrize("student", sorted(ATTACKS))
     def test_attack_feedback_holds_no_secret(self, graded_class, secrets, student):
@@ -414,7 +414,11 @@ class TestWhatTheInstructorReads:
         kept = [entry["result"] for entry in map(json.loads, journal.splitlines())] + rows
         assert {row["student"] for row in rows} == set(graded_class.results)
         assert controls(journal) == [] and controls((reports / f"{LAB}.json").read_text()) == []
-        assert [row["student"] for row in kept if controls(" ".join(row["notes"] + row["failed"]))] == []
+        assert [
+            row["student"]
+            for row in kept
+            if controls(" ".join([note["text"] for note in row["notes"]] + row["failed"]))
+        ] == []
 
     def test_the_class_page_holds_no_control_character(self, graded_class, report_command):
         page = (graded_class.course.reports / f"{LAB}.html").read_text()
@@ -422,7 +426,7 @@ class TestWhatTheInstructorReads:
 
     def test_an_exception_named_like_the_grader_s_makes_no_note(self, graded_class):
         notes = graded_class.results[FORGED_KERNEL_DEATH].notes
-        assert not any("the kernel died" in note or "20/20" in note for note in notes), notes
+        assert not any("the kernel died" in note.text or "20/20" in note.text for note in notes), notes
 
     def test_no_feedback_page_shows_a_pass_in_a_grade_cell_that_failed(self, graded_class):
         shown = [

@@ -53,11 +53,13 @@ def test_unmodified_release_scores_zero(graded_classes, lab):
 def test_broken_notebook_is_recorded_with_zero_and_a_reason(graded_classes, lab):
     result = graded_classes(lab).results[BROKEN]
     assert result.score == 0
-    assert result.notes[0].startswith(f"{lab}.ipynb is not valid notebook JSON (")
+    assert result.notes[0].kind == "not graded" and result.notes[0].text.startswith(
+        f"{lab}.ipynb is not valid notebook JSON ("
+    )
 
 
 def test_endless_loop_is_stopped_and_noted(graded_class):
-    notes = " ".join(graded_class.results["endless_loop"].notes)
+    notes = graded_class.results["endless_loop"].said()
     assert "time limit" in notes
 
 
@@ -67,13 +69,13 @@ def test_endless_loop_is_stopped_and_noted(graded_class):
 )
 def test_dead_kernel_is_noted_and_costs_only_the_exercise_that_crashed(graded_classes, lab, crashed):
     result = graded_classes(lab).results["kills_kernel"]
-    assert "the kernel died" in " ".join(result.notes)
+    assert "the kernel died" in result.said()
     assert result.failed == [crashed]
 
 
 def test_flood_of_output_is_truncated_in_the_graded_notebook(graded_class):
     result = graded_class.results["floods_output"]
-    assert "output was truncated" in " ".join(result.notes)
+    assert "output was truncated" in result.said()
     size = graded_class.course.autograded_notebook(LAB, "floods_output").stat().st_size
     assert size < 2_000_000
 

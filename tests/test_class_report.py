@@ -14,7 +14,6 @@ import re
 import shutil
 import time
 import unicodedata
-from dataclasses import asdict
 from html import escape
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from grading.reporting.class_report import (
     write_class_report,
 )
 from grading.reporting.incidents import KINDS
-from grading.reporting.results import StudentResult
+from grading.reporting.results import Note, StudentResult
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers, released_notebook
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,10 +73,14 @@ def add_student(
 
 def write_results(course: Course, results: list[StudentResult]) -> None:
     course.reports.mkdir(parents=True, exist_ok=True)
-    (course.reports / f"{LAB}.json").write_text(json.dumps([asdict(r) for r in results]))
+    (course.reports / f"{LAB}.json").write_text(json.dumps([r.stored() for r in results]))
 
 
-def result(student: str, failed: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> StudentResult:
+def incident_note(kind: str) -> Note:
+    return Note(KINDS[kind].family, KINDS[kind].sentence)
+
+
+def result(student: str, failed: tuple[str, ...] = (), notes: tuple[Note, ...] = ()) -> StudentResult:
     return StudentResult(student, 10.0 * (2 - len(failed)), 20.0, list(failed), list(notes))
 
 
@@ -95,11 +98,15 @@ def renamed(code: str, names: dict[str, str]) -> str:
 
 def test_every_student_with_a_note_is_listed_with_its_reason(course):
     notes = {
-        "crashed": KINDS["kernel_died"].sentence,
-        "stuck": KINDS["kernel_stopped"].sentence,
-        "unreadable": "anomaly_detection.ipynb is not valid notebook JSON (Expecting value: line 1, column 1)",
-        "forker": KINDS["process_limit"].sentence,
-        "tamperer": "changed or removed locked cells (test_estimate_gaussian): graded as released",
+        "crashed": incident_note("kernel_died"),
+        "stuck": incident_note("kernel_stopped"),
+        "unreadable": Note(
+            "not graded", "anomaly_detection.ipynb is not valid notebook JSON (Expecting value: line 1, column 1)"
+        ),
+        "forker": incident_note("process_limit"),
+        "tamperer": Note(
+            "changed locked cells", "changed or removed locked cells (test_estimate_gaussian): graded as released"
+        ),
     }
     results = [result(s, GRADE_CELLS if s in ("crashed", "unreadable") else (), (n,)) for s, n in notes.items()]
     write_results(course, [*results, result("fine")])
@@ -111,7 +118,7 @@ def test_every_student_with_a_note_is_listed_with_its_reason(course):
 
     for student, note in notes.items():
         row = re.search(rf"<tr><td>{student}</td>.*?</tr>", listed)
-        assert row and escape(note) in row.group(0), student
+        assert row and escape(note.text) in row.group(0) and f"<td>{note.kind}</td>" in row.group(0), student
     for kind in ("crashed", "timed out", "not graded", "hit a limit", "changed locked cells"):
         assert f"<td>{kind}</td>" in listed
     assert "fine" not in listed
@@ -274,7 +281,7 @@ def test_a_class_of_200_renders(course):
             for grade_id in failed
         }
         add_student(course, student, answers, errors)
-        notes = (KINDS["cell_timeout"].sentence,) if number % 25 == 0 else ()
+        notes = (incident_note("cell_timeout"),) if number % 25 == 0 else ()
         results.append(StudentResult(student, 20.0 - 10 * len(failed), 20.0, list(failed), list(notes)))
     write_results(course, results)
 

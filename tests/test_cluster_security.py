@@ -291,5 +291,5 @@ def test_an_insecure_cluster_is_named_in_a_warning_and_in_every_students_notes(
     assert f"WARNING: {INSECURE_CLUSTER_NOTE}" in output
     assert "without authentication)" in output  # where the class runs
     report = json.loads((course.reports / f"{LAB}.json").read_text())
-    assert [entry["notes"] for entry in report] == [[INSECURE_CLUSTER_NOTE]]
+    assert [entry["notes"] for entry in report] == [[INSECURE_CLUSTER_NOTE.stored()]]
     assert report[0]["score"] == report[0]["max_score"]

@@ -20,7 +20,7 @@ from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.restore_released_cells import RestoreReleasedCells
 from grading.reporting.incidents import KINDS, MAX_INCIDENTS, incident, notes, valid_incidents
 from grading.reporting.report import format_table
-from grading.reporting.results import StudentResult
+from grading.reporting.results import Note, StudentResult
 from grading.sandbox.launch import Sandbox
 from grading.sandbox.protocol import OutputLimits
 from grading.text import printable, printable_lines
@@ -81,9 +81,9 @@ def test_printable_lines_keeps_the_line_breaks_only():
 
 def test_a_student_result_is_printable_however_it_is_made():
     result = StudentResult("alice", 10, 20, ["test\x1b[2K"], [FORGED])
-    assert controls("".join(result.notes + result.failed)) == []
-    result.notes.append("late\r note")
-    assert result.stored()["notes"][-1] == "late  note"
+    assert controls(result.said() + "".join(result.failed)) == []
+    result.notes.append(Note("crashed", "late\r note"))
+    assert result.stored()["notes"][-1] == {"kind": "crashed", "text": "late  note"}
 
 
 def test_the_class_table_shows_no_control_character_of_an_id_or_a_note():
@@ -143,8 +143,10 @@ def test_notes_say_each_kind_once_and_a_stop_supersedes_the_interrupt_before_it(
         incident("output_truncated", 6),
         incident("kernel_stopped", 7),
     ]
-    assert notes(raw) == [KINDS["output_truncated"].sentence, KINDS["kernel_stopped"].sentence]
-    assert notes([incident("cell_timeout", 4)]) == ["a cell ran past the time limit and was interrupted"]
+    assert [note.text for note in notes(raw)] == [KINDS["output_truncated"].sentence, KINDS["kernel_stopped"].sentence]
+    assert notes([incident("cell_timeout", 4)]) == [
+        Note("timed out", "a cell ran past the time limit and was interrupted")
+    ]
 
 
 def test_a_worker_answer_keeps_its_valid_incidents_and_none_when_it_has_none():
@@ -193,7 +195,9 @@ def test_notes_come_from_the_recorded_incidents_never_from_the_outputs(tmp_path)
     path = course.autograded_notebook(LAB, "mallory")
     path.parent.mkdir(parents=True)
     nbformat.write(notebook, path)
-    assert notes_from_notebook(course, LAB, "mallory") == ["wrote a file larger than the file-size limit"]
+    assert notes_from_notebook(course, LAB, "mallory") == [
+        Note("hit a limit", "wrote a file larger than the file-size limit")
+    ]
     notebook.metadata["grading"] = {"incidents": "kernel_died"}
     nbformat.write(notebook, path)
     assert notes_from_notebook(course, LAB, "mallory") == []

@@ -28,7 +28,13 @@ def test_a_recorded_student_is_finished_with_their_result(course):
     journal = Journal(course, LAB)
     journal.record(graded(course, "ada"))
     assert journal.finished() == {
-        "ada": {"student": "ada", "score": 10.0, "max_score": 20.0, "failed": ["test_x"], "notes": ["a note"]}
+        "ada": {
+            "student": "ada",
+            "score": 10.0,
+            "max_score": 20.0,
+            "failed": ["test_x"],
+            "notes": [{"kind": "not graded", "text": "a note"}],
+        }
     }
 
 

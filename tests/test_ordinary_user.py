@@ -138,7 +138,9 @@ def test_an_ordinary_user_grades_a_class_and_is_told_what_it_lacks_without_a_cgr
     assert {student: result["score"] for student, result in results.items()} == STUDENTS
     warnings = [line for line in done.stdout.splitlines() if line.startswith("WARNING:")]
     assert len(warnings) == 1 and "per process only" in warnings[0], done.stdout
-    assert all(any("per-process limits only" in note for note in result["notes"]) for result in results.values())
+    assert all(
+        any("per-process limits only" in note["text"] for note in result["notes"]) for result in results.values()
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from grading.classwork.lab_cache import cache_folder
 from grading.execution import shared_cells
 from grading.reporting.incidents import KINDS
+from grading.reporting.results import Note
 
 LAB = "anomaly_detection"
 
@@ -141,5 +142,7 @@ def test_a_student_who_changes_the_drawn_data_sees_their_own_figure_and_the_repo
     assert cells["compare_detectors"].outputs == master["compare_detectors"]["outputs"]
     result = graded_class.results["own-data-in-shared-cells"]
     assert result.score == sum(graded_class.points.values())
-    assert KINDS["shared_cell_ran"].sentence in result.notes
-    assert not any(KINDS["shared_cell_ran"].sentence in note for note in graded_class.results["aaa-honest-first"].notes)
+    assert Note("ran shared cells", KINDS["shared_cell_ran"].sentence) in result.notes
+    assert not any(
+        KINDS["shared_cell_ran"].sentence in note.text for note in graded_class.results["aaa-honest-first"].notes
+    )

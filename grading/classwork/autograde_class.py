@@ -37,7 +37,7 @@ from grading.course import Course
 from grading.errors import NoSubmissions
 from grading.preprocessors.restore_released_cells import changed_locked_cells
 from grading.reporting import incidents
-from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER_LIMITS_NOTE, StudentResult
+from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER_LIMITS_NOTE, Note, StudentResult
 from grading.sandbox.launch import Sandbox
 from grading.sandbox.warm import check_available, missing_guarantees
 from grading.text import printable
@@ -111,7 +111,7 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
     nbformat.write(notebook, path)
 
 
-def notes_from_notebook(course: Course, lab: str, student: str) -> list[str]:
+def notes_from_notebook(course: Course, lab: str, student: str) -> list[Note]:
     """What the grader saw go wrong in the run beyond right and wrong (dead kernels, limits, floods):
     the incidents that ExecuteInSandbox kept in the autograded notebook's metadata, never its outputs."""
     path = course.autograded_notebook(lab, student)
@@ -136,7 +136,7 @@ def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, f
         return submission.score, submission.max_score, sorted(failed)
 
 
-def tampering_note(course: Course, lab: str, student: str) -> list[str]:
+def tampering_note(course: Course, lab: str, student: str) -> list[Note]:
     """A note naming the locked cells the submission changed (their changes count for nothing)."""
     try:
         submitted = nbformat.read(course.submission(lab, student), as_version=4)
@@ -147,7 +147,7 @@ def tampering_note(course: Course, lab: str, student: str) -> list[str]:
     if not changed:
         return []
     shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
-    return [f"changed or removed locked cells ({shown}): graded as released"]
+    return [Note("changed locked cells", f"changed or removed locked cells ({shown}): graded as released")]
 
 
 def stamp_submission(course: Course, lab: str, student: str) -> None:
@@ -169,7 +169,7 @@ def stamp_submission(course: Course, lab: str, student: str) -> None:
 
 def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
     """Intake, nbgrader's autograde and the notes of one student; never raises for their submission."""
-    notes: list[str] = []
+    notes: list[Note] = []
     reason = refusal(course.submission(lab, student).parent, f"{lab}.ipynb", within=course.submitted)
     reason = None if reason is None else printable(reason)  # it may name the submission's files
     stamp_submission(course, lab, student)
@@ -187,7 +187,7 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
             reason = f"autograding failed: {type(error).__name__}: {printable(str(error), 200)}"
     if reason is not None:
         record_refusal(api, course, lab, student, reason)
-        notes.insert(0, reason)
+        notes.insert(0, Note("not graded", reason))
     notes += notes_from_notebook(course, lab, student)
     score, max_score, failed = scores(api.coursedir, lab, student)
     return StudentResult(student, score, max_score, failed, notes)
@@ -327,7 +327,7 @@ def autograde_class(
             bar.update()
             say(
                 f"[{len(graded) + len(kept)}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
-                f" ({time.monotonic() - started:.1f} s{where}){' - ' + '; '.join(result.notes) if result.notes else ''}"
+                f" ({time.monotonic() - started:.1f} s{where}){' - ' + result.said() if result.notes else ''}"
             )
 
         started = time.monotonic()
@@ -358,7 +358,7 @@ def autograde_class(
     ]
     course.reports.mkdir(parents=True, exist_ok=True)
     (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
-    from grading.reporting.class_report import write_class_report  # it reads this module's notes and results
+    from grading.reporting.class_report import write_class_report
 
     page = write_class_report(course, lab)
     progress(f"{lab}: class report in {page}")

@@ -34,9 +34,8 @@ from nbformat.notebooknode import NotebookNode
 
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
-from grading.reporting.incidents import KINDS
 from grading.reporting.report import load_results
-from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, StudentResult
+from grading.reporting.results import StudentResult
 from grading.sandbox.protocol import OutputLimits
 from grading.text import printable, printable_lines
 
@@ -53,12 +52,6 @@ MAX_COMPARED, MAX_PAIRS_SHOWN, MAX_FAILURES_SHOWN = 1_000, 25, 25
 # an exit code) are kept: they say which case failed.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE][-+]?\d))(?:[eE][-+]?\d+)?")
 _ARRAY = re.compile(r"\[[-+\d.eE\s,…]*\d[-+\d.eE\s,…]*\]")  # an array's values, whole numbers too
-_NOTE_KINDS = [  # (what a note starts with, its kind), first match wins; anything else: not graded
-    *((kind.sentence, kind.family) for kind in KINDS.values()),
-    ("changed or removed locked cells", "changed locked cells"),
-    (UNSAFE_NOTE, "not sandboxed"),
-    (INSECURE_CLUSTER_NOTE, "unauthenticated cluster"),
-]
 
 
 @dataclass
@@ -71,7 +64,7 @@ class SimilarPair:
 
 
 def read_notebook(path: Path) -> NotebookNode | None:
-    """The notebook at `path`, parsed only; None if missing, a link, over 20 MB, unreadable or invalid."""
+    """The notebook at `path`, parsed only; None if missing, a link, too large, unreadable or invalid."""
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
             return None
@@ -141,11 +134,6 @@ def common_failures(notebooks: dict[str, NotebookNode]) -> list[tuple[str, tuple
 def pass_rates(results: list[StudentResult], exercises: dict[str, float]) -> dict[str, tuple[int, int]]:
     """Grade id -> (students who got its points, students graded)."""
     return {grade_id: (sum(grade_id not in r.failed for r in results), len(results)) for grade_id in exercises}
-
-
-def note_kind(note: str) -> str:
-    """What kind of trouble a student's note reports, in a word or two."""
-    return next((kind for start, kind in _NOTE_KINDS if note.startswith(start)), "not graded")
 
 
 def _fingerprint(code: str, boilerplate: np.ndarray | None = None) -> CodeFingerprint:
@@ -291,8 +279,8 @@ def notes_section(results: list[StudentResult], skipped: list[str]) -> str:
         [
             _shown(r.student),
             f"{float(r.score):g}/{float(r.max_score):g}",
-            "<br>".join(escape(note_kind(n)) for n in r.notes),
-            "<br>".join(_shown(n) for n in r.notes),
+            "<br>".join(escape(n.kind) for n in r.notes),
+            "<br>".join(_shown(n.text) for n in r.notes),
         ]
         for r in noted
     ]

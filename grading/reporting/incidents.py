@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grading.reporting.results import Note
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -67,8 +69,8 @@ def valid_incidents(raw: object) -> list[dict]:
     return kept
 
 
-def notes(raw: object) -> list[str]:
-    """The sentences of the incidents, each once, in the order they happened."""
+def notes(raw: object) -> list[Note]:
+    """The notes of the incidents, each once, in the order they happened."""
     kinds = [item["kind"] for item in valid_incidents(raw)]
     kinds = [kind for kind in kinds if not any(SUPERSEDES.get(other) == kind for other in kinds)]
-    return list(dict.fromkeys(KINDS[kind].sentence for kind in kinds))
+    return [Note(KINDS[kind].family, KINDS[kind].sentence) for kind in dict.fromkeys(kinds)]

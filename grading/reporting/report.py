@@ -51,7 +51,7 @@ def format_table(lab: str, results: list[StudentResult], width: int | None = Non
             f"{r.score:g}",
             f"{r.max_score:g}",
             printable(", ".join(r.failed)) or "-",
-            printable("; ".join(r.notes)),
+            printable(r.said()),
         )
         for r in results
     ]
