@@ -1,9 +1,11 @@
-"""Autograde a whole class with nbgrader, one student at a time, so that one bad submission
-costs only its own student's points.
+"""Autograde a whole class with nbgrader, so that one bad submission costs only its own
+student's points.
 
-The steps, for a lab: check that sandboxes can start here; fill the lab's cache from its
-master; then per student: intake (refuse what cannot be graded, note changed locked cells),
-nbgrader's autograde (sandboxed run, verdicts, gradebook), and the notes of what happened.
+`autograde_class` reads as its steps: check that sandboxes can start here (`check_sandbox`),
+register the lab in the gradebook, fill the lab's cache from its master (`fill_cache`), choose
+the students (`choose_students`: those the journal holds are kept), grade them on the pool
+(`grade_on_pool`: workers run the code; this process checks each answer and takes the student
+through intake, nbgrader's autograde and the notes, `grade_student`), and write the reports.
 nbgrader's `autograde` drops a student whose notebook it cannot read and leaves no grade
 behind; here every student ends with a score in the gradebook (zero when the notebook could
 not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
@@ -24,6 +26,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +36,7 @@ from nbformat.v4 import new_output
 
 from grading.classwork import lab_cache
 from grading.classwork.intake import link_refusal, refusal
+from grading.classwork.journal import Journal
 from grading.course import Course
 from grading.errors import NoSubmissions
 from grading.preprocessors.restore_released_cells import changed_locked_cells
@@ -243,6 +247,134 @@ def progress_bar(total: int, progress: Callable[[str], None]):
     return bar, lambda line: write(printable(line))
 
 
+def check_sandbox(
+    api, course: Course, scheduler: str | None, certificates: Path | None, insecure_cluster: bool, progress
+) -> tuple[Sandbox, object, list[Note]]:
+    """The sandbox's settings (a real run proves it works here), Dask's TLS settings for
+    `scheduler`, and the notes every student of this grading gets for a guarantee it lacks (each
+    also said once as a warning)."""
+    from grading.execution.cluster_security import default_folder
+    from grading.execution.pool import dask_security
+
+    sandbox = Sandbox(config=api.config)
+    check_available(sandbox)
+    notes = []
+    if sandbox.unsafe_no_sandbox:
+        progress(f"WARNING: {UNSAFE_NOTE}: submitted code runs as this user, with the course's files in reach")
+        notes.append(UNSAFE_NOTE)
+    weaker = missing_guarantees(sandbox) if not scheduler else ""
+    if weaker:
+        progress(f"WARNING: {weaker}")
+    security = dask_security(scheduler, certificates or default_folder(course), insecure_cluster) if scheduler else None
+    if scheduler is not None and security is None:
+        progress(
+            f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
+            " and change the grades"
+        )
+        notes.append(INSECURE_CLUSTER_NOTE)
+    if weaker:
+        notes.append(WEAKER_LIMITS_NOTE)
+    return sandbox, security, notes
+
+
+def check_submissions(course: Course, lab: str, students: list[str] | None) -> None:
+    if students is None and not course.students(lab):
+        raise NoSubmissions(
+            f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
+            f"{lab}.ipynb (README: Grading a class)"
+        )
+
+
+def fill_cache(api, course: Course, lab: str, progress) -> None:
+    copied = lab_cache.fill_from_master(course, lab, api.config)
+    if copied:
+        progress(f"{lab}: cache filled from the master's run ({copied} file(s) in {course.cache})")
+
+
+@dataclass
+class Choice:
+    """Who this grading is about: `students` in order, `kept` (graded before, not again), `todo`
+    (to grade now), and `finished` (every student the journal holds, for the class's report)."""
+
+    journal: Journal
+    students: list[str]
+    finished: dict[str, StudentResult]
+    kept: dict[str, StudentResult]
+    todo: list[str]
+
+
+def choose_students(course: Course, lab: str, students: list[str] | None, force: bool) -> Choice:
+    """Students named (graded again), or the whole class less those the journal says are done
+    (all of them again if `force`)."""
+    named = students is not None
+    students = students if students is not None else course.students(lab)
+    journal = Journal(course, lab)
+    if force and not named:
+        journal.clear()
+    finished = {student: StudentResult(**result) for student, result in journal.finished().items()}
+    kept = {} if force or named else {student: result for student, result in finished.items() if student in students}
+    return Choice(journal, students, finished, kept, [student for student in students if student not in kept])
+
+
+def grade_on_pool(api, course: Course, lab: str, choice: Choice, pool, notes: list[Note], progress):
+    """Each student of `choice.todo` graded: the pool runs the code, this process checks each answer
+    and puts it through nbgrader (a student whose work failed or was refused on the worker, or was
+    never sent, is graded here). Each result is journaled as soon as it is made."""
+    from grading.execution import prepared
+    from grading.execution.work import WorkError, checked_result
+
+    graded: dict[str, StudentResult] = {}
+    progress(
+        f"{lab}: {len(choice.todo)} submission(s) to grade on {pool.describe()}"
+        + (f"; {len(choice.kept)} already graded (--force grades them again)" if choice.kept else "")
+    )
+    itself: list[str] = []
+    works = prepare_works(api, course, lab, choice.todo, itself)
+    bar, say = progress_bar(len(choice.todo), progress)
+
+    def finish(student: str, started: float, where: str) -> None:
+        result = grade_student(api, course, lab, student)
+        prepared.forget(lab, student)
+        result.notes.extend(notes)
+        choice.journal.record(result)
+        graded[student] = result
+        bar.update()
+        say(
+            f"[{len(graded) + len(choice.kept)}/{len(choice.students)}] {student}: {result.score:g}/{result.max_score:g}"
+            f" ({time.monotonic() - started:.1f} s{where}){' - ' + result.said() if result.notes else ''}"
+        )
+
+    started = time.monotonic()
+    for work, answer in pool.answers(works):
+        where = ""
+        if isinstance(answer, BaseException):
+            why = f"{type(answer).__name__}: {printable(str(answer), 200)}"
+            say(f"{work.student}: the worker failed ({why}); graded here")
+        else:
+            try:
+                prepared.offer(work, checked_result(answer, work))
+                where = f", {answer.get('seconds', 0):.1f} s on {str(answer.get('worker', '?'))[:60]}"
+            except WorkError as error:
+                say(f"{work.student}: the worker's answer was refused ({error}); graded here")
+        finish(work.student, started, where)
+        started = time.monotonic()
+    for student in itself:
+        finish(student, time.monotonic(), "")
+    bar.close()
+    return graded
+
+
+def write_reports(course: Course, lab: str, results: dict[str, StudentResult], progress) -> None:
+    """The lab's report (JSON) and its HTML page, of the whole class: students graded before (and
+    not again now) keep their results."""
+    from grading.reporting.class_report import write_class_report
+
+    everyone = [results[student] for student in course.students(lab) if student in results]
+    course.reports.mkdir(parents=True, exist_ok=True)
+    (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
+    progress(f"{lab}: class report in {write_class_report(course, lab)}")
+
+
 def autograde_class(
     course: Course,
     lab: str,
@@ -264,102 +396,16 @@ def autograde_class(
     already graded (`grading.classwork.journal`) are kept unless `force`, or unless `students` names them.
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.
     """
-    from grading.classwork.journal import Journal
-    from grading.execution import prepared
-    from grading.execution.cluster_security import default_folder
-    from grading.execution.pool import dask_security
-    from grading.execution.work import WorkError, checked_result
-
     api = course.nbgrader_api(**overrides)
-    sandbox = Sandbox(config=api.config)
-    check_available(sandbox)
-    if sandbox.unsafe_no_sandbox:
-        progress(f"WARNING: {UNSAFE_NOTE}: submitted code runs as this user, with the course's files in reach")
-    weaker = missing_guarantees(sandbox) if not scheduler else ""
-    if weaker:
-        progress(f"WARNING: {weaker}")
-    security = dask_security(scheduler, certificates or default_folder(course), insecure_cluster) if scheduler else None
-    insecure = scheduler is not None and security is None
-    if insecure:
-        progress(
-            f"WARNING: {INSECURE_CLUSTER_NOTE}: anyone who reaches {scheduler} can run code on its workers"
-            " and change the grades"
-        )
-    if students is None and not course.students(lab):
-        raise NoSubmissions(
-            f"no submissions of {lab} to grade: put each in {course.submitted}/<student>/{lab}/"
-            f"{lab}.ipynb (README: Grading a class)"
-        )
+    sandbox, security, notes = check_sandbox(api, course, scheduler, certificates, insecure_cluster, progress)
+    check_submissions(course, lab, students)
     ensure_in_gradebook(api, course, lab)
-    copied = lab_cache.fill_from_master(course, lab, api.config)
-    if copied:
-        progress(f"{lab}: cache filled from the master's run ({copied} file(s) in {lab_cache.cache_folder(course)})")
-    named = students is not None  # students named on the command line are graded again
-    students = students if students is not None else course.students(lab)
-    journal = Journal(course, lab)
-    if force and not named:
-        journal.clear()
-    finished = {student: StudentResult(**result) for student, result in journal.finished().items()}
-    kept = {} if force or named else {student: result for student, result in finished.items() if student in students}
-    todo = [student for student in students if student not in kept]
+    fill_cache(api, course, lab, progress)
+    choice = choose_students(course, lab, students, force)
     pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox, security)
-    graded: dict[str, StudentResult] = {}
     try:
-        progress(
-            f"{lab}: {len(todo)} submission(s) to grade on {pool.describe()}"
-            + (f"; {len(kept)} already graded (--force grades them again)" if kept else "")
-        )
-        itself: list[str] = []
-        works = prepare_works(api, course, lab, todo, itself)
-        bar, say = progress_bar(len(todo), progress)
-
-        def finish(student: str, started: float, where: str) -> None:
-            result = grade_student(api, course, lab, student)
-            prepared.forget(lab, student)
-            if sandbox.unsafe_no_sandbox:
-                result.notes.append(UNSAFE_NOTE)
-            if insecure:
-                result.notes.append(INSECURE_CLUSTER_NOTE)
-            if weaker:
-                result.notes.append(WEAKER_LIMITS_NOTE)
-            journal.record(result)
-            graded[student] = result
-            bar.update()
-            say(
-                f"[{len(graded) + len(kept)}/{len(students)}] {student}: {result.score:g}/{result.max_score:g}"
-                f" ({time.monotonic() - started:.1f} s{where}){' - ' + result.said() if result.notes else ''}"
-            )
-
-        started = time.monotonic()
-        for work, answer in pool.answers(works):
-            where = ""
-            if isinstance(answer, BaseException):
-                why = f"{type(answer).__name__}: {printable(str(answer), 200)}"
-                say(f"{work.student}: the worker failed ({why}); graded here")
-            else:
-                try:
-                    prepared.offer(work, checked_result(answer, work))
-                    where = f", {answer.get('seconds', 0):.1f} s on {str(answer.get('worker', '?'))[:60]}"
-                except WorkError as error:
-                    say(f"{work.student}: the worker's answer was refused ({error}); graded here")
-            finish(work.student, started, where)
-            started = time.monotonic()
-        for student in itself:
-            finish(student, time.monotonic(), "")
-        bar.close()
+        graded = grade_on_pool(api, course, lab, choice, pool, notes, progress)
     finally:
         pool.close()
-    results = [kept.get(student) or graded[student] for student in students]
-    # The lab's report is the class's: students graded before (and not again now) keep their results.
-    everyone = [
-        graded.get(student) or finished[student]
-        for student in course.students(lab)
-        if student in graded or student in finished
-    ]
-    course.reports.mkdir(parents=True, exist_ok=True)
-    (course.reports / f"{lab}.json").write_text(json.dumps([r.stored() for r in everyone], indent=1))
-    from grading.reporting.class_report import write_class_report
-
-    page = write_class_report(course, lab)
-    progress(f"{lab}: class report in {page}")
-    return results
+    write_reports(course, lab, {**choice.finished, **graded}, progress)
+    return [choice.kept.get(student) or graded[student] for student in choice.students]
