@@ -63,108 +63,154 @@ def follow_notebook(
     run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str, log: logging.Logger
 ) -> dict:
     """Place each cell's outputs as the run reports them; the plain-data result described above."""
-    cells: dict[str, dict] = {}
-    incidents: list[dict] = []
+    return _Follower(run, request, limits, times, who, log).follow()
 
-    def outputs_of(index: int) -> list:
-        return cells.setdefault(str(index), {"outputs": [], "execution_count": None})["outputs"]
 
-    events: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_events, args=(run, limits, events), daemon=True).start()
-    budget = OutputBudget(limits)
-    # Events must come in the request's order: start, end, start, end... A run that breaks it
-    # (code that writes to the runner's channel, say) is stopped; and however it paces its cells,
-    # it cannot take longer than every cell's limit put together.
-    order = [cell["index"] for cell in request["cells"]]
-    notebook_deadline = time.monotonic() + min(times.notebook, len(order) * (times.cell + times.responsive_wait))
-    current: int | None = None
-    last_started: int | None = None
-    position = 0
-    cell_deadline = notebook_deadline
-    waited_at_start = granted = 0.0  # the run's wait for a CPU when the cell started; the time added for it
+_SILENCE = object()  # no event before the deadline
 
-    def stopped() -> dict:
-        return {"cells": cells, "stopped": True, "incidents": incidents}
 
-    while True:
+class _Follower:
+    """One run followed to its end: the cells so far, the incidents, the cell running and its deadlines.
+
+    Events must come in the request's order: start, end, start, end... A run that breaks it (code
+    that writes to the runner's channel, say) is stopped; and however it paces its cells, it
+    cannot take longer than every cell's limit put together."""
+
+    def __init__(self, run: Run, request: dict, limits: OutputLimits, times: TimeLimits, who: str, log):
+        self.run, self.times, self.who, self.log = run, times, who, log
+        self.events: queue.Queue = queue.Queue()
+        threading.Thread(target=_read_events, args=(run, limits, self.events), daemon=True).start()
+        self.budget = OutputBudget(limits)
+        self.cells: dict[str, dict] = {}
+        self.incidents: list[dict] = []
+        self.order = [cell["index"] for cell in request["cells"]]
+        self.position = 0  # how many cells of `order` have started
+        self.current: int | None = None  # the cell running
+        self.last_started: int | None = None
+        self.notebook_deadline = time.monotonic() + min(
+            times.notebook, len(self.order) * (times.cell + times.responsive_wait)
+        )
+        self.cell_deadline = self.notebook_deadline
+        self.waited_at_start = self.granted = 0.0  # the run's wait for a CPU when the cell started; the time added
+
+    def follow(self) -> dict:
+        while True:
+            event = self._next_event()
+            if event is _SILENCE:
+                result = self._on_silence()
+            elif event is None or isinstance(event, ProtocolError):
+                result = self._on_end_of_channel(event)
+            else:
+                result = self._on_event(event)
+            if result is not None:
+                return result
+
+    def _next_event(self):
+        timeout = max(0.0, min(self.cell_deadline, self.notebook_deadline) - time.monotonic())
         try:
-            event = events.get(timeout=max(0.0, min(cell_deadline, notebook_deadline) - time.monotonic()))
+            return self.events.get(timeout=timeout)
         except queue.Empty:
-            extra = _waited_for_cpu(run, waited_at_start, granted, times.stretch) if current is not None else 0.0
-            if extra >= MIN_EXTENSION:  # the cell was kept from a CPU that long: its own time is not up
-                granted += extra
-                cell_deadline, notebook_deadline = cell_deadline + extra, notebook_deadline + extra
-                continue
-            run.kill()
-            if current is not None and cell_deadline < notebook_deadline:
-                outputs_of(current).append(
-                    error_output("KernelStopped", KERNEL_STOPPED.format(seconds=times.responsive_wait))
-                )
-                incidents.append(incident("kernel_stopped", current))
-            elif current is not None:
-                outputs_of(current).append(
-                    error_output("NotebookTimeLimit", NOTEBOOK_STOPPED.format(seconds=times.notebook))
-                )
-                incidents.append(incident("notebook_timeout", current))
-            incidents += _limits_reached(run, incidents)  # a run stalled at its memory limit, say
-            log.warning("Stopped the sandbox of %s: past its time limit", who)
-            return stopped()
-        if event is None or isinstance(event, ProtocolError):
-            run.kill()
-            finished = run.wait()
-            if not run.killed or isinstance(event, ProtocolError):  # the grader's words, never the run's
-                log.warning(
-                    "The sandbox of %s ended early: %s",
-                    who,
-                    event if event is not None else finished.reason(f"exit status {finished.returncode}"),
-                )
-            if current is not None:
-                if isinstance(event, ProtocolError):
-                    outputs_of(current).append(error_output("OutputLimit", OUTPUT_STOPPED.format(why=event)))
-                    incidents.append(incident("output_limit", current))
-                else:
-                    why = finished.reason(otherwise="did the code exit Python?")
-                    outputs_of(current).append(error_output("DeadKernelError", KERNEL_DIED.format(why=why)))
-                    incidents.append(incident(finished.kind(), current))
-            return stopped()
-        kind, index = event.get("event"), event.get("index")
-        if kind == "finished" and current is None and position == len(order):
-            incidents += _limits_reached(run, incidents)
-            return {"cells": cells, "stopped": False, "incidents": incidents}
-        if kind == "start" and current is None and position < len(order) and index == order[position]:
-            current, cell_deadline = index, time.monotonic() + times.cell + times.responsive_wait
-            waited_at_start, granted = (run.waited() if times.stretch else 0.0), 0.0
-            last_started = index
-            position += 1
-        elif kind == "end" and current is not None and index == current:
-            try:
-                outputs = clean_outputs(event.get("outputs"), budget)
-            except ProtocolError as error:
-                outputs = [error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))]
-                incidents.append(incident("output_limit", index))
-            if any(is_truncation_note(output) for output in outputs):
-                incidents.append(incident("output_truncated", index))
-            if event.get("timed_out") is True:
-                outputs = _with_timeout_error(outputs, CELL_TIMED_OUT.format(seconds=times.cell))
-                incidents.append(incident("cell_timeout", index))
-            count = event.get("execution_count")
-            cells[str(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
-            current, cell_deadline = None, notebook_deadline
-        elif kind == "stopped" and current is not None and index == current:
-            run.kill()  # the supervisor refused the kernel's answer: too large, too deep or malformed
-            outputs_of(current).append(
-                error_output("OutputLimit", OUTPUT_STOPPED.format(why="an answer too large or malformed"))
+            return _SILENCE
+
+    def _stopped(self, kind: str | None = None, cell: int | None = None, output: dict | None = None) -> dict:
+        """The result of a run the grader stopped: `output` and its incident `kind` added to `cell`."""
+        if cell is not None and output is not None:
+            self.cells.setdefault(str(cell), {"outputs": [], "execution_count": None})["outputs"].append(output)
+            self.incidents.append(incident(kind, cell))
+        return {"cells": self.cells, "stopped": True, "incidents": self.incidents}
+
+    def _on_silence(self) -> dict | None:
+        """A deadline passed: the cell's limit grows by the time its run waited for a CPU, or the run is stopped."""
+        extra = (
+            _waited_for_cpu(self.run, self.waited_at_start, self.granted, self.times.stretch)
+            if self.current is not None
+            else 0.0
+        )
+        if extra >= MIN_EXTENSION:  # the cell was kept from a CPU that long: its own time is not up
+            self.granted += extra
+            self.cell_deadline += extra
+            self.notebook_deadline += extra
+            return None
+        self.run.kill()
+        if self.current is not None and self.cell_deadline < self.notebook_deadline:
+            why = KERNEL_STOPPED.format(seconds=self.times.responsive_wait)
+            self._stopped("kernel_stopped", self.current, error_output("KernelStopped", why))
+        elif self.current is not None:
+            why = NOTEBOOK_STOPPED.format(seconds=self.times.notebook)
+            self._stopped("notebook_timeout", self.current, error_output("NotebookTimeLimit", why))
+        self.incidents += _limits_reached(self.run, self.incidents)  # a run stalled at its memory limit, say
+        self.log.warning("Stopped the sandbox of %s: past its time limit", self.who)
+        return self._stopped()
+
+    def _on_end_of_channel(self, error: ProtocolError | None) -> dict:
+        """The run's channel closed (the run died or exited) or broke the output rules."""
+        self.run.kill()
+        finished = self.run.wait()
+        if not self.run.killed or error is not None:  # the grader's words, never the run's
+            why = error if error is not None else finished.reason(f"exit status {finished.returncode}")
+            self.log.warning("The sandbox of %s ended early: %s", self.who, why)
+        if self.current is None:
+            return self._stopped()
+        if error is not None:
+            return self._stopped(
+                "output_limit", self.current, error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))
             )
-            incidents.append(incident("output_limit", current))
-            log.warning("Stopped the sandbox of %s: its output broke the output rules", who)
-            return stopped()
-        else:
-            run.kill()
-            if last_started is not None:  # the cell whose code wrote out of turn
-                outputs_of(last_started).append(error_output("ProtocolViolation", PROTOCOL_BROKEN))
-                incidents.append(incident("protocol_violation", last_started))
-            log.warning("Stopped the sandbox of %s: its run broke the protocol", who)
-            return stopped()
+        why = finished.reason(otherwise="did the code exit Python?")
+        return self._stopped(
+            finished.kind(), self.current, error_output("DeadKernelError", KERNEL_DIED.format(why=why))
+        )
+
+    def _on_event(self, event: dict) -> dict | None:
+        kind, index = event.get("event"), event.get("index")
+        if kind == "finished" and self.current is None and self.position == len(self.order):
+            self.incidents += _limits_reached(self.run, self.incidents)
+            return {"cells": self.cells, "stopped": False, "incidents": self.incidents}
+        if (
+            kind == "start"
+            and self.current is None
+            and self.position < len(self.order)
+            and index == self.order[self.position]
+        ):
+            self._start(index)
+            return None
+        if kind == "end" and self.current is not None and index == self.current:
+            self._end(index, event)
+            return None
+        self.run.kill()
+        if kind == "stopped" and self.current is not None and index == self.current:
+            # the supervisor refused the kernel's answer: too large, too deep or malformed
+            self.log.warning("Stopped the sandbox of %s: its output broke the output rules", self.who)
+            why = OUTPUT_STOPPED.format(why="an answer too large or malformed")
+            return self._stopped("output_limit", self.current, error_output("OutputLimit", why))
+        self.log.warning("Stopped the sandbox of %s: its run broke the protocol", self.who)
+        if self.last_started is None:
+            return self._stopped()
+        # the cell whose code wrote out of turn
+        return self._stopped(
+            "protocol_violation", self.last_started, error_output("ProtocolViolation", PROTOCOL_BROKEN)
+        )
+
+    def _start(self, index: int) -> None:
+        self.current, self.last_started = index, index
+        self.cell_deadline = time.monotonic() + self.times.cell + self.times.responsive_wait
+        self.waited_at_start, self.granted = (self.run.waited() if self.times.stretch else 0.0), 0.0
+        self.position += 1
+
+    def _end(self, index: int, event: dict) -> None:
+        """The cell's outputs, cleaned and within the budget, with the grader's note of a cut or a time-out."""
+        try:
+            outputs = clean_outputs(event.get("outputs"), self.budget)
+        except ProtocolError as error:
+            outputs = [error_output("OutputLimit", OUTPUT_STOPPED.format(why=error))]
+            self.incidents.append(incident("output_limit", index))
+        if any(is_truncation_note(output) for output in outputs):
+            self.incidents.append(incident("output_truncated", index))
+        if event.get("timed_out") is True:
+            outputs = _with_timeout_error(outputs, CELL_TIMED_OUT.format(seconds=self.times.cell))
+            self.incidents.append(incident("cell_timeout", index))
+        count = event.get("execution_count")
+        self.cells[str(index)] = {"outputs": outputs, "execution_count": count if isinstance(count, int) else None}
+        self.current, self.cell_deadline = None, self.notebook_deadline
 
 
 def _waited_for_cpu(run: Run, since: float, granted: float, most: float) -> float:
