@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from nbformat.v4 import new_output
 
 from grading.reporting.incidents import incident
-from grading.sandbox.protocol import OutputBudget, OutputLimits, ProtocolError, clean_outputs, read_lines
+from grading.sandbox.protocol import (
+    OutputBudget,
+    OutputLimits,
+    ProtocolError,
+    clean_outputs,
+    is_truncation_note,
+    read_lines,
+)
 from grading.sandbox.warm import MIN_EXTENSION, Run
 
 KERNEL_DIED = "The kernel died while running this cell ({why})."
@@ -35,7 +42,6 @@ NOTEBOOK_STOPPED = "The notebook ran past its time limit of {seconds:g} s and wa
 OUTPUT_STOPPED = "The kernel was stopped: this cell's output broke the output rules ({why})."
 PROTOCOL_BROKEN = "The kernel was stopped: the notebook's run wrote to the grader's channel out of turn."
 CELL_TIMED_OUT = "The cell ran past its time limit of {seconds:g} s and was interrupted."
-TRUNCATION_NOTE = "\n[output truncated"  # how grading.sandbox.protocol's note of a cut starts
 INTERRUPT = "CellTimeout"  # the exception the notebook runner raises in a cell past its time
 
 
@@ -52,11 +58,6 @@ class TimeLimits:
 
 def error_output(name: str, message: str) -> dict:
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-def is_truncation_note(output: dict) -> bool:
-    """Whether `output` is the note `grading.sandbox.protocol` puts where it cut a cell's text."""
-    return output.get("output_type") == "stream" and output.get("text", "").startswith(TRUNCATION_NOTE)
 
 
 def follow_notebook(

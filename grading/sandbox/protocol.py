@@ -122,6 +122,9 @@ class OutputBudget:
         return data
 
 
+TRUNCATION_NOTE = "\n[output truncated"  # how the note starts where a cell's text was cut
+
+
 def _text(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return "".join(value)
@@ -136,76 +139,101 @@ def clean_output(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
         raise ProtocolError("an output is not a JSON object")
     kind = raw.get("output_type")
     if kind == "stream":
-        name = raw.get("name") if raw.get("name") in STREAM_NAMES else "stdout"
-        text = budget.take_text(_text(raw.get("text", "")))
-        if text is None:
-            return [_truncated(budget)]
-        return [new_output("stream", name=name, text=text)]
+        return _clean_stream(raw, budget)
     if kind == "error":
-        ename, evalue = _text(raw.get("ename", ""))[:200], _text(raw.get("evalue", ""))[:5000]
-        traceback = raw.get("traceback", [])
-        if not isinstance(traceback, list):
-            raise ProtocolError("an error's traceback is not a list")
-        lines = [line[:5000] for line in (_text(item) for item in traceback[-budget.limits.traceback_lines :])]
-        kept = budget.take_text(ename + evalue + "".join(lines))
-        if kept is None:
-            lines = [f"{ename}: {evalue[:500]}"]
-        return [new_output("error", ename=ename, evalue=evalue, traceback=lines)]
+        return _clean_error(raw, budget)
     if kind in ("display_data", "execute_result"):
-        data = raw.get("data")
-        if not isinstance(data, dict):
-            raise ProtocolError("rich output without data")
-        kept: dict[str, str] = {}
-        dropped = []
-        for mime, value in data.items():
-            if mime in TEXT_TYPES:
-                text = budget.take_text(_text(value))
-                if text is None:
-                    dropped.append(mime)
-                else:
-                    kept[mime] = text
-            elif mime in IMAGE_TYPES:
-                image = _text(value)
-                if not BASE64.fullmatch(image):
-                    raise ProtocolError(f"{mime} output is not base64")
-                image = budget.take_image(image)
-                if image is None:
-                    dropped.append(mime)
-                else:
-                    kept[mime] = image
-        metadata = {}
-        raw_metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        for mime in IMAGE_TYPES:
-            if mime in kept and isinstance(raw_metadata.get(mime), dict):
-                sizes = {
-                    key: value
-                    for key, value in raw_metadata[mime].items()
-                    if key in IMAGE_METADATA_KEYS and isinstance(value, (int, float))
-                }
-                if sizes:
-                    metadata[mime] = sizes
-        result = []
-        if kept:
-            extra = {}
-            if kind == "execute_result":
-                count = raw.get("execution_count")
-                extra["execution_count"] = count if isinstance(count, int) else None
-            result.append(new_output(kind, data=kept, metadata=metadata, **extra))
-        if any(mime in IMAGE_TYPES for mime in dropped):
-            result.append(
-                new_output(
-                    "stream", name="stdout", text="[figure dropped: this cell's figures exceed the size limit]\n"
-                )
-            )
-        elif dropped:
-            result.append(_truncated(budget))
-        return result
+        return _clean_rich(raw, budget)
     return []  # other output types (widgets, javascript, ...) are not kept
 
 
+def _clean_stream(raw: dict, budget: OutputBudget) -> list[NotebookNode]:
+    name = raw.get("name") if raw.get("name") in STREAM_NAMES else "stdout"
+    text = budget.take_text(_text(raw.get("text", "")))
+    return [_truncated(budget) if text is None else new_output("stream", name=name, text=text)]
+
+
+def _clean_error(raw: dict, budget: OutputBudget) -> list[NotebookNode]:
+    """An error's name, message and last traceback lines, each cut to length; its first line alone
+    when the cell's text budget is spent."""
+    ename, evalue = _text(raw.get("ename", ""))[:200], _text(raw.get("evalue", ""))[:5000]
+    traceback = raw.get("traceback", [])
+    if not isinstance(traceback, list):
+        raise ProtocolError("an error's traceback is not a list")
+    lines = [line[:5000] for line in (_text(item) for item in traceback[-budget.limits.traceback_lines :])]
+    if budget.take_text(ename + evalue + "".join(lines)) is None:
+        lines = [f"{ename}: {evalue[:500]}"]
+    return [new_output("error", ename=ename, evalue=evalue, traceback=lines)]
+
+
+def _clean_rich(raw: dict, budget: OutputBudget) -> list[NotebookNode]:
+    """A display or a result: its text and image types within the budget, the sizes of its images,
+    and a note for what was dropped."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError("rich output without data")
+    kept, dropped = _kept_data(data, budget)
+    result = []
+    if kept:
+        extra = {}
+        if raw.get("output_type") == "execute_result":
+            count = raw.get("execution_count")
+            extra["execution_count"] = count if isinstance(count, int) else None
+        metadata = _image_metadata(raw.get("metadata"), kept)
+        result.append(new_output(raw["output_type"], data=kept, metadata=metadata, **extra))
+    if any(mime in IMAGE_TYPES for mime in dropped):
+        note = "[figure dropped: this cell's figures exceed the size limit]\n"
+        result.append(new_output("stream", name="stdout", text=note))
+    elif dropped:
+        result.append(_truncated(budget))
+    return result
+
+
+def _kept_data(data: dict, budget: OutputBudget) -> tuple[dict[str, str], list[str]]:
+    """The MIME types kept (text and base64 images, within the budget) and those dropped for it."""
+    kept: dict[str, str] = {}
+    dropped = []
+    for mime, value in data.items():
+        if mime in TEXT_TYPES:
+            taken = budget.take_text(_text(value))
+        elif mime in IMAGE_TYPES:
+            image = _text(value)
+            if not BASE64.fullmatch(image):
+                raise ProtocolError(f"{mime} output is not base64")
+            taken = budget.take_image(image)
+        else:
+            continue  # other types (HTML with scripts, widgets' state, ...) are not kept
+        if taken is None:
+            dropped.append(mime)
+        else:
+            kept[mime] = taken
+    return kept, dropped
+
+
+def _image_metadata(raw: object, kept: dict[str, str]) -> dict:
+    """The kept images' sizes (width, height, ...): numbers only."""
+    raw = raw if isinstance(raw, dict) else {}
+    metadata = {}
+    for mime in IMAGE_TYPES:
+        if mime in kept and isinstance(raw.get(mime), dict):
+            sizes = {
+                key: value
+                for key, value in raw[mime].items()
+                if key in IMAGE_METADATA_KEYS and isinstance(value, (int, float))
+            }
+            if sizes:
+                metadata[mime] = sizes
+    return metadata
+
+
 def _truncated(budget: OutputBudget) -> NotebookNode:
-    note = f"\n[output truncated: this cell printed more than {budget.limits.text_chars_per_cell:,} characters]\n"
+    note = f"{TRUNCATION_NOTE}: this cell printed more than {budget.limits.text_chars_per_cell:,} characters]\n"
     return new_output("stream", name="stdout", text=note)
+
+
+def is_truncation_note(output: dict) -> bool:
+    """Whether `output` is the note put where a cell's text was cut."""
+    return output.get("output_type") == "stream" and output.get("text", "").startswith(TRUNCATION_NOTE)
 
 
 def clean_outputs(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
@@ -216,9 +244,8 @@ def clean_outputs(raw: Any, budget: OutputBudget) -> list[NotebookNode]:
     kept: list[NotebookNode] = []
     for item in raw[:10_000]:
         for output in clean_output(item, budget):
-            if output.get("output_type") == "stream" and output.text.startswith("\n[output truncated"):
-                if any(o.get("output_type") == "stream" and o.text.startswith("\n[output truncated") for o in kept):
-                    continue
+            if is_truncation_note(output) and any(is_truncation_note(other) for other in kept):
+                continue
             kept.append(output)
     return kept
 
