@@ -19,7 +19,7 @@ help:
 	@echo "make lint     check the code with ruff (lint and format); ruff format . fixes the layout"
 	@echo "make demo     set up, then grade a sample class of every lab (in build/demo; UNSAFE=1 without a sandbox)"
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
-	@echo "make grade LAB=<lab>  autograde grading/submitted/*/<lab>, write feedback and grading/grades.csv"
+	@echo "make grade LAB=<lab>  autograde records/submitted/*/<lab>, write feedback and records/grades.csv"
 	@echo "make formgrader  start JupyterLab in the course for nbgrader's formgrader (as root too)"
 	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
@@ -27,7 +27,7 @@ help:
 INSTALL_BWRAP := apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)
 
 setup: $(VENV)/.installed data sandbox-check
-	@mkdir -p grading/exchange  # stands in for nbgrader's exchange, which the course does not use
+	@mkdir -p records/exchange  # stands in for nbgrader's exchange, which the course does not use
 	@echo "setup: done: the kit in $(VENV), the datasets verified, bubblewrap $$(command -v bwrap >/dev/null 2>&1 \
 		&& echo 'in place' || echo 'missing (no grading; the tests that need it are skipped)')"
 

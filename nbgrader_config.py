@@ -2,7 +2,7 @@
 
 Run nbgrader's commands from here (`nbgrader generate_assignment anomaly_detection`, ...).
 Masters live in `solutions/`, student releases in `assignments/`, and nbgrader's work
-areas and gradebook under `grading/`.
+areas and gradebook in `records/` (never committed).
 """
 
 import os
@@ -15,17 +15,17 @@ c.CourseDirectory.course_id = "anomaly-detection-course"
 c.CourseDirectory.root = HERE
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
-# The gradebook. SQLite in grading/gradebook.db serves one grader at a time; for several graders
+c.CourseDirectory.submitted_directory = os.path.join("records", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("records", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("records", "feedback")
+# The gradebook. SQLite in records/gradebook.db serves one grader at a time; for several graders
 # at once, name a PostgreSQL database instead (its driver, psycopg, comes with the kit), e.g.
 #     GRADEBOOK = "postgresql+psycopg://grader:PASSWORD@db.example.org:5432/anomaly_gradebook"
 # The environment variable COURSE_GRADEBOOK_URL, when set, is used instead of this setting (it
 # keeps the password out of this file); see grading/gradebook_url.py.
 from grading.gradebook_url import configured_url  # noqa: E402
 
-GRADEBOOK = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+GRADEBOOK = "sqlite:///" + os.path.join(HERE, "records", "gradebook.db")
 c.CourseDirectory.db_url = configured_url(GRADEBOOK)
 # Never released, collected or graded: nbgrader's own defaults plus the labs' local caches.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".autoencoder_cache"]
@@ -88,7 +88,7 @@ c.Sandbox.tmp_mb = 128  # private /tmp and home, each (discarded after the run)
 # nbgrader's exchange (release and collect through a shared JupyterHub folder) is not used:
 # labs go out as the assignments/ folders and come back through zip_collect. A folder of the
 # course stands in for it (`make setup` creates it), so that formgrader does not warn about a missing one.
-c.Exchange.root = os.path.join(HERE, "grading", "exchange")
+c.Exchange.root = os.path.join(HERE, "records", "exchange")
 
 # Formgrader's Manage Assignments page shows the loaded configuration when `debug` is on (its
 # default); it cannot serialise the Jupyter server's own settings and logs a warning each time.
@@ -96,8 +96,8 @@ c.FormgradeExtension.debug = False
 
 # Downloads from a learning platform, one notebook per student named
 # `<student_id>_<assignment>.ipynb` (or zip files of them), go in
-# grading/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
-c.ZipCollectApp.downloaded_directory = os.path.join("grading", "downloaded")
+# records/downloaded/<assignment>/archive; `nbgrader zip_collect <assignment>` files them.
+c.ZipCollectApp.downloaded_directory = os.path.join("records", "downloaded")
 # One bad file costs only itself: unsafe, too long or repeated names in zips are skipped with a
 # warning, and so is a student's second file for a notebook (the first is filed); see grading/classwork/collect.py.
 c.ZipCollectApp.extractor_plugin = "grading.classwork.collect.SafeExtractor"
@@ -114,7 +114,7 @@ c.FileNameCollectorPlugin.named_regexp = (
 # `nbgrader export` writes the class's grades here, one row per student and lab, with a status
 # column that keeps "not submitted" apart from a score of 0 (grading/reporting/export.py).
 c.ExportApp.plugin_class = "grading.reporting.export.CourseCsvExport"
-c.ExportPlugin.to = os.path.join(HERE, "grading", "grades.csv")
+c.ExportPlugin.to = os.path.join(HERE, "records", "grades.csv")
 
 # ---------------------------------------------------------------------------------------------
 # Feedback pages (`nbgrader generate_feedback LAB`, `python -m grading feedback LAB`; see

@@ -270,7 +270,7 @@ def stock_course(root: Path, lab: str) -> Course:
     """A scratch copy of the course with a stock nbgrader configuration and its own release."""
     course = copy_course(Course(), root)
     (course.root / "nbgrader_config.py").write_text(STOCK_CONFIG)
-    (course.root / "grading").mkdir(exist_ok=True)
+    (course.root / "records").mkdir(exist_ok=True)
     subprocess.run(
         [str(BIN / "nbgrader"), "generate_assignment", lab, "--force"],
         cwd=course.root,

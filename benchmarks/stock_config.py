@@ -11,10 +11,10 @@ c = get_config()
 c.CourseDirectory.root = HERE
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+c.CourseDirectory.submitted_directory = os.path.join("records", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("records", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("records", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "records", "gradebook.db")
 """
 
 

@@ -100,7 +100,7 @@ def stock_run(scratch: Path) -> tuple[Course, dict[str, float], float]:
     """Grade the class with stock nbgrader inside a disposable outer sandbox; scores, exit code, seconds."""
     course = copy_course(Course(), scratch / "stock" / "course")
     (course.root / "nbgrader_config.py").write_text(STOCK_CONFIG)
-    (course.root / "grading").mkdir()
+    (course.root / "records").mkdir()
     env_path = f"{KIT / '.venv' / 'bin'}:/usr/bin:/bin"
     subprocess.run(
         ["nbgrader", "generate_assignment", LAB, "--force"],

@@ -105,7 +105,7 @@ def formgrader(course: Course, options: list[str]) -> int:
     command = [sys.executable, "-m", "jupyterlab", *options]
     if os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
-    (course.root / "grading" / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
+    (course.root / "records" / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
     print(
         f"formgrader: JupyterLab in {course.root}{' (as root)' if os.geteuid() == 0 else ''}: open the address it"
         " prints and choose Nbgrader > Formgrader; Ctrl-C stops it",
@@ -204,7 +204,7 @@ def _run_options() -> argparse.ArgumentParser:
         help="address of the course's Dask scheduler (tls://HOST:PORT) to run"
         " submitted code on, reached with the certificates of cluster-certs",
     )
-    options.add_argument("--dir", type=Path, help="the cluster's certificates (default: grading/cluster of the course)")
+    options.add_argument("--dir", type=Path, help="the cluster's certificates (default: records/cluster of the course)")
     options.add_argument(
         "--insecure-cluster",
         action="store_true",
@@ -224,7 +224,7 @@ COMMANDS = {
     "release": ("build the student releases from the masters (every lab, or those named)", False),
     "autograde": ("autograde a class (or the students named), each student isolated, and write the lab's report", True),
     "feedback": ("write each student's feedback page", False),
-    "export": ("write grading/grades.csv", False),
+    "export": ("write records/grades.csv", False),
     "report": ("print the class table of the last autograde and write its HTML page", False),
     "cluster-certs": ("make the certificates of the course's Dask cluster and print how to start it", False),
     "formgrader": (
@@ -264,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     )
     made["autograde"].add_argument("--force", action="store_true", help="grade again the students already graded")
     made["cluster-certs"].add_argument(
-        "--dir", type=Path, help="where to write the certificates (default: grading/cluster of the course)"
+        "--dir", type=Path, help="where to write the certificates (default: records/cluster of the course)"
     )
     made["cluster-certs"].add_argument("--force", action="store_true", help="make new certificates over the old ones")
     return top

@@ -7,9 +7,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading.errors import CommandError
 from grading.gradebook_url import open_gradebook
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
+# Where the work areas were kept before they had a folder of their own (records/).
+OLD_WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "cluster", "gradebook.db")
 
 
 @dataclass(frozen=True)
@@ -28,28 +31,37 @@ class Course:
 
     @property
     def submitted(self) -> Path:
-        return self.root / "grading" / "submitted"
+        return self.root / "records" / "submitted"
 
     @property
     def autograded(self) -> Path:
-        return self.root / "grading" / "autograded"
+        return self.root / "records" / "autograded"
 
     @property
     def feedback(self) -> Path:
-        return self.root / "grading" / "feedback"
+        return self.root / "records" / "feedback"
 
     @property
     def cache(self) -> Path:
         """The lab cache, filled from the masters' runs (`grading.classwork.lab_cache`)."""
-        return self.root / "grading" / "cache"
+        return self.root / "records" / "cache"
 
     @property
     def reports(self) -> Path:
-        return self.root / "grading" / "reports"
+        return self.root / "records" / "reports"
 
     @property
     def grades_csv(self) -> Path:
-        return self.root / "grading" / "grades.csv"
+        return self.root / "records" / "grades.csv"
+
+    def check_work_areas(self) -> None:
+        """A `CommandError` if work areas are still where older versions of the kit kept them."""
+        old = [name for name in OLD_WORK_AREAS if (self.root / "grading" / name).exists()]
+        if old:
+            raise CommandError(
+                f"the course's records moved from grading/ to records/: move {', '.join('grading/' + n for n in old)}"
+                f" there (mv grading/{old[0]} records/), then run the command again"
+            )
 
     def labs(self) -> list[str]:
         """Assignment ids: every folder of `solutions/` holding a notebook of the same name."""
@@ -83,7 +95,8 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         put_environment_on_path()
-        (self.root / "grading").mkdir(exist_ok=True)  # where the gradebook lives
+        self.check_work_areas()
+        (self.root / "records").mkdir(exist_ok=True)  # where the gradebook lives
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         for key, value in overrides.items():
             section, trait = key.split(".")

@@ -2,7 +2,7 @@
 
 `nbgrader_config.py` names it (`c.CourseDirectory.db_url`); the environment variable
 COURSE_GRADEBOOK_URL, when set, overrides the file, so that a grader's shell can point at a
-database without editing the course or writing a password into it. SQLite (grading/gradebook.db,
+database without editing the course or writing a password into it. SQLite (records/gradebook.db,
 the default) serves one grader at a time; a PostgreSQL database serves several at once.
 
 nbgrader creates a gradebook's tables, its course row and each student's row the first time it

@@ -6,7 +6,7 @@ releases, the hidden tests, the Python environment or IPython's start-up files, 
 was made. A change while a command runs stops it with the list of what changed; a change
 since the last command (an instructor's edit, a `pip install`) is listed as a warning, so
 that nothing changes unnoticed. The fingerprint of the last command's end is kept in
-`grading/.fingerprint.json`.
+`records/.fingerprint.json`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from grading.course import KIT_ROOT, Course
+from grading.course import KIT_ROOT, OLD_WORK_AREAS, Course
 from grading.errors import IntegrityError
 
-# Work areas of grading: they change with every class, and no code is loaded from them.
-WORK_AREAS = ("submitted", "autograded", "feedback", "reports", "downloaded", "cache", "corpus", "cluster")
+# In the grading package, the correctness corpus (data, never loaded by the grader) and the work
+# areas of older versions of the kit (a command then says to move them to records/).
+NOT_CODE = ("corpus", *OLD_WORK_AREAS)
 SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".autoencoder_cache", "data")
 # What Jupyter and IPython write as they run, in ~/.jupyter and ~/.ipython: state, not configuration
 # (JupyterLab saves its layout in lab/workspaces whenever formgrader's tab moves).
@@ -47,7 +48,7 @@ def _content_files(course: Course) -> Iterator[Path]:
             continue  # in the kit's own course, hidden_tests lies inside the kit's grading folder
         walked.append(folder)
         for current, dirs, files in os.walk(folder):
-            skipped = SKIPPED_NAMES + (WORK_AREAS if Path(current).name == "grading" else ())
+            skipped = SKIPPED_NAMES + (NOT_CODE if Path(current).name == "grading" else ())
             dirs[:] = sorted(d for d in dirs if d not in skipped)
             for name in sorted(files):
                 if not name.endswith((".pyc", ".db", ".csv")) and not name.startswith("."):
@@ -102,7 +103,7 @@ def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 def _stored(course: Course) -> Path:
-    return course.root / "grading" / ".fingerprint.json"
+    return course.root / "records" / ".fingerprint.json"
 
 
 def _describe(changed: list[str]) -> str:

@@ -107,7 +107,7 @@ class Attack:
 
 
 def gradebook(course: Course) -> Path:
-    return course.root / "grading" / "gradebook.db"
+    return course.root / "records" / "gradebook.db"
 
 
 def hidden_tests() -> list[Path]:
@@ -241,7 +241,7 @@ def master_solution_cell(release, course):
 
 
 def classmate_submission(release, course):
-    """Find a classmate's submission in grading/submitted and run their estimate_gaussian."""
+    """Find a classmate's submission in records/submitted and run their estimate_gaussian."""
     return with_payload(
         release,
         code(
@@ -448,7 +448,7 @@ def gradebook_detached_writer(release, course):
                 pass
     """,
         path=gradebook(course),
-        proof=course.root / "grading" / f"{MARK}_late.txt",
+        proof=course.root / "records" / f"{MARK}_late.txt",
     )
     return with_payload(
         release,
@@ -672,8 +672,8 @@ def lab_helpers_at_release_path(release, course):
 
 
 def poisoned_course_cache(release, course):
-    """Write into grading/cache, at its real path and where the sandbox sees it, and over its font list."""
-    cache = course.root / "grading" / "cache"
+    """Write into records/cache, at its real path and where the sandbox sees it, and over its font list."""
+    cache = course.root / "records" / "cache"
     return with_payload(
         release,
         code(
@@ -846,7 +846,7 @@ def double_forked_survivor(release, course):
                 pass
             time.sleep(0.5)
     """,
-        proof=course.root / "grading" / f"{MARK}_survivor.txt",
+        proof=course.root / "records" / f"{MARK}_survivor.txt",
     )
     return with_payload(
         release,
@@ -2003,7 +2003,7 @@ class ClassWatch:
             student = matched.group(1)
             self.autograded_when_graded[student] = tree_digests(self.course.autograded / student / self.lab)
             if self.cache_before is None:  # the cache as the lab's first student found it
-                self.cache_before = tree_digests(self.course.root / "grading" / "cache")
+                self.cache_before = tree_digests(self.course.root / "records" / "cache")
 
     def graded(self) -> None:
         self.seconds = time.monotonic() - self.started
@@ -2018,7 +2018,7 @@ class ClassWatch:
 
         self.fingerprint_after = fingerprint(self.course)
         self.pycache_after = pycache_digests()
-        self.cache_after = tree_digests(self.course.root / "grading" / "cache")
+        self.cache_after = tree_digests(self.course.root / "records" / "cache")
         self.startup_after = ipython_startup_files()
         self.home_after = home_config_digests()
         self.sysv_after, self.shared_memory_after = sysv_objects(), shared_memory_bytes()

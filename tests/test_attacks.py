@@ -342,7 +342,7 @@ class TestTheAnomalyDetectionClassUnderAttack:
     def test_the_gradebook_has_no_trigger_and_still_holds_every_score(self, graded_class):
         time.sleep(2)  # anything left behind to rewrite the gradebook later has had its chance
         course = graded_class.course
-        database = sqlite3.connect(course.root / "grading" / "gradebook.db")
+        database = sqlite3.connect(course.root / "records" / "gradebook.db")
         try:
             assert database.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
         finally:

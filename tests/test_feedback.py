@@ -279,7 +279,7 @@ def test_sandbox_paths_in_outputs_get_short_names(tmp_path):
         traceback=[
             f"File {PROGRAMS}/notebook_runner.py:10",
             f"File {HOME}/{LAB}/utils.py:3",
-            f"{tmp_path}/grading/gradebook.db",
+            f"{tmp_path}/records/gradebook.db",
             f"File {tempfile.gettempdir()}/course-unsafe-run-x1y2{HOME}/{LAB}/utils.py:3",  # --unsafe-no-sandbox's layout
         ],
     )
@@ -287,7 +287,7 @@ def test_sandbox_paths_in_outputs_get_short_names(tmp_path):
     assert output.traceback == [
         "File <grader>/notebook_runner.py:10",
         "File utils.py:3",
-        "<course>/grading/gradebook.db",
+        "<course>/records/gradebook.db",
         "File utils.py:3",
     ]
     assert output.evalue == "<cache>/x is read-only"

@@ -13,7 +13,7 @@ from grading.course import Course
 @pytest.fixture
 def course(tmp_path, repo_root) -> Course:
     root = tmp_path / "course"
-    (root / "grading").mkdir(parents=True)
+    (root / "records").mkdir(parents=True)
     shutil.copy(repo_root / "nbgrader_config.py", root)
     shutil.copytree(
         repo_root / "solutions", root / "solutions", symlinks=True, ignore=shutil.ignore_patterns("data", "__pycache__")

@@ -28,7 +28,7 @@ CLASS = {
     LAB: {"ada": BASE_ENTRY, "bo": "sample_variance", "cy": "grid_one_short", "dee": None},
     SECOND_LAB: {"ada": BASE_ENTRY, "bo": "windows_one_short", "cy": "two_exercises_wrong", "dee": None},
 }
-SQLITE_LINE = 'GRADEBOOK = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")'
+SQLITE_LINE = 'GRADEBOOK = "sqlite:///" + os.path.join(HERE, "records", "gradebook.db")'
 COURSE_ID = "anomaly-detection-course"
 
 
@@ -125,7 +125,7 @@ def graded_in_each_gradebook(course_template, postgres, tmp_path_factory):
         "postgres": copy_course(course_template, folder / "pg"),
     }
     urls = {
-        "sqlite": f"sqlite:///{courses['sqlite'].root}/grading/gradebook.db",
+        "sqlite": f"sqlite:///{courses['sqlite'].root}/records/gradebook.db",
         "postgres": postgres.database("single"),
     }
     set_gradebook_in_file(courses["postgres"], urls["postgres"])
@@ -162,7 +162,7 @@ def test_postgres_gradebook_holds_the_same_cell_scores_as_sqlite(graded_in_each_
     in_sqlite, in_postgres = cell_scores(urls["sqlite"], LAB), cell_scores(urls["postgres"], LAB)
     assert in_sqlite == expected
     assert in_postgres == in_sqlite
-    assert not (courses["postgres"].root / "grading" / "gradebook.db").exists()  # nothing went to SQLite
+    assert not (courses["postgres"].root / "records" / "gradebook.db").exists()  # nothing went to SQLite
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_export_reads_the_postgres_gradebook(graded_at_once):
             score = sum(value for (who, _), value in per_cell.items() if who == student)
             expected[(lab, student)] = ("submitted", str(score))
     assert exported_scores(course) == expected
-    assert not (course.root / "grading" / "gradebook.db").exists()
+    assert not (course.root / "records" / "gradebook.db").exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def notebook_of(course: Course, student: str) -> bytes:
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory) -> Collected:
     course = copy_course(Course(), tmp_path_factory.mktemp("zip_collect") / "course")
-    archive = course.root / "grading" / "downloaded" / LAB / "archive"
+    archive = course.root / "records" / "downloaded" / LAB / "archive"
     archive.mkdir(parents=True)
     sent = {student: notebook_of(course, student) for student in STUDENTS}
     for student, name in LOOSE_FILES.items():
@@ -100,7 +100,7 @@ def test_only_the_students_named_by_their_files_get_a_submission(collected):
 
 @pytest.mark.parametrize("name", UNNAMED_FILES)
 def test_file_not_named_for_a_student_is_skipped_with_a_warning(collected, name):
-    extracted = collected.course.root / "grading" / "downloaded" / LAB / "extracted" / name
+    extracted = collected.course.root / "records" / "downloaded" / LAB / "extracted" / name
     assert (
         f"[ZipCollectApp | WARNING] Skipped submission with no match information provided: {extracted}"
         in collected.log.splitlines()
@@ -112,9 +112,9 @@ def test_nbgrader_counts_the_filed_and_skipped_files(collected):
 
 
 def test_nothing_is_written_outside_the_submissions_folder(collected):
-    """The `..` id would have put a notebook in grading/ itself."""
-    grading = collected.course.root / "grading"
-    assert sorted(path.name for path in grading.iterdir()) == ["downloaded", "submitted"]
+    """The `..` id would have put a notebook in records/ itself."""
+    records = collected.course.root / "records"
+    assert sorted(path.name for path in records.iterdir()) == ["downloaded", "submitted"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,10 +148,10 @@ def collect_class(tmp_path_factory, zips: dict[str, list[Entry]], roster: list[s
     given. Each entry holds a notebook marked with its sender."""
     course = copy_course(Course(), tmp_path_factory.mktemp("zip_collect") / "course")
     if roster:
-        (course.root / "grading").mkdir(exist_ok=True)  # where the gradebook lives, as in a clone
+        (course.root / "records").mkdir(exist_ok=True)  # where the gradebook lives, as after make setup
         (course.root / "roster.csv").write_text("id\n" + "".join(f"{student}\n" for student in roster))
         nbgrader(course, "db", "student", "import", "roster.csv")
-    archive = course.root / "grading" / "downloaded" / LAB / "archive"
+    archive = course.root / "records" / "downloaded" / LAB / "archive"
     archive.mkdir(parents=True)
     sent = {LOOSE_STUDENT: notebook_of(course, LOOSE_STUDENT)}
     (archive / filed_name(LOOSE_STUDENT)).write_bytes(sent[LOOSE_STUDENT])
@@ -169,11 +169,11 @@ def warning(text: str) -> str:
 
 
 def archive_of(collected: Collected) -> Path:
-    return collected.course.root / "grading" / "downloaded" / LAB / "archive"
+    return collected.course.root / "records" / "downloaded" / LAB / "archive"
 
 
 def extracted_of(collected: Collected) -> Path:
-    return collected.course.root / "grading" / "downloaded" / LAB / "extracted"
+    return collected.course.root / "records" / "downloaded" / LAB / "extracted"
 
 
 def filed_students(collected: Collected) -> list[str]:
@@ -327,8 +327,8 @@ def test_zip_slip_is_refused_with_a_warning(zip_slip, name):
 
 def test_zip_slip_writes_nothing_outside_the_extracted_folder(zip_slip):
     root = zip_slip.course.root
-    assert sorted(path.name for path in root.iterdir()) == ["assignments", "grading", "nbgrader_config.py", "solutions"]
-    assert sorted(path.name for path in (root / "grading").iterdir()) == ["downloaded", "submitted"]
+    assert sorted(path.name for path in root.iterdir()) == ["assignments", "nbgrader_config.py", "records", "solutions"]
+    assert sorted(path.name for path in (root / "records").iterdir()) == ["downloaded", "submitted"]
     assert not Path(SLIP_NAMES[1]).exists()
 
 

@@ -8,7 +8,7 @@ the students (`choose_students`: those the journal holds are kept), grade them o
 through intake, nbgrader's autograde and the notes, `grade_student`), and write the reports.
 nbgrader's `autograde` drops a student whose notebook it cannot read and leaves no grade
 behind; here every student ends with a score in the gradebook (zero when the notebook could
-not be graded) and a plain-language note, kept in `grading/reports/<lab>.json`.
+not be graded) and a plain-language note, kept in `records/reports/<lab>.json`.
 
 The notes are the grader's own words: what it saw go wrong in the run (`grading.reporting.incidents`,
 never an output the student's code could imitate) and why it refused a submission. Whatever in
@@ -391,7 +391,7 @@ def autograde_class(
 
     The submitted code runs on `workers` local workers (every core by default) or on the Dask
     cluster at `scheduler`, reached over TLS with the certificates in `certificates` (default: the
-    course's `grading/cluster`), or without authentication if `insecure_cluster` allows it; this
+    course's `records/cluster`), or without authentication if `insecure_cluster` allows it; this
     process alone writes the gradebook, the autograded notebooks and the reports. Students
     already graded (`grading.classwork.journal`) are kept unless `force`, or unless `students` names them.
     `overrides` are nbgrader settings for this run, e.g. {"ExecuteInSandbox.timeout": 10}.

@@ -1,7 +1,7 @@
 """What a class's grading has finished so far, so that a grading stopped at any point resumes.
 
 One JSON line per student, appended (and flushed to disk) only after the student's gradebook
-entry, autograded notebook and notes are all written: `grading/reports/<lab>.journal.jsonl`.
+entry, autograded notebook and notes are all written: `records/reports/<lab>.journal.jsonl`.
 A restarted grading skips the students whose line is there, whose submission has not changed
 since (its SHA-256), and whose autograded notebook exists; `--force` starts the journal afresh.
 A line cut short by a crash is ignored, and its student graded again. A result is kept as

@@ -5,7 +5,7 @@ network). Sandboxes of submissions read the cache and never write it: a student 
 change the training data trains inside their own sandbox and keeps nothing. The cache is
 filled by running the lab's master once in a sandbox whose cache folder is a fresh, writable
 one; the grader then copies the plain files it made (never loading them) into
-`grading/cache/`. The same run gives the outputs of the lab's shared cells, which every
+`records/cache/`. The same run gives the outputs of the lab's shared cells, which every
 student's page shows (`grading.execution.shared_cells`). A marker per lab records which master
 and release filled it.
 """

@@ -58,7 +58,7 @@ def release_folder(coursedir: CourseDirectory, lab: str) -> Path:
 
 def course_cache(coursedir: CourseDirectory) -> Path:
     """Costly results of the masters' runs (a trained network) that every sandbox may read."""
-    return Path(coursedir.root) / "grading" / "cache"
+    return Path(coursedir.root) / "records" / "cache"
 
 
 def font_cache(folder: Path) -> Path:

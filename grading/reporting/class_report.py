@@ -1,4 +1,4 @@
-"""The instructor's page for a graded lab: `grading/reports/<lab>.html`, readable offline.
+"""The instructor's page for a graded lab: `records/reports/<lab>.html`, readable offline.
 
 It shows the score distribution, each exercise's pass rate, the most common failure messages
 (from the grader's "WrongAnswer" outputs in the autograded notebooks, numbers normalised away),
@@ -366,7 +366,7 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:40em;font-size:12px
 
 
 def write_class_report(course: Course, lab: str) -> Path:
-    """Write `grading/reports/<lab>.html` from the lab's JSON report and autograded notebooks; return its path."""
+    """Write `records/reports/<lab>.html` from the lab's JSON report and autograded notebooks; return its path."""
     results = load_results(course, lab)
     release = read_notebook(course.releases / lab / f"{lab}.ipynb")
     if release is None:

@@ -83,7 +83,7 @@ def graded(tmp_path_factory) -> InstructorCourse:
     course = copy_course(Course(), scratch / "course")
     home = scratch / "home"
     home.mkdir()
-    (course.root / "grading" / "exchange").mkdir(parents=True)  # `make setup`: mkdir -p grading/exchange
+    (course.root / "records" / "exchange").mkdir(parents=True)  # `make setup`: mkdir -p records/exchange
     release = released_notebook(course, LAB)
     base = read_entry(CORPUS / LAB / f"{BASE_ENTRY}.py")
     mistake = read_entry(CORPUS / LAB / f"{WRONG_ENTRY}.py")
@@ -299,7 +299,7 @@ def test_the_unreadable_students_feedback_says_what_happened(graded, page, scree
 
 
 def test_the_class_report_shows_its_histogram_and_tables(graded, page, screenshots):
-    """README: "Open grading/reports/<lab>.html to see the class at a glance"."""
+    """README: "Open records/reports/<lab>.html to see the class at a glance"."""
     page.goto(graded.report_page.as_uri())
     histogram = page.locator("img[alt='histogram of the scores']")
     histogram.scroll_into_view_if_needed()

@@ -118,7 +118,7 @@ def _run_in_kernel(connection_file: Path, code: str) -> str:
 def test_the_server_starts_clean_and_its_kernels_see_nothing_of_the_grader(tmp_path):
     from jupyter_core.paths import jupyter_runtime_dir
 
-    grader_env = {**os.environ, "COURSE_KIT_CACHE_DIR": str(KIT_ROOT / "grading" / "cache"), "MPLBACKEND": "Agg"}
+    grader_env = {**os.environ, "COURSE_KIT_CACHE_DIR": str(KIT_ROOT / "records" / "cache"), "MPLBACKEND": "Agg"}
     server = start_student_server(LAB, tmp_path, base_env=grader_env)
     try:
         request = urllib.request.Request(
