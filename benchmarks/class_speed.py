@@ -474,7 +474,7 @@ def kit_class(
     course = kit_course(scratch / f"kit-{lab}", lab)
     write_class(course, lab, entries, students)
     if cache:
-        shutil.copytree(cache, lab_cache.cache_folder(course), dirs_exist_ok=True)
+        shutil.copytree(cache, course.cache, dirs_exist_ok=True)
     runs = []
     for workers in (1, None):
         log(f"{lab}: kit autograde of {len(students)} submissions with {workers or default_workers()} worker(s)")
@@ -607,7 +607,7 @@ def part_second_lab(scratch: Path, students: int) -> None:
     log(f"{SECOND}: which honest answers train on the master's windows")
     same, other = split_by_training(filled)
     names = student_ids(students)
-    comparison = compare_class(scratch, SECOND, same, names, {"stock", "kit"}, cache=lab_cache.cache_folder(filled))
+    comparison = compare_class(scratch, SECOND, same, names, {"stock", "kit"}, cache=filled.cache)
     section(
         f"2. {SECOND}: a class of {students} honest submissions that train on the master's windows "
         f"({len(same)} corpus entries, cycled), the network cached (filled from the master first in "
@@ -617,7 +617,7 @@ def part_second_lab(scratch: Path, students: int) -> None:
     kit = comparison.kit_course
     if kit is None or not other:
         return
-    rows = retraining(kit, lab_cache.cache_folder(kit), other[0])
+    rows = retraining(kit, kit.cache, other[0])
     print(
         f"  a student whose windows force a new training (the cache is keyed by the training windows; "
         f"{len(other)} honest entries do: {', '.join(entry.name for entry in other)}):"

@@ -105,7 +105,7 @@ def formgrader(course: Course, options: list[str]) -> int:
     command = [sys.executable, "-m", "jupyterlab", *options]
     if os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
-    (course.root / "records" / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
+    (course.records / "exchange").mkdir(parents=True, exist_ok=True)  # formgrader looks for one
     print(
         f"formgrader: JupyterLab in {course.root}{' (as root)' if os.geteuid() == 0 else ''}: open the address it"
         " prints and choose Nbgrader > Formgrader; Ctrl-C stops it",

@@ -30,29 +30,34 @@ class Course:
         return self.root / "assignments"
 
     @property
+    def records(self) -> Path:
+        """The course's own records, never committed: nbgrader's work areas, the gradebook, reports, cache."""
+        return self.root / "records"
+
+    @property
     def submitted(self) -> Path:
-        return self.root / "records" / "submitted"
+        return self.records / "submitted"
 
     @property
     def autograded(self) -> Path:
-        return self.root / "records" / "autograded"
+        return self.records / "autograded"
 
     @property
     def feedback(self) -> Path:
-        return self.root / "records" / "feedback"
+        return self.records / "feedback"
 
     @property
     def cache(self) -> Path:
         """The lab cache, filled from the masters' runs (`grading.classwork.lab_cache`)."""
-        return self.root / "records" / "cache"
+        return self.records / "cache"
 
     @property
     def reports(self) -> Path:
-        return self.root / "records" / "reports"
+        return self.records / "reports"
 
     @property
     def grades_csv(self) -> Path:
-        return self.root / "records" / "grades.csv"
+        return self.records / "grades.csv"
 
     def check_work_areas(self) -> None:
         """A `CommandError` if work areas are still where older versions of the kit kept them."""
@@ -96,7 +101,7 @@ class Course:
 
         put_environment_on_path()
         self.check_work_areas()
-        (self.root / "records").mkdir(exist_ok=True)  # where the gradebook lives
+        self.records.mkdir(exist_ok=True)  # where the gradebook lives
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         for key, value in overrides.items():
             section, trait = key.split(".")

@@ -103,7 +103,7 @@ def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 def _stored(course: Course) -> Path:
-    return course.root / "records" / ".fingerprint.json"
+    return course.records / ".fingerprint.json"
 
 
 def _describe(changed: list[str]) -> str:

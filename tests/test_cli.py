@@ -215,13 +215,12 @@ def test_the_table_fits_a_terminal_by_cutting_long_notes():
 
 
 def test_a_copied_course_keeps_the_lab_cache_and_the_marker_naming_its_master(tmp_path):
-    from grading.classwork.lab_cache import cache_folder
 
     source = copy_course(Course(), tmp_path / "source")
-    cache = cache_folder(source)
+    cache = source.cache
     (cache / "shared-cells").mkdir(parents=True)
     (cache / "shared-cells" / "anomaly_detection.json").write_text("{}")
     (cache / ".anomaly_detection.master").write_text("digest")
     copy = copy_course(source, tmp_path / "copy")
-    assert (cache_folder(copy) / "shared-cells" / "anomaly_detection.json").read_text() == "{}"
-    assert (cache_folder(copy) / ".anomaly_detection.master").read_text() == "digest"
+    assert (copy.cache / "shared-cells" / "anomaly_detection.json").read_text() == "{}"
+    assert (copy.cache / ".anomaly_detection.master").read_text() == "digest"

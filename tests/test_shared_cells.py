@@ -5,7 +5,6 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from grading.classwork.lab_cache import cache_folder
 from grading.execution import shared_cells
 from grading.reporting.incidents import KINDS
 from grading.reporting.results import Note
@@ -125,7 +124,7 @@ def graded_cells(graded_class, student: str) -> dict[str, nbformat.NotebookNode]
 
 
 def test_every_honest_page_shows_the_masters_outputs_in_the_shared_cells(graded_class):
-    master = shared_cells.load(cache_folder(graded_class.course), LAB)
+    master = shared_cells.load(graded_class.course.cache, LAB)
     assert set(master) == {"plot_data", "feature_histograms", "detector_fit", "detector_fit_high", "compare_detectors"}
     for student in ("aaa-honest-first", "zzz-honest-last"):
         cells = graded_cells(graded_class, student)
@@ -135,7 +134,7 @@ def test_every_honest_page_shows_the_masters_outputs_in_the_shared_cells(graded_
 
 
 def test_a_student_who_changes_the_drawn_data_sees_their_own_figure_and_the_report_says_so(graded_class):
-    master = shared_cells.load(cache_folder(graded_class.course), LAB)
+    master = shared_cells.load(graded_class.course.cache, LAB)
     cells = graded_cells(graded_class, "own-data-in-shared-cells")
     assert cells["feature_histograms"].outputs != master["feature_histograms"]["outputs"]
     assert cells["detector_fit"].outputs != master["detector_fit"]["outputs"]

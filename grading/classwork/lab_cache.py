@@ -30,10 +30,6 @@ MAX_ENTRY_BYTES = 200_000_000
 CACHED_SUFFIXES = (".npz", ".json")
 
 
-def cache_folder(course: Course) -> Path:
-    return course.cache
-
-
 def _master_digest(course: Course, lab: str) -> str:
     digest = hashlib.sha256()
     for path in sorted([course.solutions / lab / f"{lab}.ipynb", *(course.releases / lab).glob("*.py")]):
@@ -44,7 +40,7 @@ def _master_digest(course: Course, lab: str) -> str:
 def fill_from_master(course: Course, lab: str, config: Config) -> int:
     """Run the master of `lab` in a sandbox that may write a cache; copy what it wrote. Returns the
     number of files copied (0 when the cache already holds this master's results)."""
-    cache = cache_folder(course)
+    cache = course.cache
     marker = cache / f".{lab}.master"
     digest = _master_digest(course, lab)
     if marker.is_file() and marker.read_text() == digest and shared_cells.outputs_file(cache, lab).is_file():

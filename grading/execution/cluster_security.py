@@ -33,7 +33,7 @@ MAKE_COMMAND = "python -m grading cluster-certs"
 
 
 def default_folder(course: Course) -> Path:
-    return course.root / "records" / "cluster"
+    return course.records / "cluster"
 
 
 def cert_file(folder: Path, role: str) -> Path:

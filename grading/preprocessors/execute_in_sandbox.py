@@ -35,6 +35,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer
 
 from grading.cells import without_hidden_tests
+from grading.course import Course
 from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
@@ -58,7 +59,7 @@ def release_folder(coursedir: CourseDirectory, lab: str) -> Path:
 
 def course_cache(coursedir: CourseDirectory) -> Path:
     """Costly results of the masters' runs (a trained network) that every sandbox may read."""
-    return Path(coursedir.root) / "records" / "cache"
+    return Course(Path(coursedir.root)).cache
 
 
 def font_cache(folder: Path) -> Path:
