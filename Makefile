@@ -45,13 +45,14 @@ sandbox-check:
 		fi; }
 
 # uv installs the kit in seconds; where it cannot (no uv wheel for this machine, an index only pip
-# is configured for), pip does, in a minute or two. Their own lines are kept in $(VENV)/setup.log;
+# is configured for), pip does, in a minute or two. Both compile the packages' bytecode: sandboxes
+# see the environment read-only, and without it every run would compile each import again. Their own lines are kept in $(VENV)/setup.log;
 # the terminal gets a few lines of progress.
 $(VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the kit and its dependencies (uv's or pip's log: $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@if { $(PY) -m pip install --disable-pip-version-check --progress-bar off uv \
-			&& $(VENV)/bin/uv pip install --python $(PY) -e '.[test]'; } >$(VENV)/setup.log 2>&1; then \
+			&& $(VENV)/bin/uv pip install --compile-bytecode --python $(PY) -e '.[test]'; } >$(VENV)/setup.log 2>&1; then \
 		echo "setup: $$(grep -o 'Installed [0-9]* packages' $(VENV)/setup.log | tail -n 1 | sed 's/Installed/installed/') with uv"; \
 	else \
 		echo "setup: uv could not install the kit (the end of $(VENV)/setup.log says why); installing with pip instead"; \
