@@ -1979,6 +1979,7 @@ class ClassWatch:
     lines: list[str] = field(default_factory=list)
     started: float = 0.0
     seconds: float = 0.0
+    longest_stall: float = 0.0  # seconds this process stood still while the class was graded
 
     def __post_init__(self) -> None:
         from grading.integrity import fingerprint
@@ -1994,6 +1995,17 @@ class ClassWatch:
         self.canary = "canary-" + secrets.token_hex(16)
         os.environ[CANARY_VARIABLE] = self.canary
         self.started = time.monotonic()
+        self._graded = threading.Event()
+        threading.Thread(target=self._watch_stalls, daemon=True).start()
+
+    def _watch_stalls(self) -> None:
+        """The longest time a thread of this process waited to run again (a submission whose
+        checking held the interpreter's lock held every run the grader was following too)."""
+        last = time.monotonic()
+        while not self._graded.wait(0.002):
+            now = time.monotonic()
+            self.longest_stall = max(self.longest_stall, now - last)
+            last = now
 
     def progress(self, message: str) -> None:
         print(message, flush=True)
@@ -2007,6 +2019,7 @@ class ClassWatch:
 
     def graded(self) -> None:
         self.seconds = time.monotonic() - self.started
+        self._graded.set()
         os.environ.pop(CANARY_VARIABLE, None)
         self.feedback_after_grading = tree_digests(self.course.feedback)
         self.submissions_after = {s: tree_digests(self.course.submitted / s / self.lab) for s in self.students}

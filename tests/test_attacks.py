@@ -37,6 +37,7 @@ from attacks import (
     numpy_numeric_source,
     site_packages,
 )
+from conftest import TEST_LIMITS
 from exploits import EX1, EXPLOITS
 
 from grading import integrity
@@ -260,6 +261,12 @@ class TestTheAnomalyDetectionClassUnderAttack:
         """The two checks above, on pages that must pass them: neither finds anything in an honest page."""
         assert leaks(graded_class, secrets, student) == []
         assert active_content(feedback_page(graded_class, student)) == []
+
+    def test_no_submission_holds_the_grader_still_long_enough_to_stop_a_classmates_run(self, graded_class):
+        """This process follows every run; while it stands still (a submission's check holding the
+        interpreter's lock, say), the cells of the runs it follows seem to hang, and a cell that
+        seems to hang longer than the wait for an interrupted kernel is stopped."""
+        assert graded_class.watch.longest_stall < TEST_LIMITS["ExecuteInSandbox.responsive_wait"]
 
     def test_every_submission_is_byte_identical_after_grading(self, graded_class):
         watch = graded_class.watch

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -17,13 +19,34 @@ def npz(**arrays) -> bytes:
     return saved.getvalue()
 
 
-def test_deeply_nested_json_is_refused_before_parsing():
+def test_deeply_nested_json_is_refused():
     with pytest.raises(ProtocolError, match="nested more than 20 levels"):
         parse_json("[" * 100_000 + "]" * 100_000, max_depth=20)
 
 
+def test_nesting_up_to_the_limit_is_read_and_one_level_more_is_refused():
+    assert parse_json('{"a": ' * 19 + "[]" + "}" * 19, max_depth=20) is not None
+    with pytest.raises(ProtocolError, match="nested more than 20 levels"):
+        parse_json('{"a": ' * 20 + "[]" + "}" * 20, max_depth=20)
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting():
     assert parse_json('{"text": "[[[[[[[[[[[[", "n": [1]}', max_depth=2) == {"text": "[" * 12, "n": [1]}
+
+
+# A scan that skipped strings with a regular expression took 33 s on 80 kB of escaped quotes: it
+# backtracked quadratically, holding the interpreter's lock, so every run the grader followed
+# meanwhile looked stuck. Parsed in a process of its own: a scan like that would hang this one.
+QUADRATIC_ESCAPES = "parse_json('\\\\\"' * 2_000_000, max_depth=20)"
+
+
+def test_text_that_made_a_string_scan_quadratic_is_refused_at_once():
+    program = f"from grading.sandbox.protocol import parse_json\n{QUADRATIC_ESCAPES}"
+    try:
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("parsing 4 MB of escaped quotes took more than a minute")
+    assert "ProtocolError: not valid JSON" in done.stderr
 
 
 def test_arrays_of_numbers_come_back_with_their_values():

@@ -48,26 +48,41 @@ IMAGE_TYPES = ("image/png", "image/jpeg")
 STREAM_NAMES = ("stdout", "stderr")
 IMAGE_METADATA_KEYS = ("width", "height")
 BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def parse_json(text: str | bytes, max_depth: int) -> Any:
-    """Parse untrusted JSON; deeper nesting than `max_depth` is refused before it can exhaust the stack."""
+    """Parse untrusted JSON; deeper nesting than `max_depth` is refused.
+
+    json's C parser is linear in the text and stops at the interpreter's recursion limit; the depth
+    is then measured on what it built, without recursion. (A regular expression that skips the
+    strings cannot do this: text such as `\\"\\"\\"...` makes it backtrack quadratically, and
+    it holds the interpreter's lock, and with it every run this process follows, all along.)"""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise ProtocolError("not UTF-8 text") from None
-    depth = 0
-    for bracket in _BRACKETS.finditer(_STRINGS.sub('""', text)):  # no recursion, C-speed scans
-        depth += 1 if bracket.group() in "[{" else -1
-        if depth > max_depth:
-            raise ProtocolError(f"nested more than {max_depth} levels deep")
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as error:
+        value = json.loads(text)
+    except RecursionError:
+        raise ProtocolError(f"nested more than {max_depth} levels deep") from None
+    except ValueError as error:
         raise ProtocolError(f"not valid JSON ({str(error)[:120]})") from None
+    if _deeper_than(value, max_depth):
+        raise ProtocolError(f"nested more than {max_depth} levels deep")
+    return value
+
+
+def _deeper_than(value: Any, most: int) -> bool:
+    """Whether lists and objects nest more than `most` levels in `value` (walked without recursion)."""
+    pending = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > most:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def read_lines(stream: IO[bytes], limits: OutputLimits) -> Iterator[Any]:
