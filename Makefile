@@ -24,6 +24,7 @@ help:
 	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
+# grading.sandbox.launch.INSTALL_BWRAP says the same, for what runs after set-up
 INSTALL_BWRAP := apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)
 
 setup: $(VENV)/.installed data sandbox-check

@@ -109,6 +109,19 @@ def open_gradebook(url: str, course_id: str, students: Iterable[str] = ()) -> No
         engine.dispose()  # closing the connection released the lock
 
 
+def students_in(url: str, course_id: str) -> list[str]:
+    """The ids of the students in the gradebook at `url`; none, without creating it, where a SQLite
+    gradebook's file does not exist yet."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and os.path.isfile(parsed.database)):
+        return []
+    with Gradebook(url, course_id) as gradebook:
+        return [student.id for student in gradebook.students]
+
+
 def _create_missing(url: str, course_id: str, students: Iterable[str]) -> None:
     """The rows of `students` not in the gradebook yet. A student on no roster is named by their id
     (formgrader would show "None, None"); importing a roster later replaces it with their name."""

@@ -21,6 +21,7 @@ from grading.cli import copy_course, export, feedback, release
 from grading.course import Course
 from grading.reporting.results import StudentResult
 from grading.sample_class import released_notebook, write_sample_class, write_submission
+from grading.sandbox.launch import INSTALL_BWRAP
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,10 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # missing, where the machine lacks it. `make test-fast` runs the tests that need none of them.
 # ---------------------------------------------------------------------------------------------
 
-NO_SANDBOX = (
-    "needs bubblewrap (bwrap) to run submitted code in a sandbox: apt-get install bubblewrap"
-    " (Debian/Ubuntu) or dnf install bubblewrap (Fedora)"
-)
+NO_SANDBOX = f"needs bubblewrap (bwrap) to run submitted code in a sandbox: {INSTALL_BWRAP}"
 # A test that asks for one of these grades a class, so it needs a sandbox whatever its module.
 SANDBOX_FIXTURES = {"graded_classes", "graded_class", "course_template"}
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from grading.course import put_environment_on_path
-from grading.gradebook_url import open_gradebook
+from grading.gradebook_url import open_gradebook, students_in
 
 COURSE_ID = "course-kit-test"
 
@@ -23,3 +23,12 @@ def test_a_student_on_no_roster_is_named_by_their_id_until_a_roster_names_them(t
         assert named == {"ada": ("Lovelace", "Ada"), "bo": ("bo", "")}
         gradebook.update_or_create_student("bo", first_name="Bo", last_name="Yang")  # the roster's import
         assert gradebook.find_student("bo").last_name == "Yang"
+
+
+def test_asking_for_the_students_of_a_missing_sqlite_gradebook_creates_none(tmp_path):
+    put_environment_on_path()
+    url = f"sqlite:///{tmp_path}/gradebook.db"
+    assert students_in(url, COURSE_ID) == []
+    assert not (tmp_path / "gradebook.db").exists()
+    open_gradebook(url, COURSE_ID, ["ada", "bo"])
+    assert sorted(students_in(url, COURSE_ID)) == ["ada", "bo"]

@@ -9,6 +9,8 @@ from busy import busy_machine
 from grading.verdicts.checks import Case, Exercise, run_in_process
 from grading.verdicts.isolated_call import IsolatedCallError, call_in_fresh_process
 
+pytestmark = pytest.mark.sandbox  # each test calls a function in a sandboxed process
+
 CASES = [
     Case("small", (np.array([[1.0, 2.0], [3.0, 4.0]]),), "a 2 x 2 matrix"),
     Case("empty", (np.zeros((0, 2)),), "no rows"),
@@ -24,28 +26,24 @@ def summarise(X):
 """
 
 
-@pytest.mark.sandbox
 def test_results_come_back_as_float_arrays():
     small, _ = call_in_fresh_process([MEAN_AND_MAX], "summarise", CASES, 2, timeout=30)
     np.testing.assert_array_equal(small[0], [2.0, 3.0])
     np.testing.assert_array_equal(small[1], [3.0, 4.0])
 
 
-@pytest.mark.sandbox
 def test_an_exception_in_one_case_is_reported_for_that_case_only():
     small, empty = call_in_fresh_process([MEAN_AND_MAX], "summarise", CASES, 2, timeout=30)
     assert isinstance(small, tuple)
     assert empty == "ValueError: no rows"
 
 
-@pytest.mark.sandbox
 def test_wrong_number_of_returned_values_is_explained():
     source = "def summarise(X):\n    return X.mean(axis=0)\n"
     small, _ = call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
     assert small == "TypeError: returned a single ndarray, expected 2 values"
 
 
-@pytest.mark.sandbox
 def test_an_endless_loop_is_stopped_at_the_time_limit():
     source = "def summarise(X):\n    while True:\n        pass\n"
     with pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
@@ -63,20 +61,17 @@ def summarise(X):
 """
 
 
-@pytest.mark.sandbox
 def test_a_verdict_kept_from_the_cpu_by_a_busy_grader_finishes_in_its_own_time():
     with busy_machine():
         [small] = call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2, stretch=6)
     np.testing.assert_array_equal(small[0], [4.0, 6.0])
 
 
-@pytest.mark.sandbox
 def test_the_same_verdict_times_out_when_its_limit_counts_the_wall_clock():
     with busy_machine(), pytest.raises(IsolatedCallError, match="did not finish within 2 seconds"):
         call_in_fresh_process([COMPUTES.format(seconds=0.8)], "summarise", CASES[:1], 2, timeout=2, stretch=0)
 
 
-@pytest.mark.sandbox
 def test_an_endless_loop_is_stopped_at_its_limit_and_its_allowance_however_busy_the_grader():
     source = "def summarise(X):\n    while True:\n        pass\n"
     started = time.monotonic()
@@ -85,28 +80,24 @@ def test_an_endless_loop_is_stopped_at_its_limit_and_its_allowance_however_busy_
     assert time.monotonic() - started < 2 + 4 + 10  # the sandbox's start and end included
 
 
-@pytest.mark.sandbox
 def test_code_that_exits_python_is_reported_not_fatal():
     source = "import os\nos._exit(3)\n"
     with pytest.raises(IsolatedCallError, match="stopped the Python process"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
 
 
-@pytest.mark.sandbox
 def test_a_missing_function_names_the_error_of_its_cell():
     source = "raise RuntimeError('unfinished')\ndef summarise(X):\n    return X, X\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*RuntimeError: unfinished"):
         call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
 
 
-@pytest.mark.sandbox
 def test_magics_in_an_answer_cell_do_not_break_it():
     source = "%matplotlib inline\n" + MEAN_AND_MAX
     small, _ = call_in_fresh_process([source], "summarise", CASES, 2, timeout=30)
     np.testing.assert_array_equal(small[0], [2.0, 3.0])
 
 
-@pytest.mark.sandbox
 def test_returned_objects_cannot_smuggle_code_into_the_grader():
     source = (
         "class Sneaky(float):\n"
@@ -118,7 +109,6 @@ def test_returned_objects_cannot_smuggle_code_into_the_grader():
     assert small[0] != 2.0
 
 
-@pytest.mark.sandbox
 def test_student_code_cannot_import_the_graders_reference():
     source = "from grading.verdicts.hidden_tests.anomaly_detection import reference_estimate_gaussian as summarise\n"
     with pytest.raises(IsolatedCallError, match="summarise is not defined .*ModuleNotFoundError"):
@@ -163,7 +153,6 @@ def isolated(source, function, cases, n_outputs):
     return call_in_fresh_process([source], function, cases, n_outputs, timeout=30)
 
 
-@pytest.mark.sandbox
 def test_a_list_of_arrays_of_different_shapes_arrives_as_an_equal_list():
     [(is_list, shapes, values)] = isolated(LAYERS, "layers", [NETWORK], 3)
     assert is_list == 1.0
@@ -171,7 +160,6 @@ def test_a_list_of_arrays_of_different_shapes_arrives_as_an_equal_list():
     np.testing.assert_array_equal(values, np.concatenate([a.ravel() for a in NETWORK.args[1] + NETWORK.args[2]]))
 
 
-@pytest.mark.sandbox
 def test_scalars_arrive_as_python_int_float_and_bool():
     [(windows, exact_types)] = isolated(WINDOWS, "windows", [SCALARS], 2)
     assert exact_types == 1.0
@@ -183,7 +171,6 @@ def test_scalars_arrive_as_python_int_float_and_bool():
     [(LAYERS, "layers", NETWORK, 3), (WINDOWS, "windows", SCALARS, 2)],
     ids=["list", "scalars"],
 )
-@pytest.mark.sandbox
 def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, function, case, n_outputs):
     [kernel] = in_kernel(source, function, [case], n_outputs)
     [fresh] = isolated(source, function, [case], n_outputs)
@@ -192,7 +179,6 @@ def test_the_kernel_and_the_isolated_process_give_the_same_outputs(source, funct
 
 
 @pytest.mark.parametrize("run", [in_kernel, isolated], ids=["kernel", "isolated"])
-@pytest.mark.sandbox
 def test_a_function_that_edits_a_list_argument_does_not_spoil_the_next_case(run):
     shared = [np.ones((2, 2)), np.arange(3.0)]
     source = (

@@ -26,6 +26,8 @@ import zlib
 
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 
+from grading.gradebook_url import students_in
+
 MAX_NESTING = 5  # zips inside zips extracted; deeper ones are left as they are, with a warning
 UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError)
 
@@ -260,18 +262,6 @@ class FirstSubmissionCollector(FileNameCollectorPlugin):
         """The gradebook's students, by id in lower case (empty when there is no gradebook yet)."""
         if self._roster is None:
             self._roster = {}
-            for student in sorted(gradebook_students(self.parent.coursedir)):
+            for student in sorted(students_in(self.parent.coursedir.db_url, self.parent.coursedir.course_id)):
                 self._roster.setdefault(student.casefold(), []).append(student)
         return self._roster
-
-
-def gradebook_students(coursedir) -> list[str]:
-    """The ids of the students in the course's gradebook, without creating a gradebook that is missing."""
-    from nbgrader.api import Gradebook
-    from sqlalchemy.engine import make_url
-
-    url = make_url(coursedir.db_url)
-    if url.get_backend_name() == "sqlite" and not (url.database and os.path.isfile(url.database)):
-        return []
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
-        return [student.id for student in gradebook.students]

@@ -5,6 +5,8 @@
 - SanitizeOutputs: strip scripts and other active content from HTML outputs.
 - VerifyAnswers: decide each graded function's points from a separate sandboxed run.
 - CheckCellMetadata: nbgrader's check of the cells' metadata, with its schema built once.
+
+`own_time` holds the rule both run-starting steps share: a limit counts its run's own time.
 """
 
 from grading.preprocessors.check_cell_metadata import CheckCellMetadata

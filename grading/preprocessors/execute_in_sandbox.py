@@ -32,7 +32,7 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Integer
 
 from grading.cells import without_hidden_tests
 from grading.course import Course
@@ -40,6 +40,7 @@ from grading.execution import prepared, shared_cells
 from grading.execution.notebook_run import TimeLimits, error_output, follow_notebook
 from grading.execution.work import checked_notebook
 from grading.execution.worker import SANDBOX_ENV, lab_mounts
+from grading.preprocessors.own_time import OwnTimeLimit
 from grading.reporting.incidents import incident
 from grading.sandbox.launch import SHARED_CACHE, Sandbox
 from grading.sandbox.protocol import OutputLimits
@@ -75,7 +76,7 @@ def font_cache(folder: Path) -> Path:
     return folder
 
 
-class ExecuteInSandbox(NbGraderPreprocessor):
+class ExecuteInSandbox(NbGraderPreprocessor, OwnTimeLimit):
     """Run the notebook's code cells in a sandbox with time limits and output caps."""
 
     timeout = Integer(30, help="Seconds one cell may run before it is interrupted.").tag(config=True)
@@ -83,12 +84,6 @@ class ExecuteInSandbox(NbGraderPreprocessor):
         5, help="Seconds a cell may go on after its interrupt before the sandbox is stopped."
     ).tag(config=True)
     notebook_timeout = Integer(600, help="Seconds the whole notebook may run.").tag(config=True)
-    load_allowance = Float(
-        3.0,
-        help="A cell's limits count its own time: when the run waited for a CPU held by other work (a busy"
-        " grader), a cell may take that much longer, up to this many times its limit more (0: the wall clock"
-        " alone).",
-    ).tag(config=True)
     max_output_chars = Integer(OutputLimits.text_chars_per_cell, help="Characters of text output kept per cell.").tag(
         config=True
     )
@@ -121,10 +116,6 @@ class ExecuteInSandbox(NbGraderPreprocessor):
             "cell_stretch": self.stretch(),
             "max_output_chars": self.max_output_chars,
         }
-
-    def stretch(self) -> float:
-        """Seconds a cell's limit may grow by while its run waits for a CPU."""
-        return self.timeout * self.load_allowance
 
     def output_limits(self) -> OutputLimits:
         return OutputLimits(

@@ -31,6 +31,7 @@ from traitlets import Float
 import grading.verdicts.hidden_tests
 from grading.execution import prepared
 from grading.execution.work import VerdictJob, WorkError, checked_verdict
+from grading.preprocessors.own_time import OwnTimeLimit
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable
@@ -160,16 +161,10 @@ def record_verdict(cell: NotebookNode, function: str, problems: list[str]) -> No
     cell.outputs.append(new_output("stream", name="stdout", text=verdict))
 
 
-class VerifyAnswers(NbGraderPreprocessor):
+class VerifyAnswers(NbGraderPreprocessor, OwnTimeLimit):
     """Set each listed grade cell's outcome from an isolated run of the student's function."""
 
     timeout = Float(20.0, help="Seconds one exercise may take in its isolated run.").tag(config=True)
-    load_allowance = Float(
-        3.0,
-        help="The limit counts the run's own time: when it waited for a CPU held by other work (a busy"
-        " grader), it may take that much longer, up to this many times the limit more (0: the wall clock"
-        " alone).",
-    ).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -177,7 +172,7 @@ class VerifyAnswers(NbGraderPreprocessor):
 
     def job(self, exercise: Exercise, answer_source: str) -> VerdictJob:
         """The verdict run of `exercise` on `answer_source`, with this grader's limits."""
-        return verdict_job(exercise, answer_source, self.timeout, self.timeout * self.load_allowance)
+        return verdict_job(exercise, answer_source, self.timeout, self.stretch())
 
     def judged(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, str]]:
         """Each grade cell this lab's hidden tests judge, its exercise, and the source of its answer cell."""

@@ -42,9 +42,11 @@ SHARED_CACHE = "/var/cache/course"
 CGROUP_MOUNT = "/run/course-cgroup"  # the run's cgroup folders, for the server only (inside/isolation.py)
 SERVER = f"{PROGRAMS}/server.py"
 
+# How to get bubblewrap (the Makefile, which runs before Python is set up, says the same).
+INSTALL_BWRAP = "apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)"
 INSTALL_HINT = (
-    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow it to create"
-    " namespaces, or pass --unsafe-no-sandbox to grade without one (not for real classes)"
+    f"install bubblewrap ({INSTALL_BWRAP}) and allow it to create namespaces, or pass"
+    " --unsafe-no-sandbox to grade without one (not for real classes)"
 )
 # What the run server needs as root to give each run its own world; the student's code has none of them.
 SERVER_CAPABILITIES = (

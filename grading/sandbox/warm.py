@@ -195,10 +195,14 @@ class WarmSandbox:
             raise SandboxUnavailable(f"a sandbox did not start: {tail or 'no ready signal'}")
         self._server = server
 
+    def serves(self, server: SandboxedRun) -> bool:
+        """Whether `server` is this sandbox's current server (its cgroup counts that server's runs)."""
+        return self._server is server
+
     def discard(self, server: SandboxedRun) -> None:
         """Kill `server` (a run went wrong in it); the next run starts a fresh sandbox."""
         server.kill()
-        if self._server is server:
+        if self.serves(server):
             self.stop()
 
     def limits_reached(self) -> tuple[str, ...]:
@@ -317,7 +321,7 @@ class WarmRun:
         """Stop the run: the whole warm sandbox goes (the next run starts a fresh one)."""
         if not self._ended.is_set() or self._outcome is None:
             self.killed = True
-            if self._sandbox._server is self._server:  # its cgroup still counts this run
+            if self._sandbox.serves(self._server):  # its cgroup still counts this run
                 self._reached_before_kill = self._sandbox.limits_reached()
             self._sandbox.discard(self._server)
             self._stop_listening()
@@ -328,7 +332,7 @@ class WarmRun:
 
     def waited(self) -> float:
         """Seconds the run has waited for a CPU held by other work (a busy grader), so far."""
-        return self._sandbox.run_queue_wait() if self._sandbox._server is self._server else 0.0
+        return self._sandbox.run_queue_wait() if self._sandbox.serves(self._server) else 0.0
 
     def _stop_listening(self) -> None:
         """Close this run's pipe: what the run still sends is drained and dropped."""
