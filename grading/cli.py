@@ -167,6 +167,18 @@ def cluster_certs(course: Course, folder: Path | None, force: bool) -> None:
     print(dask_commands(where, named=folder is not None), flush=True)
 
 
+def scaffold(course: Course, lab: str, title: str | None) -> None:
+    from grading.new_lab import new_lab
+
+    for path in new_lab(course, lab, title):
+        print(f"new-lab: {path.relative_to(course.root)}", flush=True)
+    print(
+        f"new-lab: {lab} releases and grades as it is (one example exercise); make it the lab you want"
+        f" as the README's 'Adding a lab' says, then: make release && make demo",
+        flush=True,
+    )
+
+
 def _settings(args: argparse.Namespace, course: Course) -> dict[str, object]:
     """What the command-line options set for this run: where the code runs, and nbgrader settings."""
     settings: dict[str, object] = {
@@ -233,6 +245,11 @@ COMMANDS = {
         False,
     ),
     "demo": ("grade a sample class of every lab in a scratch course (build/demo)", True),
+    "new-lab": (
+        "scaffold a new lab that releases and grades as it is: a master, its helpers and self-checks,"
+        " its hidden tests and a starting corpus",
+        False,
+    ),
 }
 
 
@@ -267,6 +284,8 @@ def parser() -> argparse.ArgumentParser:
         "--dir", type=Path, help="where to write the certificates (default: records/cluster of the course)"
     )
     made["cluster-certs"].add_argument("--force", action="store_true", help="make new certificates over the old ones")
+    made["new-lab"].add_argument("name", metavar="NAME", help="the lab's id: lower-case letters, digits and _")
+    made["new-lab"].add_argument("--title", help="the lab's title (default: made from NAME)")
     return top
 
 
@@ -294,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             demo(_settings(args, course))
         elif args.command == "cluster-certs":
             cluster_certs(course, args.dir, args.force)
+        elif args.command == "new-lab":
+            scaffold(course, args.name, args.title)
         elif args.command == "formgrader":
             return formgrader(course, passed_on)
         else:
