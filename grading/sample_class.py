@@ -3,14 +3,16 @@
 A corpus entry (`grading/corpus/<lab>/<entry>.py`) holds the answer cells of one imagined
 student in "percent" format: `# %% <answer grade id>` starts a cell. Cells an entry leaves
 out come from the entry `correct_vectorised`. A line `# fails: <grade ids>` says which grade
-cells the entry must lose (`none` for a correct one).
+cells the entry must lose (`none` for a correct one); a line `# public tests pass: <grade id>:
+<why>` marks a mistake that only the hidden tests can catch, and says what they check that the
+public ones do not.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -24,6 +26,7 @@ BASE_ENTRY = "correct_vectorised"
 UNMODIFIED = "unmodified_release"
 BROKEN = "broken_notebook"
 _CELL_MARK = re.compile(r"^# %% (\S+)\s*$", re.MULTILINE)
+_PUBLIC_PASS = re.compile(r"^# public tests pass: (\w+): (.+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class CorpusEntry:
     description: str
     fails: frozenset[str]
     cells: dict[str, str]
+    hidden_only: dict[str, str] = field(default_factory=dict)  # grade id -> what only the hidden tests check
 
 
 def read_entry(path: Path) -> CorpusEntry:
@@ -44,7 +48,8 @@ def read_entry(path: Path) -> CorpusEntry:
     description = text.split('"""')[1].strip() if text.startswith('"""') else path.stem
     parts = _CELL_MARK.split(text)
     cells = {parts[i]: parts[i + 1].strip("\n") + "\n" for i in range(1, len(parts), 2)}
-    return CorpusEntry(path.stem, description, frozenset(ids), cells)
+    hidden_only = dict(match.groups() for match in _PUBLIC_PASS.finditer(parts[0]))
+    return CorpusEntry(path.stem, description, frozenset(ids), cells, hidden_only)
 
 
 def corpus(lab: str) -> list[CorpusEntry]:

@@ -1,5 +1,6 @@
 """Scans 1001 epsilons with np.linspace(min, max, 1001): one past the lab's grid, up to max(p_val)."""
 # fails: test_select_threshold
+# public tests pass: test_select_threshold: the end of the epsilon grid: the public cases' best epsilons lie far from it
 # %% select_threshold
 import numpy as np
 

@@ -1,5 +1,6 @@
 """Stops the scan one step early (np.arange up to max - step): 999 epsilons, the lab's last one missing."""
 # fails: test_select_threshold
+# public tests pass: test_select_threshold: the end of the epsilon grid: the public cases' best epsilons lie far from it
 # %% select_threshold
 import numpy as np
 
