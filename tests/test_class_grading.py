@@ -90,13 +90,13 @@ def explained_failures(lab: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("lab", LABS)
 def test_each_wrong_answer_is_explained_in_the_graded_notebook_and_the_feedback(graded_classes, lab):
     course = graded_classes(lab).course
-    unexplained = []
-    for student, function in explained_failures(lab):
+    failures, unexplained = explained_failures(lab), []
+    for student, function in failures:
         graded = course.autograded_notebook(lab, student).read_text()
         page = (course.feedback / student / lab / f"{lab}.html").read_text()
         if not all(f"{function} is not correct yet" in text and "WrongAnswer" in text for text in (graded, page)):
             unexplained.append((student, function))
-    assert explained_failures(lab) and unexplained == []
+    assert failures and unexplained == []
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -10,7 +10,7 @@ from pathlib import Path
 from grading.course import KIT_ROOT
 
 PACKAGE = KIT_ROOT / "grading"
-FRONT_ENDS = {"grading.cli", "grading.__main__", "grading.student", "grading.sample_class"}
+FRONT_ENDS = {"grading.cli", "grading.__main__", "grading.student", "grading.sample_class", "grading.new_lab"}
 # Each stage may import the stages listed after it, never one before it (nor a front end).
 STAGES = [
     "grading.classwork",

@@ -8,6 +8,7 @@ Masters run with an empty cache, so that a lab that trains a model trains it her
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -58,21 +59,24 @@ def release_path(lab: str) -> Path:
     return Course().releases / lab / f"{lab}.ipynb"
 
 
+@functools.cache
+def master_source(lab: str) -> NotebookNode:
+    """The master as committed (not run): where the tests read what to expect of the lab."""
+    return nbformat.read(master_path(lab), as_version=4)
+
+
 def answer_cells(lab: str) -> list[str]:
     """The grade ids of the master's answer cells."""
-    notebook = nbformat.read(master_path(lab), as_version=4)
-    return [grade_id(cell) for cell in notebook.cells if cell.metadata["nbgrader"].get("solution")]
+    return [grade_id(cell) for cell in master_source(lab).cells if cell.metadata["nbgrader"].get("solution")]
 
 
 def grade_cells(lab: str) -> list[str]:
-    notebook = nbformat.read(master_path(lab), as_version=4)
-    return [grade_id(cell) for cell in notebook.cells if cell.metadata["nbgrader"].get("grade")]
+    return [grade_id(cell) for cell in master_source(lab).cells if cell.metadata["nbgrader"].get("grade")]
 
 
 def plot_cells(lab: str) -> list[str]:
     """The master's code cells that show a figure (`plt.show()`)."""
-    notebook = nbformat.read(master_path(lab), as_version=4)
-    return [grade_id(cell) for cell in code_cells(notebook) if "plt.show()" in cell.source]
+    return [grade_id(cell) for cell in code_cells(master_source(lab)) if "plt.show()" in cell.source]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,9 +169,7 @@ def describe(error: NotebookNode) -> str:
     return f"{error.ename}: {error.evalue}"
 
 
-EXPECTED_BLOCKS = [
-    (lab, block_id) for lab in LABS for block_id in expected_blocks(nbformat.read(master_path(lab), as_version=4))
-]
+EXPECTED_BLOCKS = [(lab, block_id) for lab in LABS for block_id in expected_blocks(master_source(lab))]
 
 
 def test_number_parser_reads_only_standalone_numbers_in_code_parts():
@@ -254,7 +256,8 @@ def test_release_runs_every_cell(release, lab):
 
 
 def first_answer(lab: str, cells: list[NotebookNode]) -> int:
-    return next(index for index, cell in enumerate(cells) if grade_id(cell) in answer_cells(lab))
+    answers = answer_cells(lab)
+    return next(index for index, cell in enumerate(cells) if grade_id(cell) in answers)
 
 
 @pytest.mark.parametrize("lab", LABS)

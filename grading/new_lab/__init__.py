@@ -24,10 +24,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+import grading.verdicts.hidden_tests
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
+from grading.sample_class import CORPUS
 
 TEMPLATE = Path(__file__).parent / "template"
+HIDDEN_TESTS = Path(grading.verdicts.hidden_tests.__file__).parent
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
@@ -56,13 +59,14 @@ def new_lab(course: Course, lab: str, title: str | None = None) -> list[Path]:
 
 
 def lab_parts(course: Course, lab: str) -> dict[str, Path]:
-    """Where each part of `lab` lives in `course`."""
+    """Where each part of `lab` lives in `course` (the kit's own: its hidden tests and corpus are
+    where the grader and the sample class look for them)."""
     return {
         "master": course.solutions / lab / f"{lab}.ipynb",
         "utils": course.root / "utils" / f"{lab}.py",
         "public_tests": course.root / "public_tests" / f"{lab}.py",
-        "hidden_tests": course.root / "grading" / "verdicts" / "hidden_tests" / f"{lab}.py",
-        "corpus": course.root / "grading" / "corpus" / lab,
+        "hidden_tests": HIDDEN_TESTS / f"{lab}.py",
+        "corpus": CORPUS / lab,
     }
 
 
