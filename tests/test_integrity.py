@@ -61,3 +61,19 @@ def test_jupyterlabs_own_settings_are_not_the_graders_files_but_jupyters_configu
     assert integrity.changes(before, integrity.fingerprint(course)) == []
     (home / ".jupyter" / "nbgrader_config.py").write_text("c.ClearSolutions.code_stub = {}\n")
     assert integrity.changes(before, integrity.fingerprint(course)) != []
+
+
+def test_a_file_rewritten_deep_in_the_environment_is_named_by_its_folder_four_levels_down(tmp_path):
+    environment = tmp_path / "env"
+    deep = environment / "lib" / "python3.11" / "site-packages" / "numpy" / "linalg" / "tests"
+    deep.mkdir(parents=True)
+    module = deep / "test_linalg.py"
+    module.write_text("x = 1\n")
+    (deep / "__pycache__").mkdir()
+    before = integrity._summary(environment)
+    (deep / "__pycache__" / "test_linalg.cpython-311.pyc").write_bytes(b"bytecode")
+    assert integrity.changes(before, integrity._summary(environment)) == []
+    module.write_text("x = 2\n")  # same size, a new time
+    assert integrity.changes(before, integrity._summary(environment)) == [
+        str(deep.parent.parent)
+    ]  # .../site-packages/numpy
