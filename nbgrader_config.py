@@ -40,7 +40,7 @@ c.Autograde.sanitize_preprocessors = [
     KIT + "RestoreReleasedCells",
     NBGRADER + "DeduplicateIds",
     NBGRADER + "OverwriteKernelspec",
-    NBGRADER + "OverwriteCells",
+    KIT + "OverwriteCells",
     KIT + "CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
