@@ -8,8 +8,9 @@ Prints one plain-text table per part (progress goes to stderr, the figures to st
               own Execute in a kernel, no kit preprocessors), then by the kit with one worker
               and with every worker: seconds per submission, speed-up over stock, peak memory
               of the coordinator and of the largest process running submitted code (a stock
-              kernel, a sandbox of the kit), and the students whose per-cell scores differ
-              from stock's.
+              kernel, a sandbox of the kit), the kit's CPU per submission (its coordinator's own
+              process beside every sandboxed run, from the kit's cgroups, and the first as a
+              share of the second), and the students whose per-cell scores differ from stock's.
   lab2        the same for the second lab with its network in the cache (filled from the
               master first, not timed), and the seconds of one student whose own split or
               windows force a new training, beside a cached one.
@@ -62,6 +63,7 @@ from grading.course import Course
 from grading.execution.cluster_security import make_certificates, tls_options
 from grading.execution.pool import default_workers
 from grading.sample_class import BASE_ENTRY, CorpusEntry, corpus, released_notebook, submission_of, write_submission
+from grading.sandbox import cgroups
 
 KIT = Path(__file__).resolve().parents[1]
 PYTHON = Path(sys.executable)
@@ -129,6 +131,18 @@ class Run:
     runner_mb: float
     output: str
     differing: int | None = None
+    coordinator_cpu: float | None = None  # CPU seconds of the grading command's own process
+    runs_cpu: float | None = None  # CPU seconds charged to the kit's cgroups: every sandboxed run
+
+    @property
+    def cpu_share(self) -> str:
+        """The coordinator's CPU as a share of the runs' CPU."""
+        if self.coordinator_cpu is None or not self.runs_cpu:
+            return "-"
+        return f"{100 * self.coordinator_cpu / self.runs_cpu:.1f}%"
+
+    def cpu_per_student(self, seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds / max(1, self.students):.3f}"
 
     @property
     def per_student(self) -> float:
@@ -195,6 +209,20 @@ class PeakMemory:
         finally:
             self._stop.set()
             thread.join()
+
+
+# Runs `python -m grading` with its arguments and, as it exits, writes the CPU seconds its own
+# process used (every thread; not the sandboxes, which are counted by their cgroups) to the file
+# named by $CLASS_SPEED_CPU.
+COORDINATOR_PROGRAM = r"""
+import atexit, os, resource, runpy, sys
+def _report():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(os.environ["CLASS_SPEED_CPU"], "w") as out:
+        out.write(str(usage.ru_utime + usage.ru_stime))
+atexit.register(_report)
+runpy.run_module("grading", run_name="__main__", alter_sys=True)
+"""
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -300,7 +328,7 @@ def kit_scores(course: Course, lab: str) -> Scores:
 
 
 def stock_scores(course: Course, lab: str) -> Scores:
-    return cell_scores(f"sqlite:///{course.root / 'grading' / 'gradebook.db'}", STOCK_COURSE_ID, lab)
+    return cell_scores(f"sqlite:///{course.root / 'records' / 'gradebook.db'}", STOCK_COURSE_ID, lab)
 
 
 def differing(scores: Scores, reference: Scores, students: list[str]) -> int:
@@ -356,19 +384,18 @@ def grade_kit(
         if scheduler
         else f"kit, {default_workers()} workers (all)"
     )
-    command = [
-        str(PYTHON),
-        "-m",
-        "grading",
-        "autograde",
-        lab,
-        *(names or []),
-        "--course",
-        str(course.root),
-        "--force",
-        *where,
-    ]
-    return timed(label, students, command, course.root.parent, SANDBOX_PROGRAMS, roots=roots)
+    command = [str(PYTHON), "-c", COORDINATOR_PROGRAM, "autograde", lab, *(names or [])]
+    command += ["--course", str(course.root), "--force", *where]
+    with tempfile.NamedTemporaryFile("r", prefix="class-speed-cpu-") as cpu:
+        charged = cgroups.cpu_seconds_charged()
+        run = timed(
+            label, students, command, course.root.parent, SANDBOX_PROGRAMS, environment(CLASS_SPEED_CPU=cpu.name), roots
+        )
+        after = cgroups.cpu_seconds_charged()
+        run.coordinator_cpu = float(cpu.read() or "nan")
+    if charged is not None and after is not None and not scheduler:  # a cluster's runs are charged elsewhere
+        run.runs_cpu = after - charged
+    return run
 
 
 def worker_seconds(output: str) -> dict[str, tuple[float, float]]:
@@ -405,6 +432,9 @@ def class_table(runs: list[Run], stock: Run | None) -> str:
                 speedup,
                 f"{run.coordinator_mb:.0f}",
                 f"{run.runner_mb:.0f}",
+                run.cpu_per_student(run.coordinator_cpu),
+                run.cpu_per_student(run.runs_cpu),
+                run.cpu_share,
                 agree,
             ]
         )
@@ -416,6 +446,9 @@ def class_table(runs: list[Run], stock: Run | None) -> str:
             "speed-up vs stock",
             "coordinator MB",
             "code runner MB",
+            "coordinator CPU s/sub",
+            "runs' CPU s/sub",
+            "coordinator/runs",
             "students differing from stock",
         ],
         rows,
@@ -499,7 +532,9 @@ def compare_class(
 
 MEMORY_NOTE = (
     "  peak RSS: coordinator = the grading command's process; code runner = the largest process "
-    "running submitted code (stock: its kernel; the kit: a sandbox's)"
+    "running submitted code (stock: its kernel; the kit: a sandbox's)\n"
+    "  CPU: coordinator = the grading command's own process, start-up and reports included; runs = "
+    "every sandboxed run (the master's, the notebooks', the verdicts'), from the kit's cgroups"
 )
 
 

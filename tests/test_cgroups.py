@@ -310,6 +310,18 @@ def test_cpu_seconds_of_a_busy_loop_is_about_its_cpu_time(slot):
     assert own - CLOCKS_DIFFER <= total < own + 0.3  # plus the interpreter's start before it measures
 
 
+def test_the_parent_keeps_the_cpu_time_of_a_slot_that_was_closed():
+    before = cgroups.cpu_seconds_charged()
+    made = cgroups.slot(f"test-{os.getpid()}-{next(_names)}")
+    try:
+        made.start_run(LIMITS)
+        own = float(python(BUSY, "process_time", 0.5, slot=made).stdout)
+    finally:
+        made.close()
+    assert not any(made_folder.exists() for made_folder in made.run_dirs)
+    assert cgroups.cpu_seconds_charged() >= before + own - CLOCKS_DIFFER  # other slots may run meanwhile
+
+
 def test_cpu_bandwidth_holds_a_busy_loop_to_its_share_of_a_core(slot):
     slot.start_run(RunLimits(LIMITS.memory_bytes, LIMITS.processes, cpus=0.1))
     confined = float(python(BUSY, "monotonic", 1.0, slot=slot).stdout)

@@ -260,6 +260,26 @@ def slot(name: str, parent: str = "") -> Slot:
     return Slot(leaves, ", ".join(what for controller, what in OPTIONAL.items() if controller not in used))
 
 
+def cpu_seconds_charged(parent: str = "") -> float | None:
+    """CPU seconds charged so far to everything under `parent`: every slot's server and runs, those
+    already removed included (the kernel keeps their time in their ancestors); None where no
+    hierarchy counts CPU or the parent is not there yet. What graded code has cost, for the benchmarks."""
+    mounted = hierarchies()
+    parents = {h: folder for h in mounted if (folder := _parent_folder(h, parent, mounted)) is not None}
+    try:
+        assigned = _assign(list(parents), parent)
+    except CgroupsUnavailable:
+        return None
+    for hierarchy, uses in assigned.items():
+        if "cpuacct" in uses:
+            _, file, key, unit = COUNTERS[hierarchy.version, "cpuacct"]
+            try:
+                return _keyed(_read(parents[hierarchy] / file), key) * unit
+            except FileNotFoundError:
+                return None
+    return None
+
+
 class Slot:
     """A worker's pair of cgroups: its warm sandbox's server, and one run of student code at a time."""
 
