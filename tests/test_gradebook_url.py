@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from grading.course import put_environment_on_path
-from grading.gradebook_url import open_gradebook, students_in
+from grading.gradebook_url import one_engine_per_database, open_gradebook, students_in
 
 COURSE_ID = "course-kit-test"
 
@@ -32,3 +32,21 @@ def test_asking_for_the_students_of_a_missing_sqlite_gradebook_creates_none(tmp_
     assert not (tmp_path / "gradebook.db").exists()
     open_gradebook(url, COURSE_ID, ["ada", "bo"])
     assert sorted(students_in(url, COURSE_ID)) == ["ada", "bo"]
+
+
+def test_within_a_grading_nbgraders_gradebooks_share_one_engine_per_database_and_write_through_it(tmp_path):
+    from nbgrader.api import Gradebook
+
+    put_environment_on_path()
+    first, second = f"sqlite:///{tmp_path}/first.db", f"sqlite:///{tmp_path}/second.db"
+    with one_engine_per_database():
+        with Gradebook(first, COURSE_ID) as one, Gradebook(first, COURSE_ID) as again:
+            assert one.engine is again.engine
+            one.add_student("ada")
+        with Gradebook(second, COURSE_ID) as other:
+            assert other.engine is not one.engine
+        shared = one.engine
+    with Gradebook(first, COURSE_ID) as after, Gradebook(first, COURSE_ID) as after_again:
+        assert after.engine is not after_again.engine and after.engine is not shared
+        assert [student.id for student in after.students] == ["ada"]
+    assert shared.pool.checkedout() == 0

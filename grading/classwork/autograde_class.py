@@ -35,10 +35,12 @@ import nbformat
 from nbformat.v4 import new_output
 
 from grading.classwork import lab_cache
+from grading.classwork.autograde_student import autograde
 from grading.classwork.intake import link_refusal, refusal
 from grading.classwork.journal import Journal
 from grading.course import Course
 from grading.errors import NoSubmissions
+from grading.gradebook_url import one_engine_per_database
 from grading.preprocessors.restore_released_cells import changed_locked_cells
 from grading.reporting import incidents
 from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER_LIMITS_NOTE, Note, StudentResult
@@ -181,7 +183,7 @@ def grade_student(api, course: Course, lab: str, student: str) -> StudentResult:
         notes += tampering_note(course, lab, student)
         try:
             with quiet_gradebook():
-                outcome = api.autograde(lab, student, force=True, create=True)
+                outcome = autograde(api, lab, student)
             if not outcome["success"]:
                 errors = [line for line in outcome["log"].splitlines() if line.startswith("[ERROR]")]
                 reason = "autograding failed: " + (printable(errors[0][8:], 300) if errors else "see nbgrader's log")
@@ -399,13 +401,14 @@ def autograde_class(
     api = course.nbgrader_api(**overrides)
     sandbox, security, notes = check_sandbox(api, course, scheduler, certificates, insecure_cluster, progress)
     check_submissions(course, lab, students)
-    ensure_in_gradebook(api, course, lab)
-    fill_cache(api, course, lab, progress)
-    choice = choose_students(course, lab, students, force)
-    pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox, security)
-    try:
-        graded = grade_on_pool(api, course, lab, choice, pool, notes, progress)
-    finally:
-        pool.close()
-    write_reports(course, lab, {**choice.finished, **graded}, progress)
+    with one_engine_per_database():
+        ensure_in_gradebook(api, course, lab)
+        fill_cache(api, course, lab, progress)
+        choice = choose_students(course, lab, students, force)
+        pool = make_pool(workers, scheduler, sandbox.unsafe_no_sandbox, security)
+        try:
+            graded = grade_on_pool(api, course, lab, choice, pool, notes, progress)
+        finally:
+            pool.close()
+        write_reports(course, lab, {**choice.finished, **graded}, progress)
     return [choice.kept.get(student) or graded[student] for student in choice.students]

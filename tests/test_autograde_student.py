@@ -1,0 +1,107 @@
+"""`autograde_student`: the kit's autograde of one student leaves the same notebook, gradebook rows
+and warnings as nbgrader's own converter, for an honest, a wrong, and a tampered late submission."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from nbgrader.api import Gradebook
+
+from grading.cells import is_locked
+from grading.classwork.autograde_class import ensure_in_gradebook, quiet_gradebook
+from grading.classwork.autograde_student import autograde
+from grading.cli import copy_course
+from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
+
+LAB = "anomaly_detection"
+DUE = datetime(2026, 10, 1, 12, 0)
+
+
+def submissions(course) -> dict[str, object]:
+    """student -> notebook: the base answer, a wrong one, and the base answer with a locked cell rewritten."""
+    entries = {entry.name: entry for entry in corpus(LAB)}
+    base, release = entries[BASE_ENTRY], released_notebook(course, LAB)
+    tampered = submission_of(base, base, release)
+    next(cell for cell in tampered.cells if is_locked(cell)).source = "print('all tests pass')"
+    return {
+        "honest": submission_of(base, base, release),
+        "wrong": submission_of(entries["sample_variance"], base, release),
+        "tampered-late": tampered,
+    }
+
+
+def graded_course(tmp_path, course_template, name: str, grade) -> tuple[object, dict[str, list[str]]]:
+    """A copy of the course whose class `grade(api, student)` autogrades: the course, and each student's warnings."""
+    course = copy_course(course_template, tmp_path / name)
+    api = course.nbgrader_api()
+    ensure_in_gradebook(api, course, LAB)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        gradebook.update_or_create_assignment(LAB, duedate=DUE)
+    warnings = {}
+    for student, notebook in submissions(course).items():
+        write_submission(course, LAB, student, notebook)
+        stamp = DUE + timedelta(hours=5) if student.endswith("late") else DUE - timedelta(days=1)
+        (course.submission(LAB, student).parent / "timestamp.txt").write_text(f"{stamp:%Y-%m-%d %H:%M:%S.%f} UTC")
+        with quiet_gradebook():
+            outcome = grade(api, student)
+        assert outcome["success"], outcome.get("error")
+        warnings[student] = [line for line in outcome["log"].splitlines() if line.startswith("[WARNING]")]
+    return course, warnings
+
+
+def gradebook_rows(course) -> dict:
+    api = course.nbgrader_api()
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        return {
+            submission.student_id: (
+                str(submission.timestamp),
+                submission.total_seconds_late,
+                submission.late_submission_penalty,
+                [
+                    (grade.name, grade.auto_score, grade.max_score, grade.needs_manual_grade)
+                    for notebook in submission.notebooks
+                    for grade in notebook.grades
+                ],
+                sorted(
+                    (comment.name, comment.auto_comment)
+                    for notebook in submission.notebooks
+                    for comment in notebook.comments
+                ),
+            )
+            for submission in gradebook.assignment_submissions(LAB)
+        }
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, course_template):
+    scratch = tmp_path_factory.mktemp("autograde-student")
+    stock = graded_course(
+        scratch, course_template, "stock", lambda api, s: api.autograde(LAB, s, force=True, create=True)
+    )
+    kit = graded_course(scratch, course_template, "kit", lambda api, s: autograde(api, LAB, s))
+    return stock, kit
+
+
+def test_the_autograded_notebooks_are_the_same_byte_for_byte(both):
+    (stock, _), (kit, _) = both
+    for student in submissions(stock):
+        assert (
+            kit.autograded_notebook(LAB, student).read_bytes() == stock.autograded_notebook(LAB, student).read_bytes()
+        )
+
+
+def test_the_gradebook_holds_the_same_scores_comments_and_lateness(both):
+    (stock, _), (kit, _) = both
+    rows = gradebook_rows(kit)
+    assert rows == gradebook_rows(stock)
+    assert rows["tampered-late"][1] == 5 * 3600 and rows["honest"][1] == 0
+    assert {score for _, score, _, _ in rows["wrong"][3]} != {score for _, score, _, _ in rows["honest"][3]}
+
+
+def test_the_same_warnings_are_logged(both):
+    (_, stock_warnings), (_, kit_warnings) = both
+    assert kit_warnings == stock_warnings
+    assert any(re.search(r"is 18000(\.0)? seconds late", line) for line in kit_warnings["tampered-late"])
+    assert any("'checksum'" in line for line in kit_warnings["tampered-late"])
