@@ -80,3 +80,17 @@ def test_an_outsized_answer_is_cut(answered):
     answer = next(cell for cell in huge.cells if is_answer(cell))
     answer.source += "\n#" + "x" * 200_000
     assert len(answers(restored(huge))[grade_id(answer)]) == 100_000
+
+
+def test_the_release_is_read_once_per_version_of_its_file(release, tmp_path):
+    from grading.preprocessors.restore_released_cells import read_release
+
+    path = tmp_path / f"{LAB}.ipynb"
+    nbformat.write(release, path)
+    first = read_release(path)
+    assert read_release(path) is first
+    changed = copy.deepcopy(release)
+    changed.cells[0].source = "# a new release"
+    nbformat.write(changed, path.with_suffix(".new"))
+    path.with_suffix(".new").replace(path)  # as make release writes it: a new file
+    assert read_release(path).cells[0].source == "# a new release"

@@ -41,7 +41,7 @@ from grading.classwork.journal import Journal
 from grading.course import Course
 from grading.errors import NoSubmissions
 from grading.gradebook_url import one_engine_per_database
-from grading.preprocessors.restore_released_cells import changed_locked_cells
+from grading.preprocessors.restore_released_cells import changed_locked_cells, read_release
 from grading.reporting import incidents
 from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER_LIMITS_NOTE, Note, StudentResult
 from grading.sandbox.launch import Sandbox
@@ -146,7 +146,7 @@ def tampering_note(course: Course, lab: str, student: str) -> list[Note]:
     """A note naming the locked cells the submission changed (their changes count for nothing)."""
     try:
         submitted = nbformat.read(course.submission(lab, student), as_version=4)
-        released = nbformat.read(course.releases / lab / f"{lab}.ipynb", as_version=4)
+        released = read_release(course.releases / lab / f"{lab}.ipynb")
     except Exception:  # already refused at intake, or unreadable: nothing more to say
         return []
     changed = changed_locked_cells(released, submitted)

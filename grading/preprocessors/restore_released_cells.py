@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 from pathlib import Path
 
 import nbformat
@@ -97,4 +98,16 @@ class RestoreReleasedCells(NbGraderPreprocessor):
             raise FileNotFoundError(
                 f"Released notebook {path} is missing: run 'make release' (nbgrader generate_assignment) first."
             )
-        return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        return read_release(path)
+
+
+def read_release(path: Path) -> NotebookNode:
+    """The released notebook at `path`, read once per version of its file (inode, size and time):
+    every student of a class is rebuilt on it. Shared: copy what is to be changed."""
+    info = path.stat()
+    return _read_notebook(str(path), (info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_notebook(path: str, version: tuple[int, int, int]) -> NotebookNode:
+    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
