@@ -68,8 +68,12 @@ def _base_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+@functools.lru_cache(maxsize=1024)
 def names_of(source: str) -> Names:
-    """What the cell binds and reads, over-approximated (every scope of it counts as the cell's)."""
+    """What the cell binds and reads, over-approximated (every scope of it counts as the cell's).
+
+    Kept per source: the locked cells are the same for every student, and parsing them was most
+    of the plan's time."""
     try:
         tree = ast.parse(_python(source))
     except (SyntaxError, ValueError):
