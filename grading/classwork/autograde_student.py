@@ -104,8 +104,8 @@ class Autograde(NbgraderAutograde):
             self._fail("No notebooks found, did you forget to run 'nbgrader generate_assignment'?")
 
     def _zero_missing_notebooks(self, gradebook: Gradebook, assignment_id: str, student_id: str) -> None:
+        folder = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, assignment_id)
         for notebook in gradebook.find_assignment(assignment_id).notebooks:
-            folder = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, assignment_id)
             path = os.path.join(folder, f"{notebook.name}.ipynb")
             if os.path.exists(path):
                 continue
