@@ -17,6 +17,7 @@ import os
 import queue
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
 from pathlib import Path
 
 from grading.errors import PoolUnavailable
@@ -24,6 +25,12 @@ from grading.execution.work import StudentWork
 from grading.execution.worker import Worker, perform_on_dask
 
 Answer = tuple[StudentWork, "dict | BaseException"]
+
+
+def ahead(workers: int) -> int:
+    """How many students' works a pool holds at once: one running and one waiting per worker. A
+    class of 10,000 is prepared as the workers go, not all before the first answer."""
+    return 2 * max(1, workers)
 
 
 def default_workers() -> int:
@@ -53,14 +60,22 @@ class LocalPool:
             self._idle.put(worker)
 
     def answers(self, works: Iterable[StudentWork]) -> Iterator[Answer]:
-        """Each work's answer as soon as it is ready; at most `workers` students run at once."""
+        """Each work's answer as soon as it is ready; at most `workers` students run at once. `works`
+        is drawn as the workers take it: at most `ahead(workers)` works run or wait, besides the
+        answers being given back."""
+        works = iter(works)
         pending: dict[Future, StudentWork] = {}
-        for work in works:
-            pending[self._threads.submit(self._perform, work)] = work
+
+        def top_up() -> None:
+            for work in islice(works, ahead(self.workers) - len(pending)):
+                pending[self._threads.submit(self._perform, work)] = work
+
+        top_up()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                work = pending.pop(future)
+            finished = [(future, pending.pop(future)) for future in done]
+            top_up()  # the workers go on while the coordinator takes these answers
+            for future, work in finished:
                 error = future.exception()
                 yield work, (error if error is not None else future.result())
 
@@ -115,20 +130,38 @@ class DaskPool:
         self.address = address
         self.authenticated = security is not None
 
+    def _submit(self, work: StudentWork):
+        return self._client.submit(
+            perform_on_dask,
+            work.to_wire(),
+            pure=False,
+            key=f"grade-{work.lab}-{work.student}-{os.urandom(4).hex()}",
+        )
+
+    def _threads(self) -> int:
+        """The cluster's worker threads now (workers that join later share the same window)."""
+        return sum(
+            int(worker.get("nthreads", 1)) for worker in self._client.scheduler_info().get("workers", {}).values()
+        )
+
     def answers(self, works: Iterable[StudentWork]) -> Iterator[Answer]:
+        """Each work's answer as soon as it is ready; `works` is drawn `ahead` of the cluster's threads."""
         from distributed import as_completed
 
+        works = iter(works)
         pending = {}
-        for work in works:
-            future = self._client.submit(
-                perform_on_dask,
-                work.to_wire(),
-                pure=False,
-                key=f"grade-{work.lab}-{work.student}-{os.urandom(4).hex()}",
-            )
-            pending[future.key] = (future, work)
-        for future in as_completed([future for future, _ in pending.values()]):
-            _, work = pending.pop(future.key)
+        window = ahead(self._threads())
+        arriving = as_completed()
+        for work in islice(works, window):
+            future = self._submit(work)
+            pending[future.key] = work
+            arriving.add(future)
+        for future in arriving:
+            work = pending.pop(future.key)
+            for following in islice(works, window - len(pending)):
+                queued = self._submit(following)
+                pending[queued.key] = following
+                arriving.add(queued)
             try:
                 yield work, future.result()
             except BaseException as error:  # noqa: BLE001 - the coordinator grades this student itself
