@@ -15,6 +15,7 @@ import shutil
 import time
 import unicodedata
 from html import escape
+from itertools import combinations
 from pathlib import Path
 
 import nbformat
@@ -26,6 +27,7 @@ from nbformat.v4 import new_output
 from grading.course import Course
 from grading.reporting.class_report import (
     common_failures,
+    failure_messages,
     highlight,
     normalise,
     pass_rates,
@@ -178,9 +180,9 @@ def test_failure_messages_are_grouped_with_numbers_normalised_and_counted(course
     )
 
     page = write_class_report(course, LAB).read_text()
-    notebooks = {s: nbformat.read(course.autograded_notebook(LAB, s), as_version=4) for s in "abcdef"}
+    failures = {s: failure_messages(nbformat.read(course.autograded_notebook(LAB, s), as_version=4)) for s in "abcdef"}
 
-    assert [(grade_id, len(problems), students) for grade_id, problems, students in common_failures(notebooks)] == [
+    assert [(grade_id, len(problems), students) for grade_id, problems, students in common_failures(failures)] == [
         (GRADE_CELLS[0], 2, ["a", "b", "c"]),
         (GRADE_CELLS[1], 1, ["d", "e"]),
     ]
@@ -234,6 +236,71 @@ def test_renamed_copies_pair_up_but_the_released_stub_does_not(course):
     assert "copier – original" in similar and "blank_1" not in similar and "loops" not in similar
     assert '<details id="pair-0"><summary>copier and original</summary>' in similar
     assert "<mark>" in similar and "top_eps" in similar  # side by side, shared code marked
+
+
+def every_pair_compared(answers: dict[str, str], stub: str) -> tuple[list, int]:
+    """The pairs as found by fingerprinting every student and trying every pair: the reference."""
+    from copydetect import compare_files
+
+    from grading.reporting.class_report import MAX_COMPARED, MIN_SHARED, SIMILAR_T, _fingerprint
+
+    boilerplate = np.unique(np.array(sorted(_fingerprint(stub).hashes), dtype=np.int64))
+    prints = {student: _fingerprint(code, boilerplate) for student, code in answers.items()}
+    candidates = []
+    for a, b in combinations(sorted(prints), 2):
+        ha, hb = prints[a].hashes, prints[b].hashes
+        shared = len(ha & hb) / max(min(len(ha), len(hb)), 1)
+        if shared >= SIMILAR_T / 2:
+            candidates.append((shared, a, b))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    pairs = []
+    for _, a, b in candidates[:MAX_COMPARED]:
+        overlap, similarity, _ = compare_files(prints[a], prints[b])
+        if overlap >= MIN_SHARED and max(similarity) >= SIMILAR_T:
+            pairs.append((a, b, (float(similarity[0]), float(similarity[1]))))
+    pairs.sort(key=lambda p: (-max(p[2]), -min(p[2]), p[0], p[1]))
+    return pairs, max(len(candidates) - MAX_COMPARED, 0)
+
+
+def test_a_class_of_repeated_answers_pairs_up_as_when_every_pair_is_compared(course, monkeypatch):
+    monkeypatch.setattr("grading.reporting.class_report.MAX_COMPARED", 40)  # some likely pairs left unchecked
+    stub = "\n\n".join(
+        c.source for c in released_notebook(course, LAB).cells if c.metadata.get("nbgrader", {}).get("solution")
+    )
+    original = "\n".join(CORRECT.values())
+    kinds = [
+        original,
+        renamed(original, {"mu": "average", "var": "spread"}),
+        "\n".join(ENTRIES["correct_loops"].cells.values()),
+        stub,
+    ]
+    answers = {f"s{number:02d}": kinds[number % len(kinds)] for number in range(30)}
+
+    pairs, unchecked = similar_pairs(answers, stub)
+
+    assert [(p.first, p.second, p.similarity) for p in pairs] == every_pair_compared(answers, stub)[0]
+    assert unchecked == every_pair_compared(answers, stub)[1] > 0
+    assert all(p.code == (answers[p.first], answers[p.second]) for p in pairs)
+
+
+def numbered_code(seed: int, lines: int) -> str:
+    """Code of its own: copydetect keeps numbers, so different constants make different fingerprints."""
+    draw = random.Random(seed)
+    return "".join(
+        f"total = total * {draw.randint(10**5, 10**6)} + {draw.randint(10**5, 10**6)}\n" for _ in range(lines)
+    )
+
+
+def test_code_most_of_a_large_class_shares_does_not_pair_them_but_a_copy_still_does(monkeypatch):
+    lecture = "def lecture_helper(total):\n" + "".join(f"    {line}" for line in numbered_code(0, 30).splitlines(True))
+    answers = {f"s{number:03d}": lecture + numbered_code(number + 1, 6) for number in range(120)}
+    answers["s119"] = answers["s007"]  # a copy
+
+    pairs, _ = similar_pairs(answers, stub="")
+    assert [(p.first, p.second) for p in pairs] == [("s007", "s119")]
+
+    monkeypatch.setattr("grading.reporting.class_report.COMMON_ANSWERS", 1000)  # the shared code counted
+    assert len(similar_pairs(answers, stub="")[0]) > 100
 
 
 def test_student_text_is_escaped(course):

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import heapq
 import io
 import re
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
-from itertools import combinations
+from itertools import combinations, product
 from pathlib import Path
 
 import nbformat
@@ -48,6 +50,7 @@ MIN_SHARED = 2 * NOISE_T  # ... and at least this many filtered characters are s
 # bigger one is skipped, not read.
 MAX_NOTEBOOK_BYTES = 2 * OutputLimits.notebook_bytes
 MAX_COMPARED, MAX_PAIRS_SHOWN, MAX_FAILURES_SHOWN = 1_000, 25, 25
+COMMON_ANSWERS = 100  # in a larger class, code shared by more distinct answers than this is discounted
 # Numbers that differ from one student to the next (1.83862, -2.5e-03); whole numbers (shapes, sizes,
 # an exit code) are kept: they say which case failed.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE][-+]?\d))(?:[eE][-+]?\d+)?")
@@ -122,11 +125,12 @@ def failure_messages(notebook: NotebookNode) -> set[tuple[str, tuple[str, ...]]]
     return found
 
 
-def common_failures(notebooks: dict[str, NotebookNode]) -> list[tuple[str, tuple[str, ...], list[str]]]:
-    """(grade id, normalised problems, students whose message it was), the most students first."""
+def common_failures(failures: dict[str, set]) -> list[tuple[str, tuple[str, ...], list[str]]]:
+    """(grade id, normalised problems, students whose message it was), the most students first,
+    from each student's `failure_messages`."""
     students: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for student, notebook in notebooks.items():
-        for key in failure_messages(notebook):
+    for student, found in failures.items():
+        for key in found:
             students[key].append(student)
     return sorted(((*key, sorted(names)) for key, names in students.items()), key=lambda f: (-len(f[2]), f[0], f[1]))
 
@@ -140,27 +144,89 @@ def _fingerprint(code: str, boilerplate: np.ndarray | None = None) -> CodeFinger
     return CodeFingerprint("answers.py", NOISE_T, 1, boilerplate, fp=io.StringIO(code), language="python")
 
 
+def _common_hashes(prints: list[CodeFingerprint]) -> np.ndarray:
+    """The fingerprints that more than COMMON_ANSWERS of the distinct answers share (none in a
+    class with fewer distinct answers): the lab's own idiom, not a sign of copying."""
+    holders = Counter(h for fingerprint in prints for h in fingerprint.hashes)
+    return np.array(sorted(h for h, count in holders.items() if count > COMMON_ANSWERS), dtype=np.int64)
+
+
+def _likely(prints: list[CodeFingerprint], holders: list[list[str]]) -> dict[float, list[tuple[int, int]]]:
+    """Share of fingerprints -> the pairs of distinct answers (i <= j; i == j for an answer that
+    several students gave) that share at least SIMILAR_T / 2 of the smaller one's. Counted through
+    each fingerprint's holders: only answers that share something are ever paired."""
+    having: dict[int, list[int]] = defaultdict(list)
+    for index, fingerprint in enumerate(prints):
+        for h in fingerprint.hashes:
+            having[h].append(index)
+    shared_hashes = Counter(pair for indices in having.values() for pair in combinations(indices, 2))
+    shared_hashes.update({(i, i): len(prints[i].hashes) for i, students in enumerate(holders) if len(students) > 1})
+    levels: dict[float, list[tuple[int, int]]] = defaultdict(list)
+    for (i, j), count in shared_hashes.items():
+        shared = count / max(min(len(prints[i].hashes), len(prints[j].hashes)), 1)
+        if shared >= SIMILAR_T / 2:
+            levels[shared].append((i, j))
+    return levels
+
+
+def _student_pairs(i: int, j: int, holders: list[list[str]]) -> Iterator[tuple[str, str]]:
+    if i == j:
+        return combinations(holders[i], 2)
+    return (tuple(sorted(pair)) for pair in product(holders[i], holders[j]))
+
+
+def _pair_count(i: int, j: int, holders: list[list[str]]) -> int:
+    return len(holders[i]) * (len(holders[i]) - 1) // 2 if i == j else len(holders[i]) * len(holders[j])
+
+
+def _most_promising(
+    levels: dict[float, list[tuple[int, int]]], holders: list[list[str]]
+) -> tuple[list[tuple[str, str]], int]:
+    """The MAX_COMPARED student pairs that share the most (ties by name), and how many pairs were likely."""
+    chosen: list[tuple[str, str]] = []
+    likely = 0
+    for shared in sorted(levels, reverse=True):
+        likely += sum(_pair_count(i, j, holders) for i, j in levels[shared])
+        room = MAX_COMPARED - len(chosen)
+        if room > 0:
+            level = (pair for i, j in levels[shared] for pair in _student_pairs(i, j, holders))
+            chosen += heapq.nsmallest(room, level)
+    return chosen, likely
+
+
 def similar_pairs(answers: dict[str, str], stub: str) -> tuple[list[SimilarPair], int]:
     """Pairs whose answer code is alike beyond the release's stubs, most alike first, and how many
-    likely pairs were left unchecked (only the MAX_COMPARED most promising are compared in full)."""
+    likely pairs were left unchecked (only the MAX_COMPARED most promising are compared in full).
+
+    Students who gave the same answer code are fingerprinted and compared once, and only answers
+    that share fingerprints are paired: a class of 10,000 costs about as much as its distinct
+    answers. In a class of more than COMMON_ANSWERS distinct answers, code that more of them share
+    is discounted like the stubs."""
+    by_code: dict[str, list[str]] = defaultdict(list)
+    for student in sorted(answers):
+        by_code[answers[student]].append(student)
+    codes, holders = list(by_code), list(by_code.values())
+    index_of = {student: index for index, students in enumerate(holders) for student in students}
     boilerplate = np.unique(np.array(sorted(_fingerprint(stub).hashes), dtype=np.int64))
-    prints = {student: _fingerprint(code, boilerplate) for student, code in answers.items()}
-    candidates = []
-    for a, b in combinations(sorted(prints), 2):  # shared fingerprints first: cheap, and a loose guide
-        ha, hb = prints[a].hashes, prints[b].hashes
-        shared = len(ha & hb) / max(min(len(ha), len(hb)), 1)
-        if shared >= SIMILAR_T / 2:
-            candidates.append((shared, a, b))
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    prints = [_fingerprint(code, boilerplate) for code in codes]
+    common = _common_hashes(prints) if len(codes) > COMMON_ANSWERS else np.array([], dtype=np.int64)
+    if common.size:
+        boilerplate = np.union1d(boilerplate, common)
+        prints = [_fingerprint(code, boilerplate) for code in codes]
+    candidates, likely = _most_promising(_likely(prints, holders), holders)
+    compared: dict[tuple[int, int], tuple] = {}
     pairs = []
-    for _, a, b in candidates[:MAX_COMPARED]:
-        overlap, similarity, slices = compare_files(prints[a], prints[b])
+    for a, b in candidates:
+        ia, ib = index_of[a], index_of[b]
+        if (ia, ib) not in compared:
+            compared[ia, ib] = compare_files(prints[ia], prints[ib])
+        overlap, similarity, slices = compared[ia, ib]
         if overlap >= MIN_SHARED and max(similarity) >= SIMILAR_T:
             pairs.append(
-                SimilarPair(a, b, (float(similarity[0]), float(similarity[1])), (answers[a], answers[b]), slices)
+                SimilarPair(a, b, (float(similarity[0]), float(similarity[1])), (codes[ia], codes[ib]), slices)
             )
     pairs.sort(key=lambda p: (-max(p.similarity), -min(p.similarity), p.first, p.second))
-    return pairs, max(len(candidates) - MAX_COMPARED, 0)
+    return pairs, max(likely - MAX_COMPARED, 0)
 
 
 def histogram_png(scores: list[float], max_score: float) -> str:
@@ -373,16 +439,15 @@ def write_class_report(course: Course, lab: str) -> Path:
         raise CommandError(
             f"No readable release of {lab} at {course.releases / lab}: rebuild it (python -m grading release {lab})."
         )
-    notebooks, skipped = {}, []
-    for result in results:
+    answers, failures, skipped = {}, {}, []
+    for result in results:  # one notebook at a time: a class of 10,000 is never in memory at once
         notebook = read_notebook(course.autograded_notebook(lab, result.student))
         if notebook is None:
             skipped.append(result.student)
         else:
-            notebooks[result.student] = notebook
-    answers = {student: answer_code(notebook) for student, notebook in notebooks.items()}
+            answers[result.student], failures[result.student] = answer_code(notebook), failure_messages(notebook)
     pairs, unchecked = similar_pairs(answers, answer_code(release))
-    page = render_page(lab, results, grade_cells(release), common_failures(notebooks), pairs, unchecked, skipped)
+    page = render_page(lab, results, grade_cells(release), common_failures(failures), pairs, unchecked, skipped)
     path = course.reports / f"{lab}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
