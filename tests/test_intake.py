@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 
 from grading.classwork.intake import refusal
@@ -56,3 +58,13 @@ def test_a_submission_folder_that_is_a_symlink_is_refused(tmp_path):
     (submitted / "student" / "lab").symlink_to(master)
     reason = refusal(submitted / "student" / "lab", "lab.ipynb", within=submitted)
     assert reason == "refused: the submission folder student/lab is a symbolic link"
+
+
+def test_a_notebook_rewritten_after_it_was_accepted_is_checked_again_even_with_its_old_time(tmp_path):
+    folder = notebook_folder(tmp_path, nbformat.writes(nbformat.v4.new_notebook()))
+    path = folder / "lab.ipynb"
+    assert refusal(folder, "lab.ipynb") is None
+    before = path.stat()
+    path.write_text('{"cells": "not a list"}'.ljust(before.st_size))  # same size, in place
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and its old modification time
+    assert "not a valid notebook" in refusal(folder, "lab.ipynb")

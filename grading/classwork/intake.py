@@ -9,6 +9,7 @@ reading it, `RecursionError` and `MemoryError` included, becomes such a reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -46,11 +47,23 @@ def folder_refusal(folder: Path) -> str | None:
 
 
 def notebook_refusal(path: Path) -> str | None:
-    """Why a submitted file is not a notebook the grader will read, or None when it is one."""
+    """Why a submitted file is not a notebook the grader will read, or None when it is one.
+
+    A class's grading asks twice per student (as the student's work is prepared, and again as
+    nbgrader is about to read it): the file is read and checked once per version of it (device,
+    inode, size, modification and change times: a file replaced or written since, even with its
+    old modification time put back, is read again)."""
     if not path.is_file() or path.is_symlink():
         return f"no {path.name} in the submission"
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+    info = path.stat()
+    if info.st_size > MAX_NOTEBOOK_BYTES:
         return f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 1_000_000} MB: it cannot be a lab's notebook"
+    return _checked_notebook(str(path), (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_notebook(name: str, version: tuple[int, ...]) -> str | None:
+    path = Path(name)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
