@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from grading.course import put_environment_on_path
 from grading.gradebook_url import one_engine_per_database, open_gradebook, students_in
 
@@ -50,3 +53,43 @@ def test_within_a_grading_nbgraders_gradebooks_share_one_engine_per_database_and
         assert after.engine is not after_again.engine and after.engine is not shared
         assert [student.id for student in after.students] == ["ada"]
     assert shared.pool.checkedout() == 0
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements every engine runs within the block."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    ran: list[str] = []
+
+    def keep(connection, cursor, statement, *rest):
+        ran.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        yield ran
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+
+
+def checks_tables(ran: list[str]) -> bool:
+    return any("PRAGMA" in statement or "sqlite_master" in statement for statement in ran)
+
+
+def test_within_a_grading_a_gradebooks_tables_are_checked_once_and_a_new_one_is_made_as_nbgrader_makes_it(tmp_path):
+    from nbgrader.api import Gradebook
+    from sqlalchemy import text
+
+    put_environment_on_path()
+    url = f"sqlite:///{tmp_path}/gradebook.db"
+    with one_engine_per_database():
+        with Gradebook(url, COURSE_ID) as first:  # a new database: its tables made, alembic's version stamped
+            first.add_student("ada")
+        with statements() as within, Gradebook(url, COURSE_ID) as again:
+            assert [student.id for student in again.students] == ["ada"]
+    with statements() as outside, Gradebook(url, COURSE_ID) as after:
+        assert [student.id for student in after.students] == ["ada"]
+        assert after.db.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    assert not checks_tables(within)
+    assert checks_tables(outside)  # nbgrader's own opening checks every table
