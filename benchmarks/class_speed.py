@@ -115,9 +115,10 @@ class Sizes:
     lab2: int = 20
     scaling: tuple[int, ...] = (50, 100, 200)
     dask: int = 40
+    kit_workers: tuple[int | None, ...] = (1, None)  # the kit's runs of parts 1 and 2 (None: every worker)
 
 
-QUICK = Sizes(students=3, lab2=2, scaling=(2, 4), dask=2)
+QUICK = Sizes(students=3, lab2=2, scaling=(2, 4), dask=2, kit_workers=(None,))
 
 
 @dataclass
@@ -502,14 +503,15 @@ def kit_class(
     students: list[str],
     cache: Path | None,
     reference: Scores | None,
+    worker_counts: tuple[int | None, ...],
 ) -> tuple[list[Run], Course]:
-    """The class graded by the kit with one worker, then every worker (its cache copied from `cache`)."""
+    """The class graded by the kit with each of `worker_counts` (None: every worker), its cache copied from `cache`."""
     course = kit_course(scratch / f"kit-{lab}", lab)
     write_class(course, lab, entries, students)
     if cache:
         shutil.copytree(cache, course.cache, dirs_exist_ok=True)
     runs = []
-    for workers in (1, None):
+    for workers in worker_counts:
         log(f"{lab}: kit autograde of {len(students)} submissions with {workers or default_workers()} worker(s)")
         run = grade_kit(course, lab, len(students), workers=workers)
         if reference is not None:
@@ -519,14 +521,22 @@ def kit_class(
 
 
 def compare_class(
-    scratch: Path, lab: str, entries: list[CorpusEntry], students: list[str], parts: set[str], cache: Path | None = None
+    scratch: Path,
+    lab: str,
+    entries: list[CorpusEntry],
+    students: list[str],
+    parts: set[str],
+    worker_counts: tuple[int | None, ...],
+    cache: Path | None = None,
 ) -> Comparison:
     """Grade one class by stock nbgrader and by the kit, as `parts` asks."""
     comparison, reference = Comparison(), None
     if "stock" in parts:
         comparison.stock, reference = stock_class(scratch, lab, entries, students, cache)
     if "kit" in parts:
-        comparison.kit, comparison.kit_course = kit_class(scratch, lab, entries, students, cache, reference)
+        comparison.kit, comparison.kit_course = kit_class(
+            scratch, lab, entries, students, cache, reference, worker_counts
+        )
     return comparison
 
 
@@ -538,10 +548,10 @@ MEMORY_NOTE = (
 )
 
 
-def part_first_lab(scratch: Path, students: int, parts: set[str]) -> Run | None:
+def part_first_lab(scratch: Path, students: int, parts: set[str], worker_counts: tuple[int | None, ...]) -> Run | None:
     """Part 1; returns the kit's every-worker run (the scaling part reuses it)."""
     entries = honest_entries(FIRST)
-    comparison = compare_class(scratch, FIRST, entries, student_ids(students), parts)
+    comparison = compare_class(scratch, FIRST, entries, student_ids(students), parts, worker_counts)
     section(
         f"1. {FIRST}: a class of {students} honest submissions ({len(entries)} corpus entries, cycled)",
         class_table(comparison.runs, comparison.stock) + "\n" + MEMORY_NOTE,
@@ -636,13 +646,13 @@ def retraining(kit: Course, cache: Path, trains: CorpusEntry) -> list[list[str]]
     ]
 
 
-def part_second_lab(scratch: Path, students: int) -> None:
+def part_second_lab(scratch: Path, students: int, worker_counts: tuple[int | None, ...]) -> None:
     log(f"{SECOND}: filling the network cache from the master")
     filled, fill_seconds = fill_cache(scratch)
     log(f"{SECOND}: which honest answers train on the master's windows")
     same, other = split_by_training(filled)
     names = student_ids(students)
-    comparison = compare_class(scratch, SECOND, same, names, {"stock", "kit"}, cache=filled.cache)
+    comparison = compare_class(scratch, SECOND, same, names, {"stock", "kit"}, worker_counts, cache=filled.cache)
     section(
         f"2. {SECOND}: a class of {students} honest submissions that train on the master's windows "
         f"({len(same)} corpus entries, cycled), the network cached (filled from the master first in "
@@ -827,23 +837,27 @@ def part_dask(scratch: Path, students: int) -> None:
     entries = honest_entries(FIRST)
     course = kit_course(scratch / "dask", FIRST)
     write_class(course, FIRST, entries, student_ids(students))
-    rows = []
+    log("dask: filling the lab's cache from the master first (not timed), as for both runs alike")
+    lab_cache.fill_from_master(course, FIRST, course.nbgrader_api().config)
+    rows, one = [], None
     for workers in (1, 2):
         log(f"dask: a scheduler and {workers} worker(s) on loopback; kit autograde of {students} submissions")
         with dask_cluster(scratch / f"dask-cluster-{workers}", workers) as (address, pids, certificates):
             run = grade_kit(course, FIRST, students, scheduler=address, roots=pids, certificates=certificates)
+        one = one or run
         rows.append(
             [
                 str(workers),
                 f"{run.seconds:.1f}",
                 f"{run.per_student:.2f}",
+                f"{one.seconds / run.seconds:.2f}x",
                 f"{run.coordinator_mb:.0f}",
                 f"{run.runner_mb:.0f}",
             ]
         )
     section(
         f"5. Dask on loopback: {FIRST}, a class of {students}, `--scheduler` with one-thread workers",
-        table(["dask workers", "seconds", "s/submission", "coordinator MB", "code runner MB"], rows),
+        table(["dask workers", "seconds", "s/submission", "speed-up", "coordinator MB", "code runner MB"], rows),
     )
 
 
@@ -877,7 +891,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"tiny sizes, for a smoke run (first lab {QUICK.students}, second lab {QUICK.lab2}, "
+        help=f"tiny sizes, for a smoke run (first lab {QUICK.students}, second lab {QUICK.lab2}, the kit with every worker only, "
         f"scaling {'/'.join(map(str, QUICK.scaling))}, dask {QUICK.dask})",
     )
     return parser.parse_args()
@@ -908,12 +922,12 @@ def main() -> None:
     started, failed = time.monotonic(), []
     try:
         known = (
-            attempt("1", failed, part_first_lab, scratch, sizes.students, parts)
+            attempt("1", failed, part_first_lab, scratch, sizes.students, parts, sizes.kit_workers)
             if FIRST in args.labs and parts & {"stock", "kit"}
             else None
         )
         if SECOND in args.labs and "lab2" in parts:
-            attempt("2", failed, part_second_lab, scratch, sizes.lab2)
+            attempt("2", failed, part_second_lab, scratch, sizes.lab2, sizes.kit_workers)
         if "floor" in parts:
             attempt("3", failed, part_floor, scratch, args.labs)
         if FIRST in args.labs and "scaling" in parts:
