@@ -6,7 +6,8 @@ new database engine, which checks every table and compiles every query again) an
 two passes over a notebook (sanitising it, then autograding it), writes the sanitised notebook
 to the student's folder and reads it back, checking it against nbformat's schema on the way. Here
 the set-up runs in one gradebook session and the sanitised notebook goes from one pass to the
-next in memory, as nbgrader would have read it back. The preprocessors, their configuration and
+next in memory, as nbgrader would have read it back; nbconvert's exporter copies each notebook
+twice per pass, here once. The preprocessors, their configuration and
 the notebook written are nbgrader's own; `nbgrader autograde` still works on the course and
 gives the same results, only slower.
 """
@@ -18,12 +19,14 @@ import os
 import shutil
 
 import nbformat
-from nbconvert.exporters import Exporter
+from nbconvert.exporters import Exporter, NotebookExporter
+from nbformat import validator
 from nbformat.v4.rwbase import strip_transient
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde as NbgraderAutograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
+from traitlets import Type
 
 
 def autograde(api, lab: str, student: str) -> dict:
@@ -35,9 +38,28 @@ def autograde(api, lab: str, student: str) -> dict:
         return utils.capture_log(converter)
 
 
+class NotebookExporterCopyingOnce(NotebookExporter):
+    """nbconvert's notebook exporter, which copies each notebook twice before its preprocessors
+    run (`from_notebook_node`, then `_preprocess`, with the resources), here once: the
+    preprocessors get the first copy. The same preprocessors, checks and order as nbconvert's."""
+
+    def _preprocess(self, nb, resources):
+        if hasattr(validator, "normalize"):
+            _, nb = validator.normalize(nb)
+        for preprocessor in self._preprocessors:
+            nb, resources = preprocessor(nb, resources)
+            if not self.optimistic_validation:
+                self._validate_preprocessor(nb, preprocessor)
+        if self.optimistic_validation and self._preprocessors:
+            self._validate_preprocessor(nb, preprocessor)
+        return nb, resources
+
+
 class Autograde(NbgraderAutograde):
-    """nbgrader's autograde converter, its student set up in one gradebook session and its two
-    passes over each notebook joined in memory."""
+    """nbgrader's autograde converter, its student set up in one gradebook session, its two passes
+    over each notebook joined in memory, and each notebook copied once per pass."""
+
+    exporter_class = Type(NotebookExporterCopyingOnce, klass=Exporter)
 
     def init_assignment(self, assignment_id: str, student_id: str) -> None:
         BaseConverter.init_assignment(self, assignment_id, student_id)  # the submission's other files
