@@ -119,11 +119,15 @@ def record_refusal(api, course: Course, lab: str, student: str, reason: str) -> 
 
 def notes_from_notebook(course: Course, lab: str, student: str) -> list[Note]:
     """What the grader saw go wrong in the run beyond right and wrong (dead kernels, limits, floods):
-    the incidents that ExecuteInSandbox kept in the autograded notebook's metadata, never its outputs."""
+    the incidents that ExecuteInSandbox kept in the autograded notebook's metadata, never its outputs.
+    The notebook was just written by nbgrader in this process: its JSON is read, not checked again
+    against nbformat's schema, and `incidents.notes` keeps only well-formed incidents."""
     path = course.autograded_notebook(lab, student)
     if not path.is_file():
         return []
-    grading = nbformat.read(path, as_version=4).metadata.get("grading")
+    written = json.loads(path.read_bytes())
+    metadata = written.get("metadata") if isinstance(written, dict) else None
+    grading = metadata.get("grading") if isinstance(metadata, dict) else None
     return incidents.notes(grading.get("incidents") if isinstance(grading, dict) else None)
 
 
