@@ -21,7 +21,7 @@ help:
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde records/submitted/*/<lab>, write feedback and records/grades.csv"
 	@echo "make formgrader  start JupyterLab in the course for nbgrader's formgrader (as root too)"
-	@echo "make bench    print how long each master notebook runs and how fast a class is graded"
+	@echo "make bench    print how long each master notebook runs, how fast a class is graded and how many students one grading process can take"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
 # grading.sandbox.launch.INSTALL_BWRAP says the same, for what runs after set-up
@@ -103,6 +103,7 @@ formgrader: setup
 bench: setup
 	$(PY) benchmarks/notebook_speed.py
 	$(PY) benchmarks/class_speed.py
+	$(PY) benchmarks/coordinator_ceiling.py --students 1000
 	$(PY) benchmarks/sandbox_cost.py
 
 # A student's copy of a lab, outside the course (only missing files are copied), opened in

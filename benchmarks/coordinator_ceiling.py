@@ -256,7 +256,8 @@ def report(ceilings: Iterable[Ceiling], runs_cpu: float | None) -> None:
     for ceiling in ceilings if runs_cpu else ():
         print(
             f"{ceiling.database}: one coordinator keeps about {ceiling.rate(1, len(ceiling.times)) * runs_cpu:.0f}"
-            f" workers busy (a student's sandboxed runs took {runs_cpu:.2f} s of CPU in the recording)"
+            f" workers busy (a student's sandboxed runs took {runs_cpu:.2f} s of CPU in the recording, the"
+            " workers' start-up included: make bench's class part measures a class's steady cost)"
         )
 
 
