@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from sql_statements import statements_run  # beside this file
 
 from grading.course import put_environment_on_path
 from grading.gradebook_url import one_engine_per_database, open_gradebook, students_in
@@ -55,24 +54,6 @@ def test_within_a_grading_nbgraders_gradebooks_share_one_engine_per_database_and
     assert shared.pool.checkedout() == 0
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements every engine runs within the block."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    ran: list[str] = []
-
-    def keep(connection, cursor, statement, *rest):
-        ran.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", keep)
-    try:
-        yield ran
-    finally:
-        event.remove(Engine, "before_cursor_execute", keep)
-
-
 def checks_tables(ran: list[str]) -> bool:
     return any("PRAGMA" in statement or "sqlite_master" in statement for statement in ran)
 
@@ -86,9 +67,9 @@ def test_within_a_grading_a_gradebooks_tables_are_checked_once_and_a_new_one_is_
     with one_engine_per_database():
         with Gradebook(url, COURSE_ID) as first:  # a new database: its tables made, alembic's version stamped
             first.add_student("ada")
-        with statements() as within, Gradebook(url, COURSE_ID) as again:
+        with statements_run() as within, Gradebook(url, COURSE_ID) as again:
             assert [student.id for student in again.students] == ["ada"]
-    with statements() as outside, Gradebook(url, COURSE_ID) as after:
+    with statements_run() as outside, Gradebook(url, COURSE_ID) as after:
         assert [student.id for student in after.students] == ["ada"]
         assert after.db.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     assert not checks_tables(within)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import OverwriteCells as StockOverwriteCells
 from nbgrader.utils import is_grade
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sql_statements import statements_run  # beside this file
 
 from grading.cells import grade_id, is_locked
 from grading.preprocessors.overwrite_cells import OverwriteCells
@@ -46,26 +43,11 @@ def tampered(released):
     return nb
 
 
-@contextmanager
-def counting_statements() -> Iterator[list]:
-    """The SQL statements run inside the block, one item each."""
-    statements: list = []
-
-    def count(*args) -> None:
-        statements.append(args)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
-
-
 def overwritten(preprocessor_class, nb, resources, caplog) -> tuple[nbformat.NotebookNode, list[str], int]:
     """The notebook after the preprocessor, its warnings, and the SQL statements it ran."""
     preprocessor = preprocessor_class(log=logging.getLogger("overwrite-test"))
     caplog.clear()
-    with counting_statements() as statements, caplog.at_level(logging.WARNING, logger="overwrite-test"):
+    with statements_run() as statements, caplog.at_level(logging.WARNING, logger="overwrite-test"):
         result, _ = preprocessor.preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
     return result, [record.getMessage() for record in caplog.records], len(statements)
 
@@ -82,7 +64,7 @@ def test_a_tampered_notebook_gets_the_stock_preprocessors_changes_and_warnings(t
 def test_the_gradebook_is_read_in_a_few_statements_instead_of_one_or_two_per_cell(released, resources, caplog):
     _, _, stock_statements = overwritten(StockOverwriteCells, released, resources, caplog)
     _, _, kit_statements = overwritten(OverwriteCells, released, resources, caplog)
-    with counting_statements() as opening, Gradebook(resources["nbgrader"]["db_url"]):
+    with statements_run() as opening, Gradebook(resources["nbgrader"]["db_url"]):
         pass  # nbgrader checks the tables whenever a gradebook is opened
     assert stock_statements > len([cell for cell in released.cells if grade_id(cell)])
     assert kit_statements <= len(opening) + 6
