@@ -1,18 +1,20 @@
 """`autograde_student`: the kit's autograde of one student leaves the same notebook, gradebook rows
 and warnings as nbgrader's own converter, for an honest submission and a wrong one, late, with a
-locked cell rewritten."""
+locked cell rewritten (its first pass made ahead, as a class's coordinator makes it); a first pass
+made ahead of a submission that then changes is not used."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
 
 from grading.cells import is_locked
 from grading.classwork.autograde_class import ensure_in_gradebook, quiet_gradebook
-from grading.classwork.autograde_student import autograde
+from grading.classwork.autograde_student import Autograde, autograde, sanitize_ahead
 from grading.cli import copy_course
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
 
@@ -77,8 +79,16 @@ def both(tmp_path_factory, course_template):
     stock = graded_course(
         scratch, course_template, "stock", lambda api, s: api.autograde(LAB, s, force=True, create=True)
     )
-    kit = graded_course(scratch, course_template, "kit", lambda api, s: autograde(api, LAB, s))
+    kit = graded_course(scratch, course_template, "kit", kit_autograde)
     return stock, kit
+
+
+def kit_autograde(api, student: str) -> dict:
+    """The honest student as `nbgrader autograde` would have the kit grade them; the other as a
+    class's coordinator does, the first pass made ahead (while a worker would run their code)."""
+    if student != "honest":
+        sanitize_ahead(api, LAB, student)
+    return autograde(api, LAB, student)
 
 
 def test_the_autograded_notebooks_are_the_same_byte_for_byte(both):
@@ -103,3 +113,25 @@ def test_the_same_warnings_are_logged(both):
     assert kit_warnings == stock_warnings
     assert any(re.search(r"is 18000(\.0)? seconds late", line) for line in kit_warnings["wrong-tampered-late"])
     assert any("'checksum'" in line for line in kit_warnings["wrong-tampered-late"])
+
+
+def test_a_first_pass_made_ahead_is_used_only_while_the_submission_is_unchanged(tmp_path, course_template, monkeypatch):
+    course = copy_course(course_template, tmp_path / "ahead")
+    api = course.nbgrader_api()
+    ensure_in_gradebook(api, course, LAB)
+    passes = []
+    sanitize = Autograde._sanitize
+    monkeypatch.setattr(Autograde, "_sanitize", lambda self, path: passes.append(path) or sanitize(self, path))
+    notebooks = submissions(course)
+    for student in ("unchanged", "resubmitted"):
+        write_submission(course, LAB, student, notebooks["honest"])
+        sanitize_ahead(api, LAB, student)
+    write_submission(course, LAB, "resubmitted", notebooks["wrong-tampered-late"])  # copied over the first
+    with quiet_gradebook():
+        outcomes = {student: autograde(api, LAB, student) for student in ("unchanged", "resubmitted")}
+    assert all(outcome["success"] for outcome in outcomes.values()), outcomes
+    assert [Path(path).parts[-3] for path in passes] == ["unchanged", "resubmitted", "resubmitted"]
+    assert all("Sanitizing" in outcome["log"] and "'checksum'" in outcome["log"] for outcome in outcomes.values())
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        assert gradebook.find_submission(LAB, "unchanged").score == 20
+        assert gradebook.find_submission(LAB, "resubmitted").score < 20

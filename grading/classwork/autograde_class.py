@@ -35,7 +35,7 @@ import nbformat
 from nbformat.v4 import new_output
 
 from grading.classwork import lab_cache
-from grading.classwork.autograde_student import autograde
+from grading.classwork.autograde_student import autograde, forget_ahead
 from grading.classwork.intake import link_refusal, refusal
 from grading.classwork.journal import Journal
 from grading.course import Course
@@ -341,6 +341,7 @@ def grade_on_pool(api, course: Course, lab: str, choice: Choice, pool, notes: li
     def finish(student: str, started: float, where: str) -> None:
         result = grade_student(api, course, lab, student)
         prepared.forget(lab, student)
+        forget_ahead(lab, student)
         result.notes.extend(notes)
         choice.journal.record(result)
         graded[student] = result

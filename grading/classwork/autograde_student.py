@@ -7,16 +7,21 @@ two passes over a notebook (sanitising it, then autograding it), writes the sani
 to the student's folder and reads it back, checking it against nbformat's schema on the way. Here
 the set-up runs in one gradebook session and the sanitised notebook goes from one pass to the
 next in memory, as nbgrader would have read it back; nbconvert's exporter copies each notebook
-twice per pass, here once. The preprocessors, their configuration and
-the notebook written are nbgrader's own; `nbgrader autograde` still works on the course and
-gives the same results, only slower.
+twice per pass, here once. The first pass can be made ahead (`sanitize_ahead`: the class's
+coordinator needs its notebook to say what the workers run) and is then taken as made, its log
+said again at the moment nbgrader would have said it, if the submission's file is still the one
+it was made from. The preprocessors, their configuration and the notebook written are
+nbgrader's own; `nbgrader autograde` still works on the course and gives the same results, only
+slower.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import shutil
+from dataclasses import dataclass
 
 import nbformat
 from nbconvert.exporters import Exporter, NotebookExporter
@@ -27,6 +32,56 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde as NbgraderAutograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
 from traitlets import Type
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """The converter's first pass over one submission, made ahead of its autograde: the file it
+    read (`path` and its `identity`), the sanitised notebook and resources, and the log."""
+
+    path: str
+    identity: tuple[int, ...]
+    notebook: nbformat.NotebookNode
+    resources: dict
+    records: tuple[logging.LogRecord, ...]
+
+
+_ahead: dict[tuple[str, str], FirstPass] = {}
+
+
+def file_identity(path: str) -> tuple[int, ...]:
+    """Changes whenever the file is replaced or written, even to the same size and time."""
+    found = os.stat(path)
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+class _Keep(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def sanitize_ahead(api, lab: str, student: str) -> nbformat.NotebookNode:
+    """The converter's first pass over `student`'s submission, made now and kept for their
+    autograde (`forget_ahead` drops it). Raises what the pass raises; nothing is kept then."""
+    with utils.temp_attrs(api.coursedir, assignment_id=lab, student_id=student):
+        converter = Autograde(coursedir=api.coursedir, parent=api)
+        path = os.path.join(converter._format_source(lab, student), f"{lab}.ipynb")
+        identity = file_identity(path)
+        keep, log = _Keep(), logging.Logger("grading.sanitize_ahead", api.log.getEffectiveLevel())
+        log.addHandler(keep)
+        converter.log = log  # the exporter and its preprocessors log through their parent's log
+        converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
+        notebook, resources = converter._sanitize(path)
+    _ahead[(lab, student)] = FirstPass(path, identity, notebook, resources, tuple(keep.records))
+    return notebook
+
+
+def forget_ahead(lab: str, student: str) -> None:
+    _ahead.pop((lab, student), None)
 
 
 def autograde(api, lab: str, student: str) -> dict:
@@ -159,7 +214,17 @@ class Autograde(NbgraderAutograde):
 
     def _sanitized(self, notebook_filename: str) -> tuple[nbformat.NotebookNode, dict]:
         """The first pass: the submission through the sanitising preprocessors, as the second pass
-        would read it back from the file nbgrader writes in between."""
+        would read it back from the file nbgrader writes in between (made ahead, if it was made
+        from this very file)."""
+        made = self._made_ahead(notebook_filename)
+        if made is not None:
+            for record in made.records:
+                if self.log.isEnabledFor(record.levelno):
+                    self.log.handle(record)
+            return made.notebook, made.resources
+        return self._sanitize(notebook_filename)
+
+    def _sanitize(self, notebook_filename: str) -> tuple[nbformat.NotebookNode, dict]:
         self._sanitizing = True
         self._init_preprocessors()
         modified = datetime.datetime.fromtimestamp(os.path.getmtime(notebook_filename), tz=datetime.timezone.utc)
@@ -168,6 +233,12 @@ class Autograde(NbgraderAutograde):
         resources = self._resources(notebook_filename, modified)
         sanitized, resources = Exporter.from_notebook_node(self.exporter, submitted, resources=resources)
         return strip_transient(sanitized), resources
+
+    def _made_ahead(self, notebook_filename: str) -> FirstPass | None:
+        made = _ahead.pop((self.coursedir.assignment_id, self.coursedir.student_id), None)
+        if made is None or made.path != notebook_filename or made.identity != file_identity(notebook_filename):
+            return None
+        return made
 
     def _resources(self, notebook_filename: str, modified: datetime.datetime) -> dict:
         """What nbconvert's `from_filename` gives the preprocessors for a notebook at this path."""

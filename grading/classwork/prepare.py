@@ -1,10 +1,10 @@
 """The coordinator's first step for a student: the code nbgrader is about to run, as `StudentWork`.
 
-The submission goes through the same sanitising preprocessors nbgrader's autograde will apply
-(`Autograde.sanitize_preprocessors` of the course's configuration: the release's locked cells
-restored, outputs cleared, ...), in memory; then `ExecuteInSandbox` and `VerifyAnswers` say what
-they would run. Their answers, made on workers, are used only if nbgrader's own pass asks for
-exactly the same runs (`grading.execution.prepared`).
+The submission goes through the first pass of nbgrader's autograde (the sanitising preprocessors
+of the course's configuration: the release's locked cells restored, outputs cleared, ...), in
+memory, kept for the student's autograde (`autograde_student.sanitize_ahead`); then
+`ExecuteInSandbox` and `VerifyAnswers` say what they would run. Their answers, made on workers,
+are used only if nbgrader's own pass asks for exactly the same runs (`grading.execution.prepared`).
 """
 
 from __future__ import annotations
@@ -12,29 +12,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import nbformat
-from nbformat.notebooknode import NotebookNode
-from traitlets.utils.importstring import import_item
-
+from grading.classwork.autograde_student import sanitize_ahead
 from grading.course import Course
 from grading.execution.work import StudentWork
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox, course_cache, font_cache, release_folder
 from grading.preprocessors.verify_answers import VerifyAnswers
 from grading.sandbox.launch import Sandbox
-
-
-def sanitized(api, course: Course, lab: str, student: str) -> NotebookNode:
-    """The submission as nbgrader's autograde hands it to its execution step."""
-    nb = nbformat.read(course.submission(lab, student), as_version=4)
-    resources = {
-        "unique_key": lab,
-        "output_files_dir": f"{lab}_files",
-        "nbgrader": {"student": student, "assignment": lab, "notebook": lab, "db_url": api.coursedir.db_url},
-    }
-    for entry in api.config.Autograde.sanitize_preprocessors:
-        preprocessor = (import_item(entry) if isinstance(entry, str) else entry)(config=api.config)
-        nb, resources = preprocessor(nb, resources)  # skipped when disabled, as in nbgrader's exporter
-    return nb
 
 
 def sandbox_settings(api) -> dict:
@@ -44,7 +27,7 @@ def sandbox_settings(api) -> dict:
 
 def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
     """What a worker runs for `student`: the notebook's cells and each graded function's verdict."""
-    nb = sanitized(api, course, lab, student)
+    nb = sanitize_ahead(api, lab, student)
     execute, verify = ExecuteInSandbox(config=api.config), VerifyAnswers(config=api.config)
     cache = course_cache(api.coursedir)
     font_cache(cache / "sandbox" / "matplotlib")
