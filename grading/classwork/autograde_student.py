@@ -18,20 +18,23 @@ slower.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass
 
 import nbformat
-from nbconvert.exporters import Exporter, NotebookExporter
+from nbconvert.exporters import NotebookExporter
 from nbformat import validator
-from nbformat.v4.rwbase import strip_transient
+from nbformat.v4.nbjson import BytesEncoder
+from nbformat.v4.rwbase import split_lines, strip_transient
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde as NbgraderAutograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
 from traitlets import Type
+from traitlets.log import get_logger
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,30 @@ def autograde(api, lab: str, student: str) -> dict:
 
 
 class NotebookExporterCopyingOnce(NotebookExporter):
-    """nbconvert's notebook exporter, which copies each notebook twice before its preprocessors
-    run (`from_notebook_node`, then `_preprocess`, with the resources), here once: the
-    preprocessors get the first copy. The same preprocessors, checks and order as nbconvert's."""
+    """nbconvert's notebook exporter, which copies each notebook four times per pass (before its
+    preprocessors, in `from_notebook_node`, `_preprocess` and nbformat's `normalize`, then before
+    writing it), here once: `normalize`'s copy goes through the preprocessors and is written as
+    it is, since nothing uses it afterwards. The same preprocessors, checks, order and bytes
+    written as nbconvert's (`nbformat.writes`: checked against the schema, an invalid notebook
+    logged, lines split, transient metadata left out)."""
+
+    def preprocessed(self, nb, resources=None):
+        """`Exporter.from_notebook_node`: a copy of `nb` through the preprocessors, and the resources."""
+        resources = self._init_resources(resources)
+        if "language" in nb["metadata"]:
+            resources["language"] = nb["metadata"]["language"].lower()
+        nb, resources = self._preprocess(nb, resources)
+        return nb, self._init_resources(resources)  # as nbconvert's, whatever a preprocessor returned
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        if self.nbformat_version != 4 or nb.nbformat != 4:
+            return super().from_notebook_node(nb, resources, **kw)
+        nb, resources = self.preprocessed(nb, resources)
+        resources["output_suffix"] = ".nbconvert"
+        return _written(nb), resources
 
     def _preprocess(self, nb, resources):
-        if hasattr(validator, "normalize"):
-            _, nb = validator.normalize(nb)
+        _, nb = validator.normalize(nb)  # a copy: the caller's notebook is left as it was
         for preprocessor in self._preprocessors:
             nb, resources = preprocessor(nb, resources)
             if not self.optimistic_validation:
@@ -110,11 +130,28 @@ class NotebookExporterCopyingOnce(NotebookExporter):
         return nb, resources
 
 
+def _written(nb: nbformat.NotebookNode) -> str:
+    """`nbformat.writes(nb)` of a version 4 notebook that is not used again, without its copy."""
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as error:
+        get_logger().error("Notebook JSON is invalid: %s", error)
+    text = json.dumps(
+        strip_transient(split_lines(nb)),
+        cls=BytesEncoder,
+        indent=1,
+        sort_keys=True,
+        separators=(",", ": "),
+        ensure_ascii=False,
+    )
+    return text if text.endswith("\n") else text + "\n"
+
+
 class Autograde(NbgraderAutograde):
     """nbgrader's autograde converter, its student set up in one gradebook session, its two passes
     over each notebook joined in memory, and each notebook copied once per pass."""
 
-    exporter_class = Type(NotebookExporterCopyingOnce, klass=Exporter)
+    exporter_class = Type(NotebookExporterCopyingOnce, klass=NotebookExporterCopyingOnce)
 
     def init_assignment(self, assignment_id: str, student_id: str) -> None:
         BaseConverter.init_assignment(self, assignment_id, student_id)  # the submission's other files
@@ -231,7 +268,7 @@ class Autograde(NbgraderAutograde):
         with open(notebook_filename, encoding="utf-8") as file:
             submitted = nbformat.read(file, as_version=4)
         resources = self._resources(notebook_filename, modified)
-        sanitized, resources = Exporter.from_notebook_node(self.exporter, submitted, resources=resources)
+        sanitized, resources = self.exporter.preprocessed(submitted, resources)
         return strip_transient(sanitized), resources
 
     def _made_ahead(self, notebook_filename: str) -> FirstPass | None:
