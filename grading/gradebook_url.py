@@ -153,18 +153,21 @@ def one_engine_per_database() -> Iterator[None]:
     """Within the block, every gradebook nbgrader opens on the same URL shares one engine (a third
     of the time nbgrader's gradebook took per student), and checks its tables once: nbgrader
     inspects the database and asks for each of its tables whenever it opens the gradebook (about
-    130 catalogue queries per student, most of a PostgreSQL gradebook's time). The engines are
-    disposed of at the block's end.
+    130 catalogue queries per student, most of a PostgreSQL gradebook's time). A gradebook closed
+    gives its connection back to the engine's pool, where the next one takes it: nbgrader's
+    `close` disposes of the engine, so each of the five or so gradebooks a student's autograde
+    opens connected again (to PostgreSQL, a new session; to SQLite, its schema read again). The
+    engines are disposed of at the block's end.
 
     For the coordinator, which alone opens gradebooks in its process while it grades (nobody drops
-    a gradebook's tables meanwhile): nbgrader's `create_engine`, `inspect` and its tables'
-    `create_all` are replaced for the block's duration."""
+    a gradebook's tables meanwhile): nbgrader's `create_engine`, `inspect`, its tables'
+    `create_all` and `Gradebook.close` are replaced for the block's duration."""
     import nbgrader.api
 
     made: dict[tuple, object] = {}
     ready: set[int] = set()  # engines whose tables have been checked (and made if missing)
     create_engine, inspect, metadata = nbgrader.api.create_engine, nbgrader.api.inspect, nbgrader.api.Base.metadata
-    create_all = metadata.create_all
+    create_all, close = metadata.create_all, nbgrader.api.Gradebook.close
 
     def shared(url, **options):
         key = (str(url), tuple(sorted(options.items())))
@@ -180,11 +183,16 @@ def one_engine_per_database() -> Iterator[None]:
             create_all(bind=bind, **options)
             ready.add(id(bind))
 
+    def close_session(gradebook) -> None:
+        gradebook.db.remove()  # the connection goes back to the shared engine's pool
+
     nbgrader.api.create_engine, nbgrader.api.inspect, metadata.create_all = shared, inspect_once, create_all_once
+    nbgrader.api.Gradebook.close = close_session
     try:
         yield
     finally:
         nbgrader.api.create_engine, nbgrader.api.inspect = create_engine, inspect
         del metadata.create_all
+        nbgrader.api.Gradebook.close = close
         for engine in made.values():
             engine.dispose()

@@ -54,6 +54,36 @@ def test_within_a_grading_nbgraders_gradebooks_share_one_engine_per_database_and
     assert shared.pool.checkedout() == 0
 
 
+def test_within_a_grading_a_closed_gradebook_gives_its_connection_to_the_next_and_nbgraders_close_comes_back(tmp_path):
+    from nbgrader.api import Gradebook
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    put_environment_on_path()
+    url, close = f"sqlite:///{tmp_path}/gradebook.db", Gradebook.close
+    open_gradebook(url, COURSE_ID, ["ada"])
+    connected: list[object] = []
+
+    def count(connection, record) -> None:
+        connected.append(connection)
+
+    event.listen(Pool, "connect", count)
+    try:
+        with one_engine_per_database():
+            for _ in range(4):
+                with Gradebook(url, COURSE_ID) as gradebook:
+                    assert [student.id for student in gradebook.students] == ["ada"]
+        within = len(connected)
+        for _ in range(2):
+            with Gradebook(url, COURSE_ID) as gradebook:
+                assert [student.id for student in gradebook.students] == ["ada"]
+    finally:
+        event.remove(Pool, "connect", count)
+    assert within == 1
+    assert len(connected) == within + 2  # nbgrader's own: a connection per gradebook, disposed at its close
+    assert Gradebook.close is close
+
+
 def checks_tables(ran: list[str]) -> bool:
     return any("PRAGMA" in statement or "sqlite_master" in statement for statement in ran)
 
