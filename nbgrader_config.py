@@ -49,7 +49,7 @@ c.Autograde.autograde_preprocessors = [
     NBGRADER + "IgnorePattern",
     NBGRADER + "LimitOutput",
     KIT + "VerifyAnswers",
-    NBGRADER + "SaveAutoGrades",
+    KIT + "SaveAutoGrades",
     NBGRADER + "AssignLatePenalties",
     KIT + "CheckCellMetadata",
 ]
