@@ -237,3 +237,10 @@ def test_under_cpu_load_an_honest_students_notebook_runs_to_the_end_because_cell
     feedback(course, LAB)
     page = (course.feedback / "ada" / LAB / f"{LAB}.html").read_text()
     assert "time limit" not in page and "was stopped" not in page
+
+
+def test_the_locked_cells_a_student_changed_are_named_in_their_notes_and_nobody_elses(graded_class):
+    notes = {student: result.said() for student, result in graded_class.results.items()}
+    assert "changed or removed locked cells (test_estimate_gaussian)" in notes["cheat-edited-test-cell"]
+    assert "test_estimate_gaussian, test_select_threshold" in notes["cheat-deleted-test-cells"]
+    assert not any("locked cells" in notes[entry.name] for entry in corpus(LAB))

@@ -35,7 +35,7 @@ import nbformat
 from nbformat.v4 import new_output
 
 from grading.classwork import lab_cache
-from grading.classwork.autograde_student import autograde, forget_ahead
+from grading.classwork.autograde_student import autograde, forget_ahead, submission_read_ahead
 from grading.classwork.intake import link_refusal, refusal
 from grading.classwork.journal import Journal
 from grading.course import Course
@@ -149,7 +149,8 @@ def scores(coursedir: CourseDirectory, lab: str, student: str) -> tuple[float, f
 def tampering_note(course: Course, lab: str, student: str) -> list[Note]:
     """A note naming the locked cells the submission changed (their changes count for nothing)."""
     try:
-        submitted = nbformat.read(course.submission(lab, student), as_version=4)
+        path = course.submission(lab, student)
+        submitted = submission_read_ahead(lab, student, str(path)) or nbformat.read(path, as_version=4)
         released = read_release(course.releases / lab / f"{lab}.ipynb")
     except Exception:  # already refused at intake, or unreadable: nothing more to say
         return []

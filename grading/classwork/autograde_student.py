@@ -40,10 +40,12 @@ from traitlets.log import get_logger
 @dataclass(frozen=True)
 class FirstPass:
     """The converter's first pass over one submission, made ahead of its autograde: the file it
-    read (`path` and its `identity`), the sanitised notebook and resources, and the log."""
+    read (`path` and its `identity`) and the notebook read from it, the sanitised notebook and
+    resources, and the log."""
 
     path: str
     identity: tuple[int, ...]
+    submitted: nbformat.NotebookNode
     notebook: nbformat.NotebookNode
     resources: dict
     records: tuple[logging.LogRecord, ...]
@@ -78,9 +80,16 @@ def sanitize_ahead(api, lab: str, student: str) -> nbformat.NotebookNode:
         log.addHandler(keep)
         converter.log = log  # the exporter and its preprocessors log through their parent's log
         converter.exporter = converter.exporter_class(parent=converter, config=converter.config)
-        notebook, resources = converter._sanitize(path)
-    _ahead[(lab, student)] = FirstPass(path, identity, notebook, resources, tuple(keep.records))
+        submitted, notebook, resources = converter._sanitize(path)
+    _ahead[(lab, student)] = FirstPass(path, identity, submitted, notebook, resources, tuple(keep.records))
     return notebook
+
+
+def submission_read_ahead(lab: str, student: str, path: str) -> nbformat.NotebookNode | None:
+    """The submission as its first pass made ahead read it, if the file at `path` is still that
+    one (the caller must not change it), else None."""
+    made = _ahead.get((lab, student))
+    return made.submitted if made is not None and made.identity == file_identity(path) else None
 
 
 def forget_ahead(lab: str, student: str) -> None:
@@ -259,17 +268,19 @@ class Autograde(NbgraderAutograde):
                 if self.log.isEnabledFor(record.levelno):
                     self.log.handle(record)
             return made.notebook, made.resources
-        return self._sanitize(notebook_filename)
+        _, sanitized, resources = self._sanitize(notebook_filename)
+        return sanitized, resources
 
-    def _sanitize(self, notebook_filename: str) -> tuple[nbformat.NotebookNode, dict]:
+    def _sanitize(self, notebook_filename: str) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode, dict]:
+        """The submission as read, and as the first pass leaves it, with the resources."""
         self._sanitizing = True
         self._init_preprocessors()
         modified = datetime.datetime.fromtimestamp(os.path.getmtime(notebook_filename), tz=datetime.timezone.utc)
         with open(notebook_filename, encoding="utf-8") as file:
             submitted = nbformat.read(file, as_version=4)
         resources = self._resources(notebook_filename, modified)
-        sanitized, resources = self.exporter.preprocessed(submitted, resources)
-        return strip_transient(sanitized), resources
+        sanitized, resources = self.exporter.preprocessed(submitted, resources)  # a copy: `submitted` stays
+        return submitted, strip_transient(sanitized), resources
 
     def _made_ahead(self, notebook_filename: str) -> FirstPass | None:
         made = _ahead.pop((self.coursedir.assignment_id, self.coursedir.student_id), None)
