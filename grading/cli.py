@@ -86,8 +86,15 @@ def feedback(course: Course, lab: str) -> None:
     print(f"feedback: {lab} -> {course.feedback}/<student>/{lab}/{lab}.html", flush=True)
 
 
-def export(course: Course) -> None:
-    course.nbgrader_api(register_students=False)  # one line of error when the gradebook cannot be opened
+def export(course: Course, platform: str | None = None) -> None:
+    api = course.nbgrader_api(register_students=False)  # one line of error when the gradebook cannot be opened
+    if platform is not None:
+        from grading.reporting.platform_export import write_platform_export
+
+        destination = course.grades_csv.with_name(f"grades-{platform}.csv")
+        write_platform_export(api.coursedir.db_url, api.coursedir.course_id, platform, destination)
+        print(f"export: {destination} (import it in {platform.capitalize()}: README, Grades on a learning platform)")
+        return
     nbgrader = Path(sys.executable).parent / "nbgrader"
     done = subprocess.run(
         [str(nbgrader), "export", f"--to={course.grades_csv}"], cwd=course.root, capture_output=True, text=True
@@ -236,7 +243,7 @@ COMMANDS = {
     "release": ("build the student releases from the masters (every lab, or those named)", False),
     "autograde": ("autograde a class (or the students named), each student isolated, and write the lab's report", True),
     "feedback": ("write each student's feedback page", False),
-    "export": ("write records/grades.csv", False),
+    "export": ("write records/grades.csv, or the grades as Canvas or Moodle imports them", False),
     "report": ("print the class table of the last autograde and write its HTML page", False),
     "cluster-certs": ("make the certificates of the course's Dask cluster and print how to start it", False),
     "formgrader": (
@@ -278,6 +285,12 @@ def parser() -> argparse.ArgumentParser:
         made[name].add_argument("lab", nargs="?", metavar="LAB", help="the lab (a folder of solutions/)")
     made["autograde"].add_argument(
         "students", nargs="*", metavar="STUDENT", help="students to grade (default: every student who submitted)"
+    )
+    made["export"].add_argument(
+        "--for",
+        dest="platform",
+        choices=("canvas", "moodle"),
+        help="write records/grades-PLATFORM.csv, for that platform's gradebook import, instead",
     )
     made["autograde"].add_argument("--force", action="store_true", help="grade again the students already graded")
     made["cluster-certs"].add_argument(
@@ -341,7 +354,7 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
     if args.command == "release":
         release(course, labs)
     elif args.command == "export":
-        export(course)
+        export(course, args.platform)
     elif args.command == "autograde":
         print(
             printable_lines(

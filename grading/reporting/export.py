@@ -1,11 +1,12 @@
 """`nbgrader export` for this course: one row per student and lab, "not submitted" kept apart from 0.
 
 nbgrader's CSV exporter gives a student without a submission a score of 0, like a submission
-that earned nothing, and writes names unquoted. Here a missing submission has an empty score
-and the status `not submitted`; every row has the submission's timestamp and the lab's due
-date when the gradebook has them (import a roster with `nbgrader db student import` for names
-and e-mails, and set due dates with `nbgrader db assignment add LAB --duedate=...`).
-"""
+that earned nothing, and writes names as they are, unquoted. Here a missing submission has an
+empty score and the status `not submitted`; every row has the submission's timestamp and the
+lab's due date when the gradebook has them (import a roster with `nbgrader db student import`
+for names and e-mails, and set due dates with `nbgrader db assignment add LAB --duedate=...`);
+and a roster text that a spreadsheet would run as a formula gets a `'` first, as in the exports
+for learning platforms (`grading.reporting.platform_export`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import csv
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
+
+from grading.reporting.platform_export import after_penalty, text
 
 COLUMNS = [
     "assignment",
@@ -52,10 +55,10 @@ class CourseCsvExport(CsvExportPlugin):
         row: dict[str, object] = {
             "assignment": assignment.name,
             "duedate": assignment.duedate or "",
-            "student_id": student.id,
-            "last_name": student.last_name or "",
-            "first_name": student.first_name or "",
-            "email": student.email or "",
+            "student_id": text(student.id),
+            "last_name": text(student.last_name),
+            "first_name": text(student.first_name),
+            "email": text(student.email),
             "max_score": assignment.max_score,
         }
         try:
@@ -69,12 +72,11 @@ class CourseCsvExport(CsvExportPlugin):
                 "late_submission_penalty": "",
                 "score": "",
             }
-        penalty = submission.late_submission_penalty or 0.0
         return {
             **row,
             "timestamp": submission.timestamp or "",
             "status": "submitted",
             "raw_score": submission.score,
-            "late_submission_penalty": penalty,
-            "score": max(0.0, submission.score - penalty),
+            "late_submission_penalty": submission.late_submission_penalty or 0.0,
+            "score": after_penalty(submission),
         }
