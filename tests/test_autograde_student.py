@@ -135,3 +135,36 @@ def test_a_first_pass_made_ahead_is_used_only_while_the_submission_is_unchanged(
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         assert gradebook.find_submission(LAB, "unchanged").score == 20
         assert gradebook.find_submission(LAB, "resubmitted").score < 20
+
+
+def test_a_grading_that_stops_midway_leaves_no_first_pass_for_the_next(tmp_path, course_template, monkeypatch):
+    from grading.classwork import autograde_class as coordinator
+    from grading.classwork import autograde_student
+
+    class StoppingPool:
+        """Takes the first student's work (its first pass made ahead), then the grading stops."""
+
+        def answers(self, works):
+            next(iter(works))
+            raise KeyboardInterrupt
+
+        def describe(self) -> str:
+            return "a pool that stops"
+
+        def close(self) -> None:
+            pass
+
+    course = copy_course(course_template, tmp_path / "stopped")
+    write_submission(course, LAB, "s1", submissions(course)["honest"])
+    monkeypatch.setattr(coordinator, "make_pool", lambda *args, **kwargs: StoppingPool())
+    kept_when_stopped = []
+
+    def forget_all_ahead() -> None:
+        kept_when_stopped.append(list(autograde_student._ahead))
+        autograde_student.forget_all_ahead()
+
+    monkeypatch.setattr(coordinator, "forget_all_ahead", forget_all_ahead)
+    with pytest.raises(KeyboardInterrupt):
+        coordinator.autograde_class(course, LAB, progress=lambda line: None)
+    assert kept_when_stopped == [[(LAB, "s1")]]
+    assert autograde_student._ahead == {}

@@ -35,7 +35,7 @@ import nbformat
 from nbformat.v4 import new_output
 
 from grading.classwork import lab_cache
-from grading.classwork.autograde_student import autograde, forget_ahead, submission_read_ahead
+from grading.classwork.autograde_student import autograde, forget_ahead, forget_all_ahead, submission_read_ahead
 from grading.classwork.intake import link_refusal, refusal
 from grading.classwork.journal import Journal
 from grading.course import Course
@@ -416,5 +416,6 @@ def autograde_class(
             graded = grade_on_pool(api, course, lab, choice, pool, notes, progress)
         finally:
             pool.close()
+            forget_all_ahead()
         write_reports(course, lab, {**choice.finished, **graded}, progress)
     return [choice.kept.get(student) or graded[student] for student in choice.students]

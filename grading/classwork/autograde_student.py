@@ -96,6 +96,12 @@ def forget_ahead(lab: str, student: str) -> None:
     _ahead.pop((lab, student), None)
 
 
+def forget_all_ahead() -> None:
+    """Drop every pass made ahead: a grading that ends, however it ends, leaves none for the next
+    (whose release or gradebook may differ, although a submission does not)."""
+    _ahead.clear()
+
+
 def autograde(api, lab: str, student: str) -> dict:
     """`api.autograde(lab, student, force=True, create=True)`, with this module's converter:
     {"success": bool, "log": str, "error": str (a traceback, on failure)}."""
