@@ -53,6 +53,14 @@ c.Autograde.autograde_preprocessors = [
     NBGRADER + "AssignLatePenalties",
     KIT + "CheckCellMetadata",
 ]
+# The late policy (grading/classwork/late_policy.py): lateness up to `grace_minutes` costs
+# nothing; past it, `per_day` of a notebook's score is lost per day or part of a day, and past
+# `zero_after_days` all of it. The lab's due date comes from the gradebook (`nbgrader db
+# assignment add LAB --duedate=...`). As set here, lateness is recorded and shown, and costs nothing.
+c.AssignLatePenalties.plugin_class = "grading.classwork.late_policy.LatePolicy"
+c.LatePolicy.grace_minutes = 0
+c.LatePolicy.per_day = 0.0
+c.LatePolicy.zero_after_days = None
 # nbconvert checks the notebook against nbformat's schema after every preprocessor (about 20
 # checks per submission); once, after the last, is enough: the submission was read and checked
 # when it came in, and a preprocessor that broke the notebook still fails the same way.
@@ -135,6 +143,7 @@ c.GenerateFeedback.preprocessors = [
     FEEDBACK + "NameExercises",
     FEEDBACK + "RenderMath",
     FEEDBACK + "CompressFigures",
+    FEEDBACK + "ShowLateness",
 ]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
 # The pages' HTML is sanitized by nbconvert's filter, each distinct piece once per run.

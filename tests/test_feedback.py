@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,8 +23,9 @@ import numpy as np
 import pytest
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbgrader.api import Gradebook
 
-from grading.classwork.autograde_class import autograde_class
+from grading.classwork.autograde_class import autograde_class, ensure_in_gradebook
 from grading.cli import copy_course, feedback
 from grading.course import KIT_ROOT, Course
 from grading.reporting.feedback_page import TEMPLATE_DIRS
@@ -34,6 +36,7 @@ from grading.sample_class import corpus, fill_answers, released_notebook, submis
 from grading.sandbox.launch import HOME, PROGRAMS, SHARED_CACHE
 
 LAB = "anomaly_detection"
+DUE = datetime(2026, 10, 1, 12, 0)
 LIMITS = {"ExecuteInSandbox.timeout": 10, "VerifyAnswers.timeout": 15}
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 LEAKY_ANSWER = """import inspect, os, sys
@@ -104,17 +107,25 @@ def _active_markup(page: str) -> list[str]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, course_template) -> SimpleNamespace:
     """A small class of the first lab autograded with the course's configuration: `course`, and
-    `pages`, {student: feedback page}."""
+    `pages`, {student: feedback page}. The lab is due on `DUE`, with a late policy of an hour's
+    grace then half the score per day; `sample_variance` hands in 5 hours late, `leaky` a day early."""
     course = copy_course(course_template, tmp_path_factory.mktemp("feedback") / "course")
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write("\nc.LatePolicy.grace_minutes = 60\nc.LatePolicy.per_day = 0.5\n")
+    api = course.nbgrader_api()
+    ensure_in_gradebook(api, course, LAB)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        gradebook.update_or_create_assignment(LAB, duedate=DUE)
     entries = {entry.name: entry for entry in corpus(LAB)}
     released = released_notebook(course, LAB)
-    write_submission(
-        course,
-        LAB,
-        "sample_variance",
-        submission_of(entries["sample_variance"], entries["correct_vectorised"], released),
-    )
-    write_submission(course, LAB, "leaky", fill_answers(released, {"estimate_gaussian": LEAKY_ANSWER}))
+    submissions = {
+        "sample_variance": submission_of(entries["sample_variance"], entries["correct_vectorised"], released),
+        "leaky": fill_answers(released, {"estimate_gaussian": LEAKY_ANSWER}),
+    }
+    for student, notebook in submissions.items():
+        write_submission(course, LAB, student, notebook)
+        handed_in = DUE + (timedelta(hours=5) if student == "sample_variance" else -timedelta(days=1))
+        (course.submission(LAB, student).parent / "timestamp.txt").write_text(f"{handed_in:%Y-%m-%d %H:%M:%S.%f} UTC")
     autograde_class(course, LAB, ["sample_variance", "leaky"], progress=lambda line: None, **LIMITS)
     feedback(course, LAB)
     pages = {
@@ -161,8 +172,22 @@ def test_summary_names_each_exercise_with_its_score(graded):
     page = graded.pages["sample_variance"]
     summary = re.search(r'<ol class="summary">(.*?)</ol>', page, re.S).group(1)
     items = [" ".join(_text(item).split()) for item in re.findall(r"<li[^>]*>(.*?)</li>", summary, re.S)]
-    assert items == ["Exercise 1: estimate_gaussian0 / 10", "Exercise 2: select_threshold10 / 10"]
+    assert items == [
+        "Exercise 1: estimate_gaussian0 / 10",
+        "Exercise 2: select_threshold10 / 10",
+        "Late submission penalty−5",  # 5 hours late: half of the score (`graded`)
+    ]
     assert "Test cell" not in page
+
+
+@pytest.mark.sandbox
+def test_the_page_says_when_the_lab_was_due_how_late_it_came_and_what_that_cost(graded):
+    late, early = (" ".join(_text(graded.pages[student]).split()) for student in ("sample_variance", "leaky"))
+    policy = "Late work: after 60 minutes' grace, 50% of the score off per day or part of a day."
+    assert f"Due 2026-10-01 12:00 UTC; handed in 2026-10-01 17:00 UTC, 5 h late. {policy}" in late
+    assert "Late submission penalty−5" in late and "Score: 5 / 20" in late
+    assert f"Due 2026-10-01 12:00 UTC; handed in 2026-09-30 12:00 UTC. {policy}" in early
+    assert "Late submission penalty" not in early
 
 
 @pytest.mark.sandbox

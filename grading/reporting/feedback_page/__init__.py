@@ -11,6 +11,7 @@ forces the template name `feedback`):
 - RenderMath: turn the `$...$` and `$$...$$` of markdown cells into MathML, which browsers
   render without a script or a network.
 - CompressFigures: re-encode the PNG figures with a 256-colour palette (a third of the weight).
+- ShowLateness: the due date, the hand-in time, how late it was and the course's late policy.
 
 The template keeps nbgrader's score summary and cells, with a compact stylesheet of its own, no
 script and a Content-Security-Policy that forbids scripts.
@@ -25,6 +26,7 @@ from grading.reporting.feedback_page.hide_hidden_tests import HideHiddenTests
 from grading.reporting.feedback_page.name_exercises import NameExercises
 from grading.reporting.feedback_page.render_math import RenderMath
 from grading.reporting.feedback_page.shorten_paths import ShortenPaths
+from grading.reporting.feedback_page.show_lateness import ShowLateness
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # nbgrader's own templates: formgrader's `formgrade` must still be found when the course's
@@ -41,4 +43,5 @@ __all__ = [
     "NameExercises",
     "RenderMath",
     "ShortenPaths",
+    "ShowLateness",
 ]
