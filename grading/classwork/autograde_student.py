@@ -7,7 +7,7 @@ two passes over a notebook (sanitising it, then autograding it), writes the sani
 to the student's folder and reads it back, checking it against nbformat's schema on the way. Here
 the set-up runs in one gradebook session and the sanitised notebook goes from one pass to the
 next in memory, as nbgrader would have read it back; nbconvert's exporter copies each notebook
-twice per pass, here once. The first pass can be made ahead (`sanitize_ahead`: the class's
+four times per pass, here once. The first pass can be made ahead (`sanitize_ahead`: the class's
 coordinator needs its notebook to say what the workers run) and is then taken as made, its log
 said again at the moment nbgrader would have said it, if the submission's file is still the one
 it was made from. The preprocessors, their configuration and the notebook written are
