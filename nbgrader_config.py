@@ -53,11 +53,11 @@ c.Autograde.autograde_preprocessors = [
     NBGRADER + "AssignLatePenalties",
     KIT + "CheckCellMetadata",
 ]
-# The late policy (grading/classwork/late_policy.py): lateness up to `grace_minutes` costs
+# The late policy (grading/late_policy.py): lateness up to `grace_minutes` costs
 # nothing; past it, `per_day` of a notebook's score is lost per day or part of a day, and past
 # `zero_after_days` all of it. The lab's due date comes from the gradebook (`nbgrader db
 # assignment add LAB --duedate=...`). As set here, lateness is recorded and shown, and costs nothing.
-c.AssignLatePenalties.plugin_class = "grading.classwork.late_policy.LatePolicy"
+c.AssignLatePenalties.plugin_class = "grading.late_policy.LatePolicy"
 c.LatePolicy.grace_minutes = 0
 c.LatePolicy.per_day = 0.0
 c.LatePolicy.zero_after_days = None

@@ -12,10 +12,10 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import AssignLatePenalties
 from traitlets.config import Config
 
-from grading.classwork import late_policy
+from grading import late_policy
 from grading.classwork.autograde_class import ensure_in_gradebook, quiet_gradebook
-from grading.classwork.late_policy import DAY, LatePolicy
 from grading.cli import copy_course
+from grading.late_policy import DAY, LatePolicy
 
 LAB = "anomaly_detection"
 DUE = datetime(2026, 10, 1, 12, 0)

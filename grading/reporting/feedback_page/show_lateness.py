@@ -2,7 +2,7 @@
 
 nbgrader's `GetGrades` gives the page the late penalty alone. When the gradebook has the lab's
 due date (with the student's extension, if any), this puts the due date, the submission's time,
-how late it was and the course's late policy (`grading.classwork.late_policy.LatePolicy`, as
+how late it was and the course's late policy (`grading.late_policy.LatePolicy`, as
 `nbgrader_config.py` sets it) into `resources["nbgrader"]["lateness"]` for the template.
 """
 
@@ -14,7 +14,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 
-from grading.classwork.late_policy import LatePolicy
+from grading.late_policy import LatePolicy
 from grading.reporting.feedback_page.base import FeedbackPreprocessor
 
 
