@@ -93,11 +93,14 @@ class Course:
     def nbgrader_api(self, register_students: bool = True, **overrides: object):
         """An `NbGraderAPI` with this course's configuration plus `overrides` ({"Class.trait": value}).
 
-        Opens the configured gradebook first: a one-line `GradebookUnavailable` when it cannot; and,
-        unless told not to (a command that only reads it), registers the students who submitted."""
+        Opens the configured gradebook first: a one-line `GradebookUnavailable` when it cannot (and
+        a one-line `CommandError` for a late policy set wrong); and, unless told not to (a command
+        that only reads it), registers the students who submitted."""
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config.loader import PyFileConfigLoader
+
+        from grading.late_policy import check_late_policy
 
         put_environment_on_path()
         self.check_work_areas()
@@ -106,6 +109,7 @@ class Course:
         for key, value in overrides.items():
             section, trait = key.split(".")
             setattr(config[section], trait, value)
+        check_late_policy(config)
         coursedir = CourseDirectory(config=config)
         open_gradebook(coursedir.db_url, coursedir.course_id, self.all_students() if register_students else [])
         return NbGraderAPI(coursedir=coursedir, config=config)

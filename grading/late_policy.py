@@ -33,7 +33,9 @@ from __future__ import annotations
 import math
 
 from nbgrader.plugins import BasePlugin
-from traitlets import Float
+from traitlets import Float, TraitError
+
+from grading.errors import CommandError
 
 DAY = 86400
 
@@ -74,3 +76,16 @@ class LatePolicy(BasePlugin):
             return "Late work costs nothing."
         grace = f"after {self.grace_minutes:g} minutes' grace, " if self.grace_minutes else ""
         return f"Late work: {grace}{' and '.join(rules)}."
+
+
+def check_late_policy(config) -> None:
+    """Refuse, in one line, a late policy that `nbgrader_config.py` sets wrong, before any student
+    is graded with it (nbgrader would fail each student's autograde, one by one)."""
+    try:
+        LatePolicy(config=config)
+    except TraitError as error:
+        first = str(error).splitlines()[0]
+        raise CommandError(
+            f"the course's late policy is set wrong in nbgrader_config.py ({first}): grace_minutes and"
+            " zero_after_days take 0 or more (zero_after_days also None), per_day a share from 0 to 1"
+        ) from None

@@ -12,10 +12,11 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import AssignLatePenalties
 from traitlets.config import Config
 
-from grading import late_policy
+from grading import cli, late_policy
 from grading.classwork.autograde_class import ensure_in_gradebook, quiet_gradebook
 from grading.cli import copy_course
 from grading.late_policy import DAY, LatePolicy
+from grading.sample_class import released_notebook, write_submission
 
 LAB = "anomaly_detection"
 DUE = datetime(2026, 10, 1, 12, 0)
@@ -71,3 +72,14 @@ def test_the_courses_configuration_puts_the_policy_in_nbgraders_pipeline(course)
     assert penalised(course) == 0.0  # as configured: recorded, shown, free
     assert penalised(course, grace_minutes=60, per_day=0.1) == 2.0  # 4 hours past the grace: one day
     assert penalised(course, zero_after_days=0.1) == 20.0
+
+
+def test_a_late_policy_set_wrong_is_refused_in_one_line_before_anyone_is_graded(tmp_path, kit_course, capsys):
+    course = copy_course(kit_course, tmp_path / "course")
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write("\nc.LatePolicy.per_day = 2\n")
+    write_submission(course, LAB, "ada", released_notebook(course, LAB))
+    assert cli.main(["autograde", LAB, "--course", str(course.root)]) != 0
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "late policy is set wrong in nbgrader_config.py" in said[0] and "per_day" in said[0]
+    assert not course.autograded_notebook(LAB, "ada").exists()
