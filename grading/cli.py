@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 # nbgrader, nbformat and matplotlib take seconds to import: the commands import what grades and
 # reports (autograde_class, class_report, report, sample_class) when they run, so that --help and
@@ -104,11 +105,12 @@ def export(course: Course, platform: str | None = None) -> None:
     print(f"export: {course.grades_csv}", flush=True)
 
 
-def formgrader(course: Course, options: list[str]) -> int:
+def formgrader(course: Course, options: list[str]) -> NoReturn:
     """JupyterLab in the course's root, where nbgrader's formgrader finds the gradebook. As root (the
     kit grades as root on a server), with --allow-root, which `jupyter lab` alone refuses to start
-    without. Runs until JupyterLab stops (Ctrl-C); JupyterLab's own settings apply (JUPYTER_PORT,
-    JUPYTER_TOKEN, ~/.jupyter) and `options` are passed on."""
+    without. JupyterLab's own settings apply (JUPYTER_PORT, JUPYTER_TOKEN, ~/.jupyter) and
+    `options` are passed on. This process becomes JupyterLab: Ctrl-C, or a supervisor's SIGTERM,
+    reaches JupyterLab itself, and nothing keeps running once it stops."""
     command = [sys.executable, "-m", "jupyterlab", *options]
     if os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
@@ -118,10 +120,9 @@ def formgrader(course: Course, options: list[str]) -> int:
         " prints and choose Nbgrader > Formgrader; Ctrl-C stops it",
         flush=True,
     )
-    try:
-        return subprocess.call(command, cwd=course.root)
-    except KeyboardInterrupt:
-        return 0
+    sys.stderr.flush()
+    os.chdir(course.root)
+    os.execv(sys.executable, command)
 
 
 def copy_course(source: Course, destination: Path) -> Course:

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -358,3 +359,23 @@ def test_regrading_one_student_keeps_the_class_report_of_the_class(graded, page,
     page.goto(graded.report_page.as_uri())
     screenshots(page, "report-after-regrading-one")
     assert "3 submissions, mean 10.0/20" in page.inner_text("body")
+
+
+def test_stopping_the_formgrader_command_stops_jupyterlab_and_leaves_nothing_running(tmp_path):
+    import signal
+
+    from .instructor_server import start_instructor_server
+
+    course = copy_course(Course(), tmp_path / "course")
+    server = start_instructor_server(course.root, tmp_path / "home")
+    session = server.process.pid  # started in a session of its own
+    server.process.send_signal(signal.SIGTERM)  # as a supervisor stops it
+    server.process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(session, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    pytest.fail("a process of the formgrader command's session still runs after the command was stopped")
