@@ -93,10 +93,18 @@ c.Sandbox.cpu_seconds = 600  # CPU time of one run
 c.Sandbox.work_mb = 256  # writable lab folder (discarded after the run)
 c.Sandbox.tmp_mb = 128  # private /tmp and home, each (discarded after the run)
 
-# nbgrader's exchange (release and collect through a shared JupyterHub folder) is not used:
-# labs go out as the assignments/ folders and come back through zip_collect. A folder of the
-# course stands in for it (`make setup` creates it), so that formgrader does not warn about a missing one.
-c.Exchange.root = os.path.join(HERE, "records", "exchange")
+# nbgrader's exchange: on the course's hub (`make hub`, grading/hub), the folder where students
+# fetch labs and hand them in, which the hub names in COURSE_EXCHANGE_ROOT. Without a hub, labs go
+# out as the assignments/ folders and come back through zip_collect, and a folder of the course
+# stands in for it (`make setup` creates it), so that formgrader does not warn about a missing one.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE_ROOT") or os.path.join(HERE, "records", "exchange")
+
+# Grading on submission (on the hub: grading/hub/service.py): graded attempts per student and lab,
+# at most `per_hour` of them in any hour (0: no hourly limit), and the attempt that counts:
+# "last_on_time" (the last one handed in on time, else the last) or "last". See grading/attempts.py.
+c.AttemptPolicy.attempts = 3
+c.AttemptPolicy.per_hour = 0
+c.AttemptPolicy.counted = "last_on_time"
 
 # Formgrader's Manage Assignments page shows the loaded configuration when `debug` is on (its
 # default); it cannot serialise the Jupyter server's own settings and logs a warning each time.
@@ -144,6 +152,7 @@ c.GenerateFeedback.preprocessors = [
     FEEDBACK + "RenderMath",
     FEEDBACK + "CompressFigures",
     FEEDBACK + "ShowLateness",
+    FEEDBACK + "ShowAttempts",
 ]
 c.HTMLExporter.extra_template_basedirs = TEMPLATE_DIRS
 # The pages' HTML is sanitized by nbconvert's filter, each distinct piece once per run.

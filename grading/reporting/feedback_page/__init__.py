@@ -12,6 +12,8 @@ forces the template name `feedback`):
   render without a script or a network.
 - CompressFigures: re-encode the PNG figures with a 256-colour palette (a third of the weight).
 - ShowLateness: the due date, the hand-in time, how late it was and the course's late policy.
+- ShowAttempts: where labs are graded on submission, which attempt this was, how many are left
+  and which one counts.
 
 The template keeps nbgrader's score summary and cells, with a compact stylesheet of its own, no
 script and a Content-Security-Policy that forbids scripts.
@@ -26,6 +28,7 @@ from grading.reporting.feedback_page.hide_hidden_tests import HideHiddenTests
 from grading.reporting.feedback_page.name_exercises import NameExercises
 from grading.reporting.feedback_page.render_math import RenderMath
 from grading.reporting.feedback_page.shorten_paths import ShortenPaths
+from grading.reporting.feedback_page.show_attempts import ShowAttempts
 from grading.reporting.feedback_page.show_lateness import ShowLateness
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -43,5 +46,6 @@ __all__ = [
     "NameExercises",
     "RenderMath",
     "ShortenPaths",
+    "ShowAttempts",
     "ShowLateness",
 ]
