@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 LAB ?= anomaly_detection
 
-.PHONY: setup sandbox-check data release demo test test-fast lint grade formgrader bench student clean help
+.PHONY: setup sandbox-check data release demo test test-fast lint grade formgrader hub bench student clean help
 
 help:
 	@echo "make setup    create $(VENV), install the kit, fetch and verify the datasets"
@@ -21,6 +21,7 @@ help:
 	@echo "make release  rebuild the student releases in assignments/ from the masters in solutions/"
 	@echo "make grade LAB=<lab>  autograde records/submitted/*/<lab>, write feedback and records/grades.csv"
 	@echo "make formgrader  start JupyterLab in the course for nbgrader's formgrader (as root too)"
+	@echo "make hub     start the course's JupyterHub on 127.0.0.1 (as root): real accounts, nbgrader's exchange, grading on submission"
 	@echo "make bench    print how long each master notebook runs, how fast a class is graded and how many students one grading process can take"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
@@ -99,6 +100,16 @@ grade: setup
 
 formgrader: setup
 	$(PY) -m grading formgrader
+
+# The course's JupyterHub (grading/hub/site.py): its proxy, configurable-http-proxy, comes from npm.
+HUB_PROXY := .hub-node/node_modules/.bin/configurable-http-proxy
+$(HUB_PROXY):
+	@command -v npm >/dev/null 2>&1 || { echo "hub: npm is missing; the hub's proxy comes from npm: apt-get install npm"; exit 1; }
+	@echo "hub: installing configurable-http-proxy from npm into .hub-node"
+	@npm install --silent --no-audit --no-fund --prefix .hub-node configurable-http-proxy >/dev/null
+
+hub: setup $(HUB_PROXY)
+	$(PY) -m grading hub $(if $(PORT),--port $(PORT))
 
 bench: setup
 	$(PY) benchmarks/notebook_speed.py

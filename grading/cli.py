@@ -164,6 +164,30 @@ def demo(settings: dict[str, object]) -> None:
     )
 
 
+def serve(course: Course, labs: list[str], settings: dict[str, object]) -> None:
+    """Grade on submission until stopped (Ctrl-C, or the hub's SIGTERM)."""
+    import logging
+    import signal
+
+    from grading.hub.server import serve_in_background
+    from grading.hub.service import GradingService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("traitlets").setLevel(logging.WARNING)  # nbgrader's own lines, once per student
+    service = GradingService(course, labs, **settings)
+    for stop in (signal.SIGTERM, signal.SIGINT):  # the hub stops a service with either (SIGINT first)
+        signal.signal(stop, lambda *_: service.stopping.set())
+    page = serve_in_background(service)
+    print(
+        f"serve: grading {', '.join(labs)} as handed in to {service.exchange / 'inbound'}"
+        + ("; the live page at the hub's /services/grading/" if page else "")
+        + "; Ctrl-C stops",
+        flush=True,
+    )
+    service.run()
+    print("serve: stopped", flush=True)
+
+
 def cluster_certs(course: Course, folder: Path | None, force: bool) -> None:
     where = (folder or default_folder(course)).resolve()
     make_certificates(where, force)
@@ -253,6 +277,12 @@ COMMANDS = {
         False,
     ),
     "demo": ("grade a sample class of every lab in a scratch course (build/demo)", True),
+    "serve": (
+        "grade each lab handed in through nbgrader's exchange as it comes in, and return its feedback"
+        " (the course's hub starts it: make hub)",
+        True,
+    ),
+    "hub": ("start the course's JupyterHub on this machine, with its grading service (make hub; as root)", False),
     "new-lab": (
         "scaffold a new lab that releases and grades as it is: a master, its helpers and self-checks,"
         " its hidden tests and a starting corpus",
@@ -298,6 +328,19 @@ def parser() -> argparse.ArgumentParser:
         "--dir", type=Path, help="where to write the certificates (default: records/cluster of the course)"
     )
     made["cluster-certs"].add_argument("--force", action="store_true", help="make new certificates over the old ones")
+    made["serve"].add_argument("labs", nargs="*", metavar="LAB", help="labs to grade (default: every lab)")
+    made["hub"].add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default: 8000)")
+    made["hub"].add_argument(
+        "--site",
+        type=Path,
+        help="the hub's folder: its state, the exchange, the accounts' settings (default: /srv/<course id>)",
+    )
+    made["hub"].add_argument(
+        "--students", type=int, default=3, help="demo student accounts to create (default: 3; 0 for none)"
+    )
+    made["hub"].add_argument(
+        "--account-prefix", default="", help="put this before the demo accounts' names (instructor, student1, ...)"
+    )
     made["new-lab"].add_argument("name", metavar="NAME", help="the lab's id: lower-case letters, digits and _")
     made["new-lab"].add_argument("--title", help="the lab's title (default: made from NAME)")
     return top
@@ -331,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
             scaffold(course, args.name, args.title)
         elif args.command == "formgrader":
             return formgrader(course, passed_on)
+        elif args.command == "serve":
+            serve(course, [known_lab(course, name) for name in args.labs] or course.labs(), _settings(args, course))
+        elif args.command == "hub":
+            from grading.hub.site import start_hub
+
+            start_hub(course, args.port, args.site, args.students, args.account_prefix)
         else:
             lab = None
             if args.command not in ("release", "export"):

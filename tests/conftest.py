@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import shlex
 import shutil
 import socket
@@ -19,6 +20,7 @@ from grading.classwork.autograde_class import autograde_class
 from grading.classwork.lab_cache import fill_from_master
 from grading.cli import copy_course, export, feedback, release
 from grading.course import Course
+from grading.hub.site import PROXY
 from grading.reporting.results import StudentResult
 from grading.sample_class import released_notebook, write_sample_class, write_submission
 from grading.sandbox.launch import INSTALL_BWRAP
@@ -54,11 +56,23 @@ def _missing_dask() -> str | None:
     return None if importlib.util.find_spec("distributed") else "needs Dask's distributed: pip install -e ."
 
 
+def _missing_hub() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root: the hub runs each student's server as a local account it creates"
+    if shutil.which("npm") is None and not PROXY.is_file():
+        return "needs npm for the hub's proxy (configurable-http-proxy): apt-get install npm"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not any(Path(folder, version).is_file() for folder in ("/usr/bin", "/usr/local/bin")):
+        return f"needs a {version} every account can run, for the students' servers: apt-get install {version}"
+    return None
+
+
 NEEDS = {  # marker -> what the machine lacks for it (None: nothing)
     "sandbox": lambda: None if shutil.which("bwrap") else NO_SANDBOX,
     "browser": _missing_browser,
     "postgres": _missing_postgres,
     "cluster": _missing_dask,
+    "hub": _missing_hub,
 }
 
 

@@ -52,17 +52,10 @@ class Queue:
 class GradingService:
     """Grade the submissions of `labs` that come in through the course's nbgrader exchange."""
 
-    def __init__(
-        self,
-        course: Course,
-        labs: list[str],
-        workers: int | None = None,
-        poll_seconds: float = 1.0,
-        **overrides: object,
-    ):
-        """`overrides` are nbgrader settings for the gradings, as for `autograde_class`."""
-        self.course, self.labs, self.workers, self.poll_seconds = course, labs, workers, poll_seconds
-        self.overrides = overrides
+    def __init__(self, course: Course, labs: list[str], poll_seconds: float = 1.0, **settings: object):
+        """`settings` are `autograde_class`'s: where the code runs (workers, scheduler, ...) and
+        nbgrader settings for the gradings."""
+        self.course, self.labs, self.poll_seconds, self.settings = course, labs, poll_seconds, settings
         self.api = course.nbgrader_api(register_students=False)
         self.policy = AttemptPolicy(config=self.api.config)
         self.course_id = self.api.coursedir.course_id
@@ -160,7 +153,7 @@ class GradingService:
         shutil.copytree(self.attempt_folder(lab, attempt.name), folder)
 
     def autograde(self, lab: str, students: list[str]) -> dict:
-        results = autograde_class(self.course, lab, students, progress=log.info, workers=self.workers, **self.overrides)
+        results = autograde_class(self.course, lab, students, progress=log.info, **self.settings)
         return {result.student: result for result in results}
 
     def seconds_late(self, lab: str) -> dict[str, float]:
