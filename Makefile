@@ -22,7 +22,7 @@ help:
 	@echo "make grade LAB=<lab>  autograde records/submitted/*/<lab>, write feedback and records/grades.csv"
 	@echo "make formgrader  start JupyterLab in the course for nbgrader's formgrader (as root too)"
 	@echo "make hub     start the course's JupyterHub on 127.0.0.1 (as root): real accounts, nbgrader's exchange, grading on submission"
-	@echo "make bench    print how long each master notebook runs, how fast a class is graded and how many students one grading process can take"
+	@echo "make bench    print how long each master notebook runs, how fast a class is graded, how many students one grading process can take and how soon a hand-in's feedback comes back (as root)"
 	@echo "make student LAB=<lab>  copy the lab's release to ~/course-work/<lab> (keeping your work; WORK=<dir> for another folder) and open it in JupyterLab"
 
 # grading.sandbox.launch.INSTALL_BWRAP says the same, for what runs after set-up
@@ -116,6 +116,7 @@ bench: setup
 	$(PY) benchmarks/class_speed.py
 	$(PY) benchmarks/coordinator_ceiling.py --students 1000
 	$(PY) benchmarks/sandbox_cost.py
+	$(PY) benchmarks/feedback_time.py
 
 # A student's copy of a lab, outside the course (only missing files are copied), opened in
 # JupyterLab with the student's tools only: see grading/student.py. No bubblewrap needed.

@@ -40,13 +40,17 @@ c.JupyterHub.load_groups = {
     "instructors": {"users": sorted(INSTRUCTORS)},
     "students": {"users": sorted(STUDENTS)},
 }
-# Instructors reach formgrader and the grading service's live page; nobody else does.
+# Instructors reach formgrader and the grading service's live page; nobody else does. A server's
+# token carries its owner's permissions, so that nbgrader's course list in the instructor's server
+# finds formgrader (a service named after the course, where nbgrader looks for it).
+FORMGRADER = hub["course_id"]
 c.JupyterHub.load_roles = [
     {
         "name": "course-instructor",
         "groups": ["instructors"],
-        "scopes": ["access:services!service=formgrader", "access:services!service=grading", "list:services"],
+        "scopes": [f"access:services!service={FORMGRADER}", "access:services!service=grading", "list:services"],
     },
+    {"name": "server", "scopes": ["inherit"]},
 ]
 
 # Each account's server runs as that account, from the students' environment, in its home, with
@@ -73,7 +77,7 @@ c.Spawner.pre_spawn_hook = role_settings
 # grading service, which grades each lab as it is handed in and serves the instructor's live page.
 c.JupyterHub.services = [
     {
-        "name": "formgrader",
+        "name": FORMGRADER,
         "url": f"http://127.0.0.1:{PORT + 3}",
         "command": [f"{KIT_BIN}/jupyterhub-singleuser", "--allow-root", "--ServerApp.terminals_enabled=False"],
         "cwd": hub["course"],

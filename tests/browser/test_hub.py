@@ -173,7 +173,13 @@ def test_hub_instructor_sees_every_submission_in_formgrader_and_the_queue_on_the
 ):
     page = log_in(chromium, hub, hub.instructor)
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
-    page.goto(f"{hub.url}/services/formgrader/formgrader/manage_submissions/{LAB}")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Course List").click()
+    link = page.locator(f"a >> text={COURSE_ID}")
+    link.wait_for(timeout=60_000)
+    screenshots(page, "course-list")
+    assert f"/services/{COURSE_ID}/" in link.get_attribute("href")
+    page.goto(f"{hub.url}/services/{COURSE_ID}/formgrader/manage_submissions/{LAB}")
     for number in (1, 2, 3):
         page.wait_for_selector(f"td >> text={hub.student(number)}", timeout=60_000)
     screenshots(page, "formgrader-submissions")
@@ -184,7 +190,7 @@ def test_hub_instructor_sees_every_submission_in_formgrader_and_the_queue_on_the
 
     student = log_in(chromium, hub, hub.student(1))
     student.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
-    for service in ("grading", "formgrader/formgrader"):
+    for service in ("grading", f"{COURSE_ID}/formgrader"):
         response = student.goto(f"{hub.url}/services/{service}/")
         assert response.status == 403, service
 
