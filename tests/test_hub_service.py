@@ -161,3 +161,21 @@ def test_hub_service_without_the_owner_check_would_take_a_forged_submission_as_t
     GradingService(course, [LAB], workers=1, **LIMITS).take_in()
     assert Ledger(course, LAB).attempts()[forged_for_ada].state == "waiting"
     assert course.root.joinpath("records", "attempts", LAB, forged_for_ada, f"{LAB}.ipynb").is_file()
+
+
+@pytest.mark.sandbox
+def test_hub_service_restarted_grades_what_was_waiting_and_nothing_twice(course, exchange, accounts):
+    ada, bob = accounts[STUDENTS[0]], accounts[STUDENTS[1]]
+    graded = hand_in(exchange, ada, answers(course, BASE_ENTRY))
+    first = GradingService(course, [LAB], workers=1, **LIMITS)
+    first.take_in()
+    first.grade_waiting()
+    waiting = hand_in(exchange, bob, answers(course, BASE_ENTRY))
+    first.take_in()  # seen and recorded, then the service stops before grading it
+
+    again = GradingService(course, [LAB], workers=1, **LIMITS)
+    assert again.take_in() == 0
+    assert [a.name for a in again.next_round()[LAB]] == [waiting]
+    assert again.grade_waiting() == 1 and again.grade_waiting() == 0
+    states = {name: a.state for name, a in Ledger(course, LAB).attempts().items()}
+    assert states == {graded: "graded", waiting: "graded"}

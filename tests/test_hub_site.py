@@ -75,3 +75,13 @@ def test_hub_site_never_takes_over_an_account_it_did_not_make(tmp_path):
         CommandError, match="an account named kit-hub-otherinstructor exists and this hub did not make it"
     ):
         site.make_accounts(tmp_path, 0, "kit-hub-other")
+
+
+def test_hub_site_leaves_the_graders_environment_in_the_course_open_to_the_sandboxes(tmp_path, monkeypatch):
+    course = Course(tmp_path / "course")
+    (course.root / ".venv" / "bin").mkdir(parents=True)
+    (course.solutions).mkdir()
+    monkeypatch.setattr(site, "python_roots", lambda: [course.root / ".venv", Path("/usr")])
+    locked = site.instructors_only(course)
+    assert course.solutions in locked and course.root in locked
+    assert course.root / ".venv" not in locked

@@ -40,6 +40,7 @@ from grading.attempts import AttemptPolicy
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
 from grading.hub.accounts import ensure_account
+from grading.sandbox.launch import python_roots
 
 CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 PROXY = KIT_ROOT / ".hub-node" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -172,10 +173,16 @@ def build_students_environment(env: Path, python: Path) -> None:
 
 def instructors_only(course: Course) -> list[Path]:
     """What no other account may read: the whole course, and the kit's own masters, records,
-    hidden tests and corpus (the kit may be installed apart from the course)."""
+    hidden tests and corpus (the kit may be installed apart from the course). The grader's Python
+    environment is left as it is, wherever it lives: each sandbox runs from it, as its own user."""
     kit = KIT_ROOT / "grading"
     kit_parts = [KIT_ROOT / "solutions", KIT_ROOT / "records", kit / "verdicts" / "hidden_tests", kit / "corpus"]
-    return [course.root, *course.root.iterdir(), *(path for path in kit_parts if path.exists())]
+    environment = python_roots()
+    return [
+        path
+        for path in [course.root, *course.root.iterdir(), *(part for part in kit_parts if part.exists())]
+        if path == course.root or not any(root.is_relative_to(path.resolve()) for root in environment)
+    ]
 
 
 def lock_course(course: Course) -> None:
