@@ -18,6 +18,7 @@ from nbgrader.utils import notebook_hash
 from grading.attempts import Ledger
 from grading.cli import copy_course
 from grading.hub import inbox
+from grading.hub import service as service_module
 from grading.hub.accounts import ensure_account
 from grading.hub.service import GradingService
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of
@@ -179,3 +180,18 @@ def test_hub_service_restarted_grades_what_was_waiting_and_nothing_twice(course,
     assert again.grade_waiting() == 1 and again.grade_waiting() == 0
     states = {name: a.state for name, a in Ledger(course, LAB).attempts().items()}
     assert states == {graded: "graded", waiting: "graded"}
+
+
+@pytest.mark.sandbox
+def test_hub_service_keeps_a_round_that_failed_as_a_whole_waiting_to_be_tried_again(
+    course, exchange, accounts, monkeypatch
+):
+    name = hand_in(exchange, accounts[STUDENTS[0]], answers(course, BASE_ENTRY))
+    service = GradingService(course, [LAB], workers=1, **LIMITS)
+    service.take_in()
+    monkeypatch.setattr(service_module, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(service, "autograde", lambda lab, students: (_ for _ in ()).throw(OSError("gradebook gone")))
+    assert service.grade_waiting() == 0
+    assert name in service.queue.waiting and Ledger(course, LAB).attempts()[name].state == "waiting"
+    monkeypatch.undo()
+    assert service.grade_waiting() == 1

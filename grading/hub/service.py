@@ -38,6 +38,7 @@ from grading.hub import inbox
 from grading.text import printable
 
 log = logging.getLogger("grading.hub.service")
+RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -113,7 +114,9 @@ class GradingService:
         return {lab: list(by_student.values()) for lab, by_student in chosen.items()}
 
     def grade_waiting(self) -> int:
-        """Grade one round of waiting attempts; the number graded."""
+        """Grade one round of waiting attempts; the number graded. A round that fails as a whole
+        (no sandbox here, the gradebook unreachable) leaves its attempts waiting, says why, and is
+        tried again after `RETRY_SECONDS`."""
         graded = 0
         for lab, attempts in self.next_round().items():
             started = time.time()
@@ -122,11 +125,17 @@ class GradingService:
                     self.queue.grading[attempt.name] = started
             try:
                 self.grade(lab, attempts)
+            except Exception:  # a student's own failure is theirs alone inside grade(); this is the round's
+                log.exception("%s: grading %d attempt(s) failed; they stay waiting", lab, len(attempts))
+                self.stopping.wait(RETRY_SECONDS)
+                continue
             finally:
                 with self.queue.lock:
                     for attempt in attempts:
                         self.queue.grading.pop(attempt.name, None)
-                        self.queue.waiting.pop(attempt.name, None)
+            with self.queue.lock:
+                for attempt in attempts:
+                    self.queue.waiting.pop(attempt.name, None)
             graded += len(attempts)
         return graded
 

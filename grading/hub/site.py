@@ -30,6 +30,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -230,7 +231,10 @@ def release_labs(course: Course, exchange: Path, course_id: str) -> None:
 
 def run(command: list[str], doing: str, cwd: Path | None = None) -> str:
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment)
+    except FileNotFoundError:
+        raise CommandError(f"{doing}: {command[0]} is missing (make setup installs the kit's tools)") from None
     if done.returncode != 0:
         raise CommandError(f"{doing} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
     return done.stdout
@@ -262,6 +266,9 @@ def start_hub(course: Course, port: int, site: Path | None, students: int, prefi
             f"hub: {'instructor' if name == prefix + INSTRUCTOR else 'student'} {name}, password {password}", flush=True
         )
     print(f"hub: the passwords are kept in {folders['state'] / 'accounts.json'}; Ctrl-C stops the hub", flush=True)
+    # JupyterHub stops servers and services with SIGINT first: one inherited as ignored (a hub started
+    # from a background shell) would make every stop wait for its timeout before SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(folders["state"])
     os.environ["COURSE_HUB_SETTINGS"] = str(folders["state"] / "hub.json")
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
