@@ -36,7 +36,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Handed:
     """A complete submission in the exchange's inbound: its folder's `name`, the `student` and
-    `lab` it names, and `seen`, the service's time for it."""
+    `lab` that name claims, and the `folder`."""
 
     name: str
     student: str
@@ -52,8 +52,11 @@ def parse_name(name: str) -> tuple[str, str] | None:
 
 def complete(folder: Path) -> bool:
     """Whether nbgrader's submit has finished writing the folder: it writes the submission's secret
-    last, before opening the folder's permissions."""
-    return (folder / "submission_secret.txt").is_file()
+    last (a secret not written yet is an empty file)."""
+    try:
+        return (folder / "submission_secret.txt").lstat().st_size > 0
+    except OSError:
+        return False
 
 
 def waiting(inbound: Path, labs: list[str], known: set[str]) -> list[Handed]:

@@ -96,7 +96,11 @@ class GradingService:
         with self.queue.lock:
             self.queue.waiting[attempt.name] = attempt
         log.info(
-            "%s: attempt %d of %s by %s, waiting", handed.lab, attempt.number, self.policy.attempts, handed.student
+            "%s: attempt %d of %s by %s, waiting",
+            handed.lab,
+            attempt.number,
+            self.policy.attempts,
+            printable(handed.student, 60),
         )
 
     def attempt_folder(self, lab: str, name: str) -> Path:
