@@ -59,9 +59,17 @@ def log_in(chromium, hub, name: str):
     return page
 
 
-def open_assignment_list(page) -> None:
+def nbgrader_menu(page) -> list[str]:
+    """Open JupyterLab's Nbgrader menu; its items."""
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    items = page.locator(".lm-Menu-itemLabel:visible")
+    items.first.wait_for(timeout=30_000)
+    return items.all_inner_texts()
+
+
+def open_assignment_list(page) -> None:
+    nbgrader_menu(page)
     page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
     page.wait_for_selector("#released_assignments_list_loading", state="hidden", timeout=60_000)
 
@@ -117,6 +125,7 @@ class HandedIn:
     feedback: dict[str, str]
     waited: dict[str, float]
     refusal: str
+    menu: list[str]  # a student's Nbgrader menu
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +137,8 @@ def handed_in(hub, chromium) -> HandedIn:
     shots.mkdir(parents=True, exist_ok=True)
     solved, mistaken, late = hub.student(1), hub.student(2), hub.student(3)
     pages = {student: log_in(chromium, hub, student) for student in (solved, mistaken, late)}
+    menu = nbgrader_menu(pages[solved])
+    pages[solved].keyboard.press("Escape")
     for page in pages.values():
         open_assignment_list(page)
         fetch_lab(page)
@@ -151,7 +162,7 @@ def handed_in(hub, chromium) -> HandedIn:
     dialog = again.locator(".jp-Dialog")
     dialog.wait_for(timeout=60_000)
     again.screenshot(path=str(shots / "03-second-attempt-refused.png"))
-    return HandedIn(feedback, waited, dialog.inner_text())
+    return HandedIn(feedback, waited, dialog.inner_text(), menu)
 
 
 def test_hub_students_read_their_score_and_feedback_within_two_minutes_of_handing_in(hub, handed_in):
@@ -164,6 +175,10 @@ def test_hub_students_read_their_score_and_feedback_within_two_minutes_of_handin
     assert "Attempt 1 of 1 (late); 0 left. This attempt is the one that counts." in handed_in.feedback[late]
 
 
+def test_hub_students_see_nbgraders_assignment_list_and_nothing_of_the_instructors(handed_in):
+    assert handed_in.menu == ["Assignment List"]
+
+
 def test_hub_a_submission_past_the_attempt_limit_is_refused_saying_why(handed_in):
     assert "\nNot submitted: all 1 graded attempts of anomaly_detection are used.\n" in handed_in.refusal
 
@@ -172,8 +187,7 @@ def test_hub_instructor_sees_every_submission_in_formgrader_and_the_queue_on_the
     hub, handed_in, chromium, screenshots
 ):
     page = log_in(chromium, hub, hub.instructor)
-    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    assert nbgrader_menu(page) == ["Course List"]
     page.locator(".lm-Menu-itemLabel", has_text="Course List").click()
     link = page.locator(f"a >> text={COURSE_ID}")
     link.wait_for(timeout=60_000)
