@@ -64,6 +64,14 @@ class AttemptPolicy(Configurable):
             )
         return None
 
+    def one_that_counts(self, attempts: list[Attempt]) -> Attempt | None:
+        """Of a student's attempts (in the order seen), the graded one that counts; None before any is graded."""
+        graded = [a for a in attempts if a.state == "graded"]
+        on_time = [a for a in graded if not a.late]
+        if self.counted == "last_on_time" and on_time:
+            return on_time[-1]
+        return graded[-1] if graded else None
+
     @property
     def which_counts(self) -> str:
         return "the last one handed in on time" if self.counted == "last_on_time" else "the last one"
@@ -138,22 +146,19 @@ class Ledger:
         return attempt
 
     def counted(self, policy: AttemptPolicy, student: str) -> Attempt | None:
-        """The graded attempt that counts, as the policy says; None before any is graded."""
-        graded = [a for a in self.of(student) if a.state == "graded"]
-        on_time = [a for a in graded if not a.late]
-        if policy.counted == "last_on_time" and on_time:
-            return on_time[-1]
-        return graded[-1] if graded else None
+        """The student's graded attempt that counts, as the policy says; None before any is graded."""
+        return policy.one_that_counts(self.of(student))
 
     def statement(self, policy: AttemptPolicy, student: str, name: str | None = None) -> str:
         """What the student's feedback says of their attempts: which one this is (`name`, else
         their last graded one), how many are left, and which counts."""
-        graded = [a for a in self.of(student) if a.state == "graded"]
+        mine = self.of(student)
+        graded = [a for a in mine if a.state == "graded"]
         this = next((a for a in graded if a.name == name), graded[-1] if graded else None)
         if this is None:
             return ""
-        left = policy.attempts - len([a for a in self.of(student) if a.state != "refused"])
-        counted = self.counted(policy, student)
+        left = policy.attempts - len([a for a in mine if a.state != "refused"])
+        counted = policy.one_that_counts(mine)
         said = f"Attempt {this.number} of {policy.attempts}{' (late)' if this.late else ''}; {left} left."
         if counted is not None and counted.name == this.name:
             return said + " This attempt is the one that counts."

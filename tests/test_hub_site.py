@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+from browser.hub import readable_as
 from traitlets.config import Config
 
 from grading.course import Course
@@ -20,11 +20,6 @@ from grading.hub import site
 from grading.hub.accounts import ensure_account
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="makes a local account: needs root")
-
-
-def readable_as(account: str, path: Path) -> bool:
-    command = ["ls", str(path)] if path.is_dir() else ["head", "-c", "1", str(path)]
-    return subprocess.run(["runuser", "-u", account, "--", *command], capture_output=True).returncode == 0
 
 
 @needs_root

@@ -10,7 +10,8 @@ import os
 import pwd
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
-hub = json.load(open(os.environ["COURSE_HUB_SETTINGS"]))
+with open(os.environ["COURSE_HUB_SETTINGS"]) as settings:
+    hub = json.load(settings)
 SITE, KIT_BIN = hub["site"], os.path.dirname(hub["kit_python"])
 PORT = hub["port"]
 INSTRUCTORS, STUDENTS = set(hub["instructors"]), set(hub["students"])

@@ -64,8 +64,10 @@ class GradingService:
         self.ledgers = {lab: Ledger(course, lab) for lab in labs}
         self.queue = Queue()
         self.stopping = threading.Event()
+        self.known: set[str] = set()  # every attempt in the ledgers: this service alone adds to them
         for ledger in self.ledgers.values():  # attempts left waiting by a stopped service
             for attempt in ledger.attempts().values():
+                self.known.add(attempt.name)
                 if attempt.state == "waiting":
                     self.queue.waiting[attempt.name] = attempt
         self.feedback_api = course.nbgrader_api(register_students=False, **{"CourseDirectory.ignore": ["*"]})
@@ -74,10 +76,10 @@ class GradingService:
 
     def take_in(self) -> int:
         """Admit or refuse every new complete submission; the number taken in."""
-        known = {name for ledger in self.ledgers.values() for name in ledger.attempts()}
-        found = inbox.waiting(self.exchange / "inbound", self.labs, known)
+        found = inbox.waiting(self.exchange / "inbound", self.labs, self.known)
         for handed in found:
             self.admit(handed, inbox.first_seen(handed, time.time()))
+            self.known.add(handed.name)
         return len(found)
 
     def admit(self, handed: inbox.Handed, seen: float) -> None:

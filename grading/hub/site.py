@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from grading.attempts import AttemptPolicy
-from grading.course import KIT_ROOT, Course
+from grading.course import KIT_ROOT, Course, put_environment_on_path
 from grading.errors import CommandError
 from grading.hub.accounts import ensure_account
 from grading.sandbox.launch import python_roots
@@ -163,9 +163,16 @@ def build_students_environment(env: Path, python: Path) -> None:
             [str(uv), "pip", "install", "--quiet", "--python", str(env / "bin" / "python"), "-r", str(wanted_file)],
             "installing it",
         )
+        open_to_all(env)
         requirements.write_text("\n".join(wanted))
     site_packages = next((env / "lib").glob("python3*/site-packages"))
-    shutil.copyfile(Path(__file__).with_name("limited_submit.py"), site_packages / "course_limited_submit.py")
+    module = site_packages / "course_limited_submit.py"
+    shutil.copyfile(Path(__file__).with_name("limited_submit.py"), module)
+    module.chmod(0o644)
+
+
+def open_to_all(env: Path) -> None:
+    """Every account may read the environment and run its programs."""
     for path in [env, *env.rglob("*")]:
         if not path.is_symlink():
             mode = path.stat().st_mode
@@ -201,13 +208,10 @@ def make_accounts(state: Path, students: int, prefix: str) -> dict[str, str]:
     for name in [prefix + INSTRUCTOR, *(f"{prefix}student{i}" for i in range(1, students + 1))]:
         if name in accounts:
             continue
-        try:
-            pwd.getpwnam(name)
+        if name in {account.pw_name for account in pwd.getpwall()}:
             raise CommandError(
                 f"an account named {name} exists and this hub did not make it: remove it, or use --students 0"
             )
-        except KeyError:
-            pass
         accounts[name] = secrets.token_urlsafe(9)
         ensure_account(name, accounts[name])
         listed.write_text(json.dumps(accounts, indent=1))
@@ -230,13 +234,16 @@ def release_labs(course: Course, exchange: Path, course_id: str) -> None:
 
 
 def run(command: list[str], doing: str, cwd: Path | None = None) -> str:
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The command's output; one line of error, its last, when it fails. The environment's bin is on
+    PATH (nbgrader runs `alembic` by name)."""
+    put_environment_on_path()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=environment)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     except FileNotFoundError:
         raise CommandError(f"{doing}: {command[0]} is missing (make setup installs the kit's tools)") from None
     if done.returncode != 0:
-        raise CommandError(f"{doing} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise CommandError(f"{doing} failed: {said[-1] if said else f'exit status {done.returncode}'}")
     return done.stdout
 
 
@@ -271,5 +278,5 @@ def start_hub(course: Course, port: int, site: Path | None, students: int, prefi
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(folders["state"])
     os.environ["COURSE_HUB_SETTINGS"] = str(folders["state"] / "hub.json")
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    put_environment_on_path()  # the services find the kit's commands, and nbgrader `alembic`
     os.execv(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)])

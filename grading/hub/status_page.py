@@ -32,14 +32,17 @@ class LabView:
 
 
 def lab_view(ledger: Ledger, policy: AttemptPolicy, waiting: int) -> LabView:
-    attempts = list(ledger.attempts().values())
-    students = sorted({a.student for a in attempts if a.state != "refused"})
+    """The lab's counts and scores, from one reading of its ledger."""
+    by_student: dict[str, list[Attempt]] = {}
+    for attempt in ledger.attempts().values():
+        if attempt.state != "refused":
+            by_student.setdefault(attempt.student, []).append(attempt)
     fractions = []
-    for student in students:
-        counted = ledger.counted(policy, student)
+    for attempts in by_student.values():
+        counted = policy.one_that_counts(attempts)
         if counted is not None and counted.max_score:
             fractions.append((counted.score or 0.0) / counted.max_score)
-    return LabView(ledger.lab, len(students), len(fractions), waiting, fractions)
+    return LabView(ledger.lab, len(by_student), len(fractions), waiting, fractions)
 
 
 def histogram(fractions: list[float]) -> list[int]:

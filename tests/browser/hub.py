@@ -110,3 +110,9 @@ def stop_processes(process: subprocess.Popen) -> None:
 def kept_modes(course: Course) -> dict[Path, int]:
     """The modes of what the hub locks, to give them back after the test."""
     return {path: path.stat().st_mode & 0o7777 for path in instructors_only(course) if not path.is_symlink()}
+
+
+def readable_as(account: str, path: Path) -> bool:
+    """Whether `account` can read `path` (a folder: list it), as any of its processes could."""
+    command = ["ls", str(path)] if path.is_dir() else ["head", "-c", "1", str(path)]
+    return subprocess.run(["runuser", "-u", account, "--", *command], capture_output=True).returncode == 0

@@ -29,7 +29,7 @@ from grading.course import KIT_ROOT
 from grading.sample_class import BASE_ENTRY, corpus, fill_answers
 
 from .conftest import SCREENSHOTS
-from .hub import kept_modes, start_hub, stop_processes
+from .hub import kept_modes, readable_as, start_hub, stop_processes
 
 LAB = "anomaly_detection"
 COURSE_ID = "anomaly-detection-course"
@@ -224,12 +224,6 @@ def test_hub_exports_for_canvas_and_moodle_hold_the_graded_students(hub, handed_
     with open(hub.course.records / "grades-moodle.csv") as file:
         moodle = {row["Username"]: row for row in csv.DictReader(file)}
     assert float(moodle[hub.student(3)][f"{LAB} (Real)"]) == 20.0
-
-
-def readable_as(account: str, path: Path) -> bool:
-    """Whether `account` can read `path` (a folder: list it), as any of its processes could."""
-    command = ["ls", str(path)] if path.is_dir() else ["head", "-c", "1", str(path)]
-    return subprocess.run(["runuser", "-u", account, "--", *command], capture_output=True).returncode == 0
 
 
 def test_hub_a_students_account_reads_nothing_of_the_course_the_hub_or_other_students(hub):
