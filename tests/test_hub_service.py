@@ -16,7 +16,9 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import notebook_hash
 
 from grading.attempts import Ledger
+from grading.classwork.autograde_class import ensure_in_gradebook
 from grading.cli import copy_course
+from grading.course import Course
 from grading.hub import inbox
 from grading.hub import service as service_module
 from grading.hub.accounts import ensure_account
@@ -62,11 +64,26 @@ def feedback_page(exchange: Path, name: str) -> str | None:
     return page.read_text() if page.is_file() else None
 
 
-@pytest.fixture
-def course(course_template, tmp_path, exchange):
-    course = copy_course(course_template, tmp_path / "course")
+@pytest.fixture(scope="module")
+def service_course(course_template, tmp_path_factory) -> Course:
+    """The course as every test's service starts from: the kit's (its lab cache filled), two graded
+    attempts per lab, and the lab registered in its gradebook as the first grading would (which
+    takes seconds). Made once for the module and never graded in: each test takes a copy."""
+    course = copy_course(course_template, tmp_path_factory.mktemp("hub-service") / "course")
     with open(course.root / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.AttemptPolicy.attempts = 2\n")
+        config.write("\nc.AttemptPolicy.attempts = 2\n")
+    ensure_in_gradebook(course.nbgrader_api(), course, LAB)
+    return course
+
+
+@pytest.fixture
+def course(service_course, tmp_path, exchange) -> Course:
+    """A copy of the module's course, gradebook included (a folder copied in milliseconds), with
+    its own exchange: what one test hands in and grades, no other test sees, in any order."""
+    course = Course(tmp_path / "course")
+    shutil.copytree(service_course.root, course.root, symlinks=True)
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\n")
     return course
 
 
