@@ -30,6 +30,9 @@ INSTALL_BWRAP := apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubbl
 
 setup: $(VENV)/.installed data sandbox-check
 	@mkdir -p records/exchange  # stands in for nbgrader's exchange, which the course does not use
+	@$(PY) -c 'from pathlib import Path; from grading.verdicts.student_cases import ensure_course_secret; \
+		print(f"setup: the course secret, from which each student'"'"'s hidden cases are drawn, is in", \
+		ensure_course_secret(Path("records")), "(keep it with the course'"'"'s backups; never commit it)")'
 	@echo "setup: done: the kit in $(VENV), the datasets verified, bubblewrap $$(command -v bwrap >/dev/null 2>&1 \
 		&& echo 'in place' || echo 'missing (no grading; the tests that need it are skipped)')"
 

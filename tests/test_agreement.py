@@ -10,6 +10,8 @@ Each answer cell is executed on its own, as the grader runs it, and the public t
 grader's checks (`problems_with(exercise, run_in_process(...))`) judge the function it defines,
 in a child process forked from this one (no nbgrader, no sandbox): a few entries end the
 process or never return. An answer cell that does not define its function passes neither.
+The grader judges each entry on the cases of 20 seeds, as it would 20 students: an entry's
+verdict must not depend on which student handed it in.
 
 The last tests check what the graded notebook shows when the two meet in one grade cell: a
 failing public test stays visible beside the grader's verdict.
@@ -33,7 +35,7 @@ from nbgrader.utils import determine_grade
 from grading.course import Course
 from grading.preprocessors.verify_answers import hidden_tests, record_verdict
 from grading.sample_class import BASE_ENTRY, corpus
-from grading.verdicts.checks import problems_with, run_in_process
+from grading.verdicts.checks import problems_with, run_case, run_in_process
 
 pytestmark = pytest.mark.slow  # each corpus entry runs its public tests in a Jupyter kernel
 
@@ -41,6 +43,7 @@ LABS = Course().labs()
 
 DEFINE_SECONDS = 10  # an answer cell that takes longer never finishes (endless_loop)
 JUDGE_SECONDS = 300  # pure-Python loops over the real data take a few seconds
+SEEDS = range(20)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,11 @@ class Judged:
 
     public_passed: bool
     public_message: str
-    grader_problems: tuple[str, ...]
+    problems_by_seed: tuple[tuple[str, ...], ...]  # what the grader found on the cases of each seed
+
+    @property
+    def grader_problems(self) -> tuple[str, ...]:
+        return self.problems_by_seed[0]
 
     @property
     def grader_passed(self) -> bool:
@@ -97,18 +104,36 @@ def _judge_in_child(connection, lab: str, source: str, grade_id: str) -> None:
             public = (True, "")
         except Exception as error:  # noqa: BLE001 - an AssertionError, or whatever escaped the test
             public = (False, f"{type(error).__name__}: {error}")
-        problems = tuple(problems_with(exercise, run_in_process(exercise, function)))
+        problems = tuple(
+            tuple(problems_with(exercise, results, seed)) for seed, results in each_seeds_results(exercise, function)
+        )
     connection.send(("judged", public, problems))
 
 
+def each_seeds_results(exercise, function):
+    """(seed, the function's results on its cases) for every seed; the fixed cases, the same for
+    every seed, are run once."""
+    first = run_in_process(exercise, function, SEEDS[0])
+    yield SEEDS[0], first
+    for seed in SEEDS[1:]:
+        cases = exercise.cases_for(seed)
+        yield seed, [first[i] if case.fixed else run_case(exercise, function, case) for i, case in enumerate(cases)]
+
+
 LAB_MODULES: dict = {}
+
+
+def unjudged(why: str) -> Judged:
+    """An exercise whose function could not be judged at all: both fail it, for every seed."""
+    return Judged(False, why, ((why,),) * len(SEEDS))
 
 
 def judge(lab: str, source: str, grade_id: str) -> Judged:
     """Run the exercise's public test and the grader's checks on the function `source` defines."""
     if lab not in LAB_MODULES:
         LAB_MODULES[lab] = import_lab_module(lab, "public_tests")
-    hidden_tests()[lab].EXERCISES[grade_id].cases()  # built once here, not in every child
+    for seed in SEEDS:  # drawn once here, not in every child
+        hidden_tests()[lab].EXERCISES[grade_id].cases_for(seed)
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_judge_in_child, args=(sender, lab, source, grade_id), daemon=True)
@@ -116,18 +141,18 @@ def judge(lab: str, source: str, grade_id: str) -> Judged:
     sender.close()
     try:
         if not receiver.poll(DEFINE_SECONDS):
-            return Judged(False, "the answer cell never finished", ("the answer cell never finished",))
+            return unjudged("the answer cell never finished")
         kind, *rest = receiver.recv()
         if kind == "defined":
             if not receiver.poll(JUDGE_SECONDS):
                 raise AssertionError(f"judging {grade_id} took more than {JUDGE_SECONDS} s")
             kind, *rest = receiver.recv()
         if kind == "undefined":
-            return Judged(False, rest[0], (rest[0],))
+            return unjudged(rest[0])
         (public_passed, public_message), problems = rest
         return Judged(public_passed, public_message, problems)
     except EOFError:
-        return Judged(False, "the answer cell ended the process", ("the answer cell ended the process",))
+        return unjudged("the answer cell ended the process")
     finally:
         if child.is_alive():
             child.kill()
@@ -180,6 +205,16 @@ def test_the_grader_in_process_fails_exactly_what_the_entry_says(lab, name):
     entry = entry_of(lab, name)
     failed = {grade_id for grade_id, judged in judged_entry(lab, name).items() if not judged.grader_passed}
     assert failed == set(entry.fails)
+
+
+@pytest.mark.parametrize(("lab", "name"), CORPUS_ENTRIES)
+def test_every_corpus_entry_gets_the_same_verdict_whichever_students_cases_judge_it(lab, name):
+    for grade_id, judged in judged_entry(lab, name).items():
+        verdicts = [not problems for problems in judged.problems_by_seed]
+        assert len(set(verdicts)) == 1, (
+            f"{grade_id}: passes on the cases of seeds {[seed for seed in SEEDS if verdicts[seed]]} only: "
+            f"{[problems for problems in judged.problems_by_seed if problems][0]}"
+        )
 
 
 @pytest.mark.parametrize(("lab", "name"), CORPUS_ENTRIES)

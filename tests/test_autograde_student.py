@@ -6,6 +6,7 @@ made ahead of a submission that then changes is not used."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from grading.classwork.autograde_class import ensure_in_gradebook, quiet_gradebo
 from grading.classwork.autograde_student import Autograde, autograde, sanitize_ahead
 from grading.cli import copy_course
 from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
+from grading.verdicts.student_cases import ensure_course_secret, secret_path
 
 LAB = "anomaly_detection"
 DUE = datetime(2026, 10, 1, 12, 0)
@@ -34,6 +36,8 @@ def submissions(course) -> dict[str, object]:
 def graded_course(tmp_path, course_template, name: str, grade) -> tuple[object, dict[str, list[str]]]:
     """A copy of the course whose class `grade(api, student)` autogrades: the course, and each student's warnings."""
     course = copy_course(course_template, tmp_path / name)
+    course.records.mkdir(parents=True, exist_ok=True)  # both copies draw each student's cases from one secret
+    shutil.copy2(ensure_course_secret(course_template.records), secret_path(course.records))
     api = course.nbgrader_api()
     ensure_in_gradebook(api, course, LAB)
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:

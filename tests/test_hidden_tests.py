@@ -2,19 +2,39 @@
 
 Sound means that no case hinges on rounding: every correct way of computing an answer gets the
 same verdict, and where a case tells a prescribed rule from an alternative (the grid's end, the
-split's rounding), the two differ by whole steps, not by rounding.
+split's rounding), the two differ by whole steps, not by rounding. Each student's cases are
+drawn from their own seed, so each property is checked on the cases of several seeds.
 """
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from grading.verdicts.checks import ExerciseFailed, Outputs, Raised, check_exercise, problems_with, run_in_process
+from grading.verdicts.checks import (
+    PREVIEW_SEED,
+    ExerciseFailed,
+    Outputs,
+    Raised,
+    check_exercise,
+    problems_with,
+    run_in_process,
+)
 from grading.verdicts.hidden_tests import anomaly_detection as hidden
 from grading.verdicts.hidden_tests import timeseries_autoencoder as hidden_ts
 from grading.verdicts.isolated_call import call_in_fresh_process
+
+SEEDS = range(20)  # the cases of 20 students
+THRESHOLD = hidden.EXERCISES["test_select_threshold"]
+GAUSSIAN = hidden.EXERCISES["test_estimate_gaussian"]
+SPLIT = hidden_ts.EXERCISES["test_split_and_normalise"]
+
+
+def drawn(exercise, seeds=SEEDS):
+    """(seed, case) for every case drawn from each of `seeds`, with a readable id."""
+    return [pytest.param(seed, case, id=f"{seed}-{case.name}") for seed in seeds for case in exercise.cases_for(seed)]
 
 
 def lab_grid(p_val):
@@ -46,8 +66,8 @@ def from_counts(tp, fp, fn):
     return 2 * tp / (2 * tp + fp + fn)
 
 
-@pytest.mark.parametrize("case", hidden.select_threshold_cases(), ids=lambda case: case.name)
-def test_threshold_case_does_not_hinge_on_rounding(case):
+@pytest.mark.parametrize(("seed", "case"), drawn(THRESHOLD, range(3)))
+def test_threshold_case_does_not_hinge_on_rounding(seed, case):
     y_val, p_val = case.args
     exact, best_f1 = hidden.reference_select_threshold(*case.args)
     assert float_f1_pick(*case.args, harmonic) == pytest.approx(exact, rel=1e-9)
@@ -61,8 +81,9 @@ def test_threshold_case_does_not_hinge_on_rounding(case):
     assert float_f1_pick(*case.args, from_counts, by_index) == pytest.approx(exact, rel=1e-9)
     linspace = np.linspace(min(p_val), max(p_val), 1001)[:-1]
     assert float_f1_pick(*case.args, from_counts, linspace) == pytest.approx(exact, rel=1e-9)
-    for rounding in (1 - 1e-12, 1 + 1e-12):  # every epsilon off by far more than a rounding error
-        assert float_f1_pick(*case.args, from_counts, grid * rounding) == pytest.approx(exact, rel=1e-9)
+    for rounding in (1 - 1e-12, 1 + 1e-12):  # every epsilon but min(p_val) off by far more than a rounding error
+        moved = np.concatenate([grid[:1], grid[1:] * rounding])
+        assert float_f1_pick(*case.args, from_counts, moved) == pytest.approx(exact, rel=1e-9)
     # A correct function returns floats: some epsilon always flags an anomaly.
     assert best_f1 > 0
 
@@ -71,9 +92,35 @@ def scan_results(case, epsilons):
     return float_f1_pick(*case.args, from_counts, epsilons)
 
 
+def test_the_loop_of_the_specification_and_the_graders_scan_pick_the_same_epsilon():
+    """The reference scans every epsilon at once; the lab's loop, in exact arithmetic, agrees."""
+
+    def loop(y_val, p_val):
+        best_epsilon, best_f1 = 0.0, Fraction(0)
+        for epsilon in lab_grid(p_val):
+            predicted = p_val < epsilon
+            tp = int(np.sum(predicted & (y_val == 1)))
+            fp, fn = int(np.sum(predicted & (y_val == 0))), int(np.sum(~predicted & (y_val == 1)))
+            if tp > 0 and Fraction(2 * tp, 2 * tp + fp + fn) > best_f1:
+                best_epsilon, best_f1 = float(epsilon), Fraction(2 * tp, 2 * tp + fp + fn)
+        return best_epsilon, float(best_f1)
+
+    for seed in range(3):
+        for case in THRESHOLD.cases_for(seed):
+            assert hidden.reference_select_threshold(*case.args) == loop(*case.args)
+
+
+def test_a_case_within_rounding_of_the_scan_is_not_sound():
+    y_val = np.array([1, 0, 0, 0], dtype=np.uint8)
+    assert hidden.is_sound_threshold_case(y_val, np.array([0.0, 0.4003, 0.7003, 1.0]))
+    assert not hidden.is_sound_threshold_case(y_val, np.array([0.0, 0.4003, 0.5, 1.0]))  # 0.5 is an epsilon
+    assert not hidden.is_sound_threshold_case(np.zeros(4, dtype=np.uint8), np.array([0.0, 0.4003, 0.7003, 1.0]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("name", "steps"), [("last_epsilon", 999), ("past_the_last_epsilon", 1001)])
-def test_a_grid_case_tells_the_labs_1000_epsilons_from_one_more_or_one_fewer(name, steps):
-    case = next(case for case in hidden.select_threshold_cases() if case.name == name)
+def test_a_grid_case_tells_the_labs_1000_epsilons_from_one_more_or_one_fewer(name, steps, seed):
+    case = next(case for case in THRESHOLD.cases_for(seed) if case.name == name)
     y_val, p_val = case.args
     step = (max(p_val) - min(p_val)) / 1000
     other = [min(p_val) + k * step for k in range(steps)]
@@ -82,32 +129,36 @@ def test_a_grid_case_tells_the_labs_1000_epsilons_from_one_more_or_one_fewer(nam
 
 
 def test_reference_reproduces_the_published_results():
-    real_1, real_2 = hidden.select_threshold_cases()[:2]
+    real_1, real_2 = THRESHOLD.cases_for(PREVIEW_SEED)[:2]
     assert hidden.reference_select_threshold(*real_1.args) == pytest.approx((8.990853e-05, 0.875), rel=1e-6)
     assert hidden.reference_select_threshold(*real_2.args) == pytest.approx((1.377229e-18, 0.615385), rel=1e-6)
-    mu, var = hidden.reference_estimate_gaussian(hidden.estimate_gaussian_cases()[0].args[0])
+    mu, var = hidden.reference_estimate_gaussian(GAUSSIAN.cases_for(PREVIEW_SEED)[0].args[0])
     np.testing.assert_allclose(mu, [14.11222578, 14.99771051], rtol=1e-8)
     np.testing.assert_allclose(var, [1.83263141, 1.70974533], rtol=1e-8)
 
 
-def test_a_failing_check_names_the_case_and_the_difference():
+def test_a_failing_check_names_the_kind_of_case_and_shows_numbers_only_where_the_kind_is_showable():
     def sample_variance(X):
         return X.mean(axis=0), X.var(axis=0, ddof=1)
 
     with pytest.raises(ExerciseFailed) as failure:
-        check_exercise(hidden.EXERCISES["test_estimate_gaussian"], sample_variance)
+        check_exercise(GAUSSIAN, sample_variance)
     message = str(failure.value)
-    assert "a single feature: var is [" in message and "expected [" in message
+    assert "the lab's training set (307 x 2): var is [1.8386" in message and "expected [1.8326" in message
+    assert "- a single feature: var is wrong in 1 of its 1 values" in message
+    assert "- a matrix with fewer examples than features: var is wrong in " in message
+    one_column = next(case for case in GAUSSIAN.cases_for(PREVIEW_SEED) if case.name == "one_column")
+    assert not any(f"{value:.4f}"[:5] in message for value in one_column.args[0].ravel())
 
 
 def test_a_passing_check_prints_one_line(capsys):
-    check_exercise(hidden.EXERCISES["test_estimate_gaussian"], hidden.reference_estimate_gaussian)
+    check_exercise(GAUSSIAN, hidden.reference_estimate_gaussian)
     assert capsys.readouterr().out == "estimate_gaussian: all hidden checks passed.\n"
 
 
 def test_a_function_that_returns_one_value_is_told_so():
     with pytest.raises(ExerciseFailed, match="returned a single ndarray, expected 2 values"):
-        check_exercise(hidden.EXERCISES["test_estimate_gaussian"], lambda X: X.mean(axis=0))
+        check_exercise(GAUSSIAN, lambda X: X.mean(axis=0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +178,7 @@ def gaussian(dtype, cast_back=False):
 
 def worst_relative_error(estimate_gaussian):
     worst = 0.0
-    for case in hidden.estimate_gaussian_cases():
+    for case in (case for seed in SEEDS for case in GAUSSIAN.cases_for(seed)):
         for got, want in zip(estimate_gaussian(case.args[0].copy()), hidden.reference_estimate_gaussian(case.args[0])):
             worst = max(worst, float(np.max(np.abs(got - want) / np.abs(want))))
     return worst
@@ -150,7 +201,7 @@ def test_every_case_of_a_float32_gaussian_says_why_it_fails(cast_back):
     if cast_back:
         assert "the lab's training set (307 x 2): mu is" in " ".join(problems)
     else:
-        assert len(problems) == 2 * len(hidden.estimate_gaussian_cases())
+        assert len(problems) == 2 * len(GAUSSIAN.cases_for(PREVIEW_SEED))
         assert all(
             "has dtype float32, expected float64: compute in numpy's default double precision" in problem
             for problem in problems
@@ -165,7 +216,7 @@ def test_integer_flags_fail_with_the_reason():
         return error, rolling, flagged.astype(int)
 
     problems = problems_with(exercise, run_in_process(exercise, as_integers))
-    assert len(problems) == len(hidden_ts.score_reconstruction_cases())
+    assert len(problems) == len(exercise.cases_for(PREVIEW_SEED))
     assert problems[0].endswith(
         "flagged has dtype int64, expected bool: return the boolean array rolling_mean > threshold, not 0/1 numbers"
     )
@@ -210,7 +261,6 @@ def test_numpy_scalars_and_python_floats_are_both_floats():
 # Exceptions are judged by class
 # ---------------------------------------------------------------------------------------------
 
-SPLIT = hidden_ts.EXERCISES["test_split_and_normalise"]
 CONSTANT = "a constant series (standard deviation 0)"
 
 
@@ -267,18 +317,19 @@ def exact_training_size(n, fraction):
     return n * (1 - Fraction(repr(fraction)))
 
 
-@pytest.mark.parametrize("case", hidden_ts.split_and_normalise_cases(), ids=lambda case: case.name)
-def test_split_case_does_not_hinge_on_rounding(case):
+@pytest.mark.parametrize(("seed", "case"), drawn(SPLIT))
+def test_split_case_does_not_hinge_on_rounding(seed, case):
     n, fraction = len(case.args[0]), case.args[1]
     exact = exact_training_size(n, fraction)
     assert int(n * (1 - fraction)) == math.floor(exact)
     assert exact.denominator == 1 or abs(exact - round(exact)) > Fraction(1, 100)
 
 
-def test_some_split_cases_tell_the_prescribed_rounding_from_the_alternatives():
+@pytest.mark.parametrize("seed", SEEDS)
+def test_some_split_cases_tell_the_prescribed_rounding_from_the_alternatives(seed):
     telling = [
         case.name
-        for case in hidden_ts.split_and_normalise_cases()
+        for case in SPLIT.cases_for(seed)
         if not case.raises
         and len(
             {
@@ -302,7 +353,8 @@ def test_some_split_cases_tell_the_prescribed_rounding_from_the_alternatives():
     ],
     ids=["test_part_rounded_down", "round", "ceil"],
 )
-def test_a_split_by_another_rounding_fails(alternative):
+@pytest.mark.parametrize("seed", range(5))
+def test_a_split_by_another_rounding_fails(alternative, seed):
     def split_and_normalise(series, test_fraction):
         split = alternative(len(series), test_fraction)
         train, test = series[:split], series[split:]
@@ -310,8 +362,9 @@ def test_a_split_by_another_rounding_fails(alternative):
             raise ValueError("constant")
         return (train - train.mean()) / train.std(), (test - train.mean()) / train.std()
 
-    problems = problems_with(SPLIT, run_in_process(SPLIT, split_and_normalise))
-    assert any("train has shape (31,), expected (30,)" in problem for problem in problems)
+    problems = problems_with(SPLIT, run_in_process(SPLIT, split_and_normalise, seed), seed)
+    shapes = [re.search(r"train has shape \((\d+),\), expected \((\d+),\)", problem) for problem in problems]
+    assert any(shape and int(shape[1]) == int(shape[2]) + 1 for shape in shapes)
 
 
 @pytest.mark.parametrize(
@@ -319,7 +372,8 @@ def test_a_split_by_another_rounding_fails(alternative):
     [lambda coefs: (len(coefs) + 1) // 2, lambda coefs: int(np.argmin([c.shape[1] for c in coefs])) + 1],
     ids=["half_rounded_up", "narrowest_layer"],
 )
-def test_an_encoder_of_another_depth_fails_on_the_odd_network(depth):
+@pytest.mark.parametrize("seed", range(5))
+def test_an_encoder_of_another_depth_fails_on_the_odd_network(depth, seed):
     exercise = hidden_ts.EXERCISES["test_bottleneck_activations"]
 
     def bottleneck_activations(windows, coefs, intercepts):
@@ -328,8 +382,8 @@ def test_an_encoder_of_another_depth_fails_on_the_odd_network(depth):
             a = 1 / (1 + np.exp(-(a @ coef + intercept)))
         return a
 
-    problems = problems_with(exercise, run_in_process(exercise, bottleneck_activations))
-    assert problems and all(problem.startswith("a 6-4-3-2-4-6 network of 5 weight matrices") for problem in problems)
+    problems = problems_with(exercise, run_in_process(exercise, bottleneck_activations, seed), seed)
+    assert problems and all(problem.startswith("a network of 5 weight matrices") for problem in problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +412,7 @@ def test_dtypes_and_python_types_survive_the_isolated_run_as_in_the_kernel():
     isolated = call_in_fresh_process([RETURNS], "values", CASES, 7, timeout=30)
     namespace: dict = {}
     exec(RETURNS, namespace)
-    exercise = hidden.Exercise("values", "values", "values", 7, lambda: CASES, lambda case, outputs: [])
+    exercise = hidden.Exercise("values", "values", "values", 7, lambda rng: CASES, lambda case, outputs: [])
     in_kernel = run_in_process(exercise, namespace["values"])
     for outputs in (isolated[0], in_kernel[0]):
         assert isinstance(outputs, Outputs) and outputs.container == "tuple"

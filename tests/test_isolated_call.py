@@ -151,7 +151,7 @@ def in_kernel(source, function, cases, n_outputs):
     """What `run_in_process` (the grade cell's path) returns for `function` defined by `source`."""
     namespace = {}
     exec(source, namespace)
-    exercise = Exercise(function, function, function, n_outputs, lambda: list(cases), lambda case, outputs: [])
+    exercise = Exercise(function, function, function, n_outputs, lambda rng: list(cases), lambda case, outputs: [])
     return run_in_process(exercise, namespace[function])
 
 

@@ -79,9 +79,9 @@ def test_an_output_that_only_announces_a_pass_is_dropped_whatever_its_kind():
 
 def test_a_verdict_run_that_could_not_answer_fails_the_exercise_saying_so():
     exercise = VerifyAnswers().judged(released_notebook(Course(), LAB), LAB)[0][1]
-    assert problems_of(exercise, {"error": "the run died (killed by signal 9)"}) == [
+    assert problems_of(exercise, {"error": "the run died (killed by signal 9)"}, 0) == [
         "estimate_gaussian could not be tested: the run died (killed by signal 9)"
     ]
-    assert problems_of(exercise, {"report": "not a dict", "arrays": b""}) == [
+    assert problems_of(exercise, {"report": "not a dict", "arrays": b""}, 0) == [
         "estimate_gaussian could not be tested: a verdict's result is malformed"
     ]

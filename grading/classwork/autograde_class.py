@@ -47,6 +47,7 @@ from grading.reporting.results import INSECURE_CLUSTER_NOTE, UNSAFE_NOTE, WEAKER
 from grading.sandbox.launch import Sandbox
 from grading.sandbox.warm import check_available, missing_guarantees
 from grading.text import printable
+from grading.verdicts.student_cases import course_secret
 
 if TYPE_CHECKING:
     from nbgrader.coursedir import CourseDirectory
@@ -407,6 +408,7 @@ def autograde_class(
     api = course.nbgrader_api(**overrides)
     sandbox, security, notes = check_sandbox(api, course, scheduler, certificates, insecure_cluster, progress)
     check_submissions(course, lab, students)
+    course_secret(course.records)  # the seeds of the hidden cases: a damaged secret stops here, before anyone is graded
     with one_engine_per_database():
         ensure_in_gradebook(api, course, lab)
         fill_cache(api, course, lab, progress)

@@ -30,6 +30,7 @@ def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
     nb = sanitize_ahead(api, lab, student)
     execute, verify = ExecuteInSandbox(config=api.config), VerifyAnswers(config=api.config)
     cache = course_cache(api.coursedir)
+    seed = verify.seed(lab, student)
     font_cache(cache / "sandbox" / "matplotlib")
     return StudentWork(
         lab=lab,
@@ -40,5 +41,5 @@ def student_work(api, course: Course, lab: str, student: str) -> StudentWork:
         times=dataclasses.asdict(execute.time_limits()),
         limits=dataclasses.asdict(execute.output_limits()),
         sandbox=sandbox_settings(api),
-        verdicts=tuple(verify.job(exercise, answer) for _, exercise, answer in verify.judged(nb, lab)),
+        verdicts=tuple(verify.job(exercise, answer, seed) for _, exercise, answer in verify.judged(nb, lab)),
     )

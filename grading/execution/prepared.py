@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from grading.execution.work import StudentWork
+from grading.execution.work import StudentWork, VerdictJob
 
 _lock = threading.Lock()
 _answers: dict[tuple[str, str], tuple[StudentWork, dict]] = {}
@@ -37,13 +37,13 @@ def notebook_answer(lab: str, student: str, request: dict) -> dict | None:
     return answer["notebook"]
 
 
-def verdict_answer(lab: str, student: str, function: str, sources: tuple[str, ...]) -> dict | None:
-    """The raw verdict of `function`, if it was made with exactly these answer sources."""
+def verdict_answer(lab: str, student: str, wanted: VerdictJob) -> dict | None:
+    """The raw verdict of `wanted.function`, if it was made with exactly these answer sources and cases."""
     with _lock:
         work, answer = _answers.get((lab, student), (None, None))
     if work is None:
         return None
-    job = next((job for job in work.verdicts if job.function == function), None)
-    if job is None or job.sources != tuple(sources):
+    job = next((job for job in work.verdicts if job.function == wanted.function), None)
+    if job is None or (job.sources, job.payload) != (wanted.sources, wanted.payload):
         return None
-    return answer["verdicts"].get(function)
+    return answer["verdicts"].get(wanted.function)

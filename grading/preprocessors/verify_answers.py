@@ -2,8 +2,8 @@
 
 For every grade cell that the lab's hidden-test module lists in `EXERCISES`, the
 exercise's own answer cell is executed in a fresh sandbox (`grading.verdicts.isolated_call`)
-and the function's results on the hidden cases are compared with the reference here, in
-the grader. That verdict decides the grade cell's points, and the cell says so: a pass
+and the function's results on the student's own hidden cases (drawn from the student's seed,
+`grading.verdicts.student_cases`) are compared with the reference here, in the grader. That verdict decides the grade cell's points, and the cell says so: a pass
 turns the error and stderr outputs of the notebook's own run (a failing public test, a
 kernel that another answer crashed) into plain text, still visible but no longer scored
 as a failure by nbgrader, and ends with the grader's verdict; a failure keeps the kernel's
@@ -20,22 +20,25 @@ import functools
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 from types import ModuleType
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
 import grading.verdicts.hidden_tests
+from grading.course import Course
 from grading.execution import prepared
 from grading.execution.work import VerdictJob, WorkError, checked_verdict
 from grading.preprocessors.own_time import OwnTimeLimit
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable
-from grading.verdicts.checks import Exercise, problems_with
+from grading.verdicts.checks import PREVIEW_SEED, Exercise, problems_with
 from grading.verdicts.isolated_call import (
     VERDICT_WORK,
     IsolatedCallError,
@@ -43,6 +46,7 @@ from grading.verdicts.isolated_call import (
     verdict_payload,
     verdict_results,
 )
+from grading.verdicts.student_cases import course_secret, seed_for
 
 
 @functools.cache
@@ -57,17 +61,17 @@ def hidden_tests() -> dict[str, ModuleType]:
         module = importlib.import_module(f"grading.verdicts.hidden_tests.{info.name}")
         try:
             for exercise in module.EXERCISES.values():
-                exercise.cases()
+                exercise.cases_for(PREVIEW_SEED)
         except FileNotFoundError as error:
             raise RuntimeError(f"The hidden tests of {info.name} need {error.filename}: run 'make setup'.") from None
         modules[info.name] = module
     return modules
 
 
-def verdict_job(exercise: Exercise, answer_source: str, timeout: float, stretch: float = 0.0) -> VerdictJob:
-    """The sandboxed run that judges `exercise`: its answer cell, then a call per hidden case."""
+def verdict_job(exercise: Exercise, answer_source: str, seed: int, timeout: float, stretch: float = 0.0) -> VerdictJob:
+    """The sandboxed run that judges `exercise`: its answer cell, then a call per hidden case drawn from `seed`."""
     sources = (answer_source,)
-    payload = verdict_payload(sources, exercise.function, exercise.cases(), exercise.n_outputs)
+    payload = verdict_payload(sources, exercise.function, exercise.cases_for(seed), exercise.n_outputs)
     return VerdictJob(exercise.function, sources, payload, timeout, stretch)
 
 
@@ -80,13 +84,13 @@ def run_verdict(job: VerdictJob, sandbox: Sandbox) -> dict:
         run.close()
 
 
-def problems_of(exercise: Exercise, raw: dict) -> list[str]:
-    """What is wrong with the student's function, from its verdict run (empty: nothing)."""
+def problems_of(exercise: Exercise, raw: dict, seed: int) -> list[str]:
+    """What is wrong with the student's function, from its verdict run on the cases of `seed` (empty: nothing)."""
     try:
-        results = verdict_results(checked_verdict(raw), len(exercise.cases()), exercise.n_outputs)
+        results = verdict_results(checked_verdict(raw), len(exercise.cases_for(seed)), exercise.n_outputs)
     except (IsolatedCallError, WorkError) as error:
         return [f"{exercise.function} could not be tested: {error}"]
-    return problems_with(exercise, results)
+    return problems_with(exercise, results, seed)
 
 
 def _is_failure(output: NotebookNode) -> bool:
@@ -170,9 +174,14 @@ class VerifyAnswers(NbGraderPreprocessor, OwnTimeLimit):
         super().__init__(**kwargs)
         hidden_tests()  # loaded now, before the pipeline runs any student's code
 
-    def job(self, exercise: Exercise, answer_source: str) -> VerdictJob:
-        """The verdict run of `exercise` on `answer_source`, with this grader's limits."""
-        return verdict_job(exercise, answer_source, self.timeout, self.stretch())
+    def job(self, exercise: Exercise, answer_source: str, seed: int) -> VerdictJob:
+        """The verdict run of `exercise` on `answer_source` and the cases of `seed`, with this grader's limits."""
+        return verdict_job(exercise, answer_source, seed, self.timeout, self.stretch())
+
+    def seed(self, lab: str, student: str) -> int:
+        """The seed of `student`'s hidden cases in `lab`, from the course's secret."""
+        records = Course(Path(CourseDirectory(config=self.config).root)).records
+        return seed_for(course_secret(records), lab, student)
 
     def judged(self, nb: NotebookNode, lab: str) -> list[tuple[NotebookNode, Exercise, str]]:
         """Each grade cell this lab's hidden tests judge, its exercise, and the source of its answer cell."""
@@ -193,12 +202,13 @@ class VerifyAnswers(NbGraderPreprocessor, OwnTimeLimit):
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
-        sandbox = Sandbox(config=self.config)
+        sandbox, seed = Sandbox(config=self.config), self.seed(lab, student)
         for cell, exercise, answer in self.judged(nb, lab):
-            raw = prepared.verdict_answer(lab, student, exercise.function, (answer,))
+            job = self.job(exercise, answer, seed)
+            raw = prepared.verdict_answer(lab, student, job)
             if raw is None:  # no worker ran it: judge it here
-                raw = run_verdict(self.job(exercise, answer), sandbox)
-            problems = problems_of(exercise, raw)
+                raw = run_verdict(job, sandbox)
+            problems = problems_of(exercise, raw, seed)
             record_verdict(cell, exercise.function, problems)
             if problems:
                 self.log.info("%s: %s failed %d check(s)", student, exercise.function, len(problems))

@@ -1,9 +1,12 @@
 """Hidden tests of the lab "LAB_TITLE".
 
 Each exercise is judged on cases the student never sees, against a reference answer computed
-here, in the grader. Pick cases that tell the typical mistakes apart from the right answer
-(each one in grading/corpus/LAB_NAME/ must lose its points), and that a hard-coded answer to
-the public tests cannot pass:
+here, in the grader. Each student gets cases of their own, drawn from their seed: write one
+case of each kind, its numbers drawn from `rng`, and name the kind in its description (the
+feedback names a failing case by it; it shows the numbers only of a `showable` case). Pick
+kinds that tell the typical mistakes apart from the right answer whatever the draw (each entry
+in grading/corpus/LAB_NAME/ must lose its points), and that a hard-coded answer to the public
+tests cannot pass:
 - a matrix of one row more than the public one, so that results are not copied;
 - columns of very different spreads, so that the axis matters;
 - a small matrix, where the sample and the population standard deviations differ most.
@@ -12,7 +15,6 @@ the public tests cannot pass:
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 
@@ -24,15 +26,22 @@ def reference_standardize(X: np.ndarray) -> np.ndarray:
     return (X - X.mean(axis=0)) / X.std(axis=0)
 
 
-@cache
-def standardize_cases() -> list[Case]:
-    rng = np.random.default_rng(7)
+def standardize_cases(rng: np.random.Generator) -> list[Case]:
+    rows = int(rng.integers(5, 10))
     return [
-        Case("three_rows", (np.array([[1.0, 2.0], [2.0, 4.0], [6.0, 0.0]]),), "a 3 x 2 matrix"),
         Case(
-            "spreads", (rng.normal(scale=[1.0, 100.0, 0.01], size=(9, 3)),), "9 x 3, columns of very different spreads"
+            "three_rows",
+            (np.array([[1.0, 2.0], [2.0, 4.0], [6.0, 0.0]]),),
+            "a 3 x 2 matrix",
+            fixed=True,
+            showable=True,
         ),
-        Case("one_column", (rng.normal(size=(5, 1)),), "a single column"),
+        Case(
+            "spreads",
+            (rng.normal(scale=[1.0, 100.0, 0.01], size=(rows, 3)),),
+            "columns of very different spreads",
+        ),
+        Case("one_column", (rng.normal(size=(int(rng.integers(3, 7)), 1)),), "a single column"),
     ]
 
 

@@ -1,8 +1,10 @@
 """Hidden tests of the time-series autoencoder lab.
 
-Each exercise is tested on small fixtures only (no network is trained here). The cases are
-chosen so that the lab's named mistakes and hard-coded answers get caught, and so that where the
-specification prescribes a rule, the rule and its common alternatives give different answers:
+Each exercise is tested on small fixtures only (no network is trained here), drawn for each
+student from their seed: one case of each kind below, whose numbers (lengths, windows, values,
+weights) vary. The kinds are chosen so that the lab's named mistakes and hard-coded answers get
+caught whatever the draw, and so that where the specification prescribes a rule, the rule and
+its common alternatives give different answers:
 - split_and_normalise: series with a trend, so that statistics of the test part or of the whole
   series, a shuffle before the split, or the sample standard deviation all give other numbers;
   test fractions other than 0.25; splits that do not fall on a whole number of samples, where
@@ -17,16 +19,17 @@ specification prescribes a rule, the rule and its common alternatives give diffe
   a boolean array (0/1 integers are not).
 - bottleneck_activations: networks of several depths (the encoder is the first len(coefs) // 2
   layers, also for an odd number of layers, where it does not end at the narrowest one), weights
-  large enough to saturate the sigmoid, no bias left out unnoticed.
+  large enough to saturate the sigmoid, no bias left out unnoticed, and windows far from zero
+  whose small differences only float64 keeps.
 No split of the hidden cases lies within rounding of a whole number of samples unless it is one
-(a test in the kit checks it), and no random rolling mean lies within 1e-9 of its threshold.
+(a test in the kit checks it for many seeds), and no rolling mean lies within 1e-9 of its
+threshold unless the kind says it equals it (a draw that would is drawn again).
 Every function of several outputs must return a tuple, as its `return a, b` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 
@@ -73,37 +76,53 @@ def _cpu_like(rng: np.random.Generator, n: int, trend: float) -> np.ndarray:
     return 40 + trend * t + 8 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1.5, n)
 
 
-@cache
-def split_and_normalise_cases() -> list[Case]:
-    rng = np.random.default_rng(31)
+def _length(rng: np.random.Generator, low: int, high: int, modulus: int, remainder: int) -> int:
+    """A length in [low, high) that leaves `remainder` when divided by `modulus`."""
+    return int(rng.integers(low, high) // modulus * modulus + remainder)
+
+
+def split_and_normalise_cases(rng: np.random.Generator) -> list[Case]:
     return [
         Case(
-            "trend_quarter", (_cpu_like(rng, 400, 0.05), 0.25), "400 samples with an upward trend, test fraction 0.25"
+            "trend_quarter",
+            (_cpu_like(rng, 4 * int(rng.integers(75, 126)), rng.uniform(0.02, 0.08)), 0.25),
+            "a long series with an upward trend, test fraction 0.25",
         ),
         Case(
             "half",
             (np.concatenate([rng.normal(5, 1, 10), rng.normal(9, 3, 10)]), 0.5),
-            "20 samples whose second half is higher and wider, test fraction 0.5",
+            "a series whose second half is higher and wider, test fraction 0.5",
         ),
-        Case("fifth", (_cpu_like(rng, 50, -0.2), 0.2), "50 samples with a downward trend, test fraction 0.2"),
+        Case(
+            "fifth",
+            (_cpu_like(rng, 5 * int(rng.integers(8, 13)), -rng.uniform(0.1, 0.3)), 0.2),
+            "a series with a downward trend, test fraction 0.2",
+        ),
         Case(
             "large_level",
-            (1000 + rng.normal(0, 0.01, 64).cumsum(), 0.25),
-            "64 samples near 1000 that drift, test fraction 0.25",
+            (rng.uniform(500, 2000) + rng.normal(0, 0.01, 4 * int(rng.integers(12, 20))).cumsum(), 0.25),
+            "a series far from 0 that drifts, test fraction 0.25",
         ),
-        # 41 * 0.75 = 30.75 and 37 * 0.8 = 29.6: the prescribed int() keeps 30 and 29 training
-        # samples; n - int(n * test_fraction), round() and ceil() keep one more.
+        # n = 4k + 1 and 5k + 2 samples: n * 0.75 and n * 0.8 end in .75 and .6, so the prescribed
+        # int() keeps one training sample fewer than n - int(n * test_fraction), round() and ceil().
         Case(
             "split_not_whole",
-            (_cpu_like(rng, 41, 0.1), 0.25),
-            "41 samples, test fraction 0.25 (int(41 * 0.75) = 30 training samples)",
+            (_cpu_like(rng, _length(rng, 30, 60, 4, 1), rng.uniform(0.05, 0.15)), 0.25),
+            "a series whose split falls between two samples, test fraction 0.25 (int() rounds it down)",
         ),
         Case(
             "split_not_whole_fifth",
-            (_cpu_like(rng, 37, -0.1), 0.2),
-            "37 samples, test fraction 0.2 (int(37 * 0.8) = 29 training samples)",
+            (_cpu_like(rng, _length(rng, 30, 60, 5, 2), -rng.uniform(0.05, 0.15)), 0.2),
+            "a series whose split falls between two samples, test fraction 0.2 (int() rounds it down)",
         ),
-        Case("constant", (np.full(12, 7.5), 0.25), "a constant series (standard deviation 0)", raises="ValueError"),
+        Case(
+            "constant",
+            # a level in quarters: its mean is exact, so every way of computing the spread gives 0
+            (np.full(int(rng.integers(8, 20)), rng.integers(-40, 40) / 4), 0.25),
+            "a constant series (standard deviation 0)",
+            raises="ValueError",
+            showable=True,
+        ),
     ]
 
 
@@ -121,20 +140,47 @@ def compare_split_and_normalise(case: Case, outputs: Outputs) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@cache
-def make_windows_cases() -> list[Case]:
-    rng = np.random.default_rng(32)
+def make_windows_cases(rng: np.random.Generator) -> list[Case]:
+    window, step = int(rng.integers(3, 9)), int(rng.integers(2, 5))
+    fit_window = int(rng.integers(3, 7))
+    gap_window = int(rng.integers(3, 7))
+    left_window, left_step = int(rng.integers(6, 12)), int(rng.integers(3, 6))
+    single = int(rng.integers(8, 16))
     return [
-        Case("step_one", (rng.normal(size=40), 30, 1), "40 samples, window 30, step 1"),
+        Case(
+            "step_one",
+            (rng.normal(size=int(rng.integers(30, 50))), int(rng.integers(20, 30)), 1),
+            "a window most of the series long, step 1",
+        ),
         Case(
             "exact_fit",
-            (rng.normal(size=25), 5, 5),
-            "25 samples, window 5, step 5 (the last window ends at the last sample)",
+            (rng.normal(size=fit_window * int(rng.integers(4, 7))), fit_window, fit_window),
+            "windows side by side, the last ending at the last sample (step = window)",
         ),
-        Case("step_three", (np.arange(50.0), 7, 3), "50 samples, window 7, step 3"),
-        Case("gaps", (rng.uniform(size=40), 5, 7), "40 samples, window 5, step 7 (gaps between windows)"),
-        Case("one_window", (rng.normal(size=12), 12, 4), "12 samples, window 12 (a single window)"),
-        Case("leftover", (rng.normal(size=33), 10, 4), "33 samples, window 10, step 4 (samples left over at the end)"),
+        Case(
+            "step_three",
+            (np.arange(float(window + step * int(rng.integers(8, 15)))), window, step),
+            "a ramp whose last window ends at the last sample (steps smaller than the window)",
+        ),
+        Case(
+            "gaps",
+            (rng.uniform(size=int(rng.integers(30, 50))), gap_window, gap_window + int(rng.integers(1, 4))),
+            "gaps between windows (step larger than the window)",
+        ),
+        Case(
+            "one_window",
+            (rng.normal(size=single), single, int(rng.integers(1, 6))),
+            "a series exactly one window long",
+        ),
+        Case(
+            "leftover",
+            (
+                rng.normal(size=left_window + left_step * int(rng.integers(3, 7)) + int(rng.integers(1, left_step))),
+                left_window,
+                left_step,
+            ),
+            "samples left over at the end (too few for one more window)",
+        ),
     ]
 
 
@@ -148,38 +194,76 @@ def compare_make_windows(case: Case, outputs: Outputs) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@cache
-def score_reconstruction_cases() -> list[Case]:
-    rng = np.random.default_rng(33)
-    cases = [
+def _clear_threshold(target, reconstruction, window: int, threshold: float) -> bool:
+    """Whether no rolling mean lies within 1e-9 of the threshold (no verdict hinges on rounding)."""
+    _, rolling, _ = reference_score_reconstruction(target, reconstruction, window, threshold)
+    return bool(np.all(np.abs(rolling - threshold) > 1e-9))
+
+
+def _exact_threshold(rng: np.random.Generator) -> tuple:
+    """Errors in quarters, so that every rolling mean of 2 is exact, and a threshold that one equals."""
+    n = int(rng.integers(8, 14))
+    target = rng.integers(0, 5, n) / 4
+    while True:
+        rolling = reference_score_reconstruction(target, np.zeros(n), 2, 0.0)[1]
+        above = rolling[(rolling > rolling.min()) & (rolling < rolling.max())]
+        if len(above):
+            return target, np.zeros(n), 2, float(rng.choice(above))
+        target = rng.integers(0, 5, n) / 4
+
+
+def _random_scores(rng: np.random.Generator, n: int, window: int) -> tuple:
+    """A series reconstructed well in its first half and badly in its second, and a threshold
+    between its rolling means, none within rounding of it."""
+    while True:
+        target = rng.normal(size=n)
+        reconstruction = target + rng.normal(0, 0.8, n) * (np.arange(n) > n // 2)
+        threshold = round(float(rng.uniform(0.3, 0.9)), 2)
+        if _clear_threshold(target, reconstruction, window, threshold):
+            return target, reconstruction, window, threshold
+
+
+def score_reconstruction_cases(rng: np.random.Generator) -> list[Case]:
+    n = int(rng.integers(5, 9))
+    target = np.ones(n)
+    while True:
+        reconstruction = target + rng.choice([-1, 1], n) * rng.uniform(0.2, 2.0, n)
+        reconstruction[:2] = target[:2] + [-1.0, 1.0]  # too low and too high, whatever the draw
+        if _clear_threshold(target, reconstruction, 3, 0.9):
+            break
+    short = int(rng.integers(4, 8))
+    return [
         Case(
             "exact_threshold",
-            (np.array([0.0, 0.5, 1.0, 1.0, 0.5, 0.0, 0.25, 0.75]), np.zeros(8), 2, 0.75),
-            "8 samples whose rolling means (window 2) reach the threshold 0.75 exactly",
+            _exact_threshold(rng),
+            "rolling means (window 2) that reach the threshold exactly (flagged only above it)",
         ),
         Case(
             "both_directions",
-            (np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0]), np.array([0.0, 2.0, 0.5, 1.5, 3.0, -1.0]), 3, 0.9),
-            "6 samples reconstructed too low and too high, window 3",
+            (target, reconstruction, 3, 0.9),
+            "samples reconstructed too low and too high, window 3",
         ),
-        Case("window_one", (rng.normal(size=20), rng.normal(size=20), 1, 1.0), "20 random samples, window 1"),
+        Case(
+            "window_one",
+            _random_scores(rng, int(rng.integers(15, 25)), 1),
+            "random samples, window 1",
+        ),
         Case(
             "window_longer",
-            (rng.normal(size=6), rng.normal(size=6), 10, 0.8),
-            "6 random samples, window 10 (longer than the series)",
+            _random_scores(rng, short, short + int(rng.integers(2, 6))),
+            "random samples, a window longer than the series",
+        ),
+        Case(
+            "random_0",
+            _random_scores(rng, int(rng.integers(150, 250)), int(rng.integers(30, 60))),
+            "a long random series, a long window",
+        ),
+        Case(
+            "random_1",
+            _random_scores(rng, int(rng.integers(100, 140)), int(rng.integers(5, 10))),
+            "a random series, a short window",
         ),
     ]
-    for index, (n, window, threshold) in enumerate(((200, 50, 0.6), (120, 7, 0.9))):
-        target = rng.normal(size=n)
-        reconstruction = target + rng.normal(0, 0.8, n) * (np.arange(n) > n // 2)
-        cases.append(
-            Case(
-                f"random_{index}",
-                (target, reconstruction, window, threshold),
-                f"{n} random samples, window {window}, threshold {threshold}",
-            )
-        )
-    return cases
 
 
 def compare_score_reconstruction(case: Case, outputs: Outputs) -> list[str]:
@@ -206,26 +290,50 @@ def _network(rng: np.random.Generator, sizes: list[int], scale: float) -> tuple[
     return coefs, intercepts
 
 
-@cache
-def bottleneck_activations_cases() -> list[Case]:
-    rng = np.random.default_rng(34)
+def bottleneck_activations_cases(rng: np.random.Generator) -> list[Case]:
+    def widths(low: int, high: int, count: int) -> list[int]:
+        """`count` different widths, widest first: each network narrows to its bottleneck."""
+        return sorted((int(width) for width in rng.choice(np.arange(low, high), count, replace=False)), reverse=True)
+
+    a, b, c = widths(3, 9, 3)
+    odd = widths(2, 8, 4)
     cases = []
-    for name, sizes, scale, n_windows, description in (
-        ("lab_network", [30, 20, 10, 5, 10, 20, 30], 0.5, 6, "the lab's 30-20-10-5-10-20-30 shape, random weights"),
-        ("two_layer_encoder", [4, 3, 2, 3, 4], 1.0, 5, "a 4-3-2-3-4 network (encoder of 2 layers)"),
-        ("one_layer_encoder", [6, 4, 6], 1.0, 3, "a 6-4-6 network (encoder of 1 layer)"),
-        ("saturated", [8, 6, 3, 6, 8], 40.0, 4, "an 8-6-3-6-8 network with large weights (saturated sigmoids)"),
+    for name, sizes, scale, description in (
+        ("lab_network", [30, 20, 10, 5, 10, 20, 30], 0.5, "the lab's 30-20-10-5-10-20-30 shape, random weights"),
+        ("two_layer_encoder", [a + 1, b, c, b, a + 1], 1.0, "a network of 4 weight matrices (an encoder of 2 layers)"),
+        ("one_layer_encoder", [a + 2, c, a + 2], 1.0, "a network of 2 weight matrices (an encoder of 1 layer)"),
+        (
+            "saturated",
+            [a + 2, b + 1, c, b + 1, a + 2],
+            40.0,
+            "a network with large weights (saturated sigmoids)",
+        ),
         (
             "odd_depth",
-            [6, 4, 3, 2, 4, 6],
+            [odd[0] + 2, odd[1] + 1, odd[2], odd[3], odd[1] + 1, odd[0] + 2],
             1.0,
-            4,
-            "a 6-4-3-2-4-6 network of 5 weight matrices (encoder: the first 5 // 2 = 2 layers)",
+            "a network of 5 weight matrices (an odd depth: the encoder is the first 5 // 2 = 2 layers)",
         ),
     ):
         coefs, intercepts = _network(rng, sizes, scale)
-        cases.append(Case(name, (rng.normal(size=(n_windows, sizes[0])), coefs, intercepts), description))
+        windows = rng.normal(size=(int(rng.integers(3, 8)), sizes[0]))
+        cases.append(Case(name, (windows, coefs, intercepts), description))
+    cases.append(Case("far_from_zero", _far_from_zero(rng, [a + 2, b + 1, c, b + 1, a + 2]), FAR_FROM_ZERO))
     return cases
+
+
+FAR_FROM_ZERO = "windows far from zero whose small differences decide the encoding (the first bias cancels their level)"
+
+
+def _far_from_zero(rng: np.random.Generator, sizes: list[int]) -> tuple:
+    """Windows at a level of hundreds that vary in their sixth significant digit, and a first layer
+    whose bias takes the level away: the encoding is made of the small differences, which float64
+    keeps and float32 (7 significant digits) mostly loses."""
+    coefs, intercepts = _network(rng, sizes, 1.0)
+    level = rng.uniform(200, 2000)
+    windows = level + rng.normal(0, 1e-3, size=(int(rng.integers(3, 8)), sizes[0]))
+    intercepts[0] = intercepts[0] * 1e-3 - level * coefs[0].sum(axis=0)
+    return windows, coefs, intercepts
 
 
 def compare_bottleneck_activations(case: Case, outputs: Outputs) -> list[str]:
