@@ -283,6 +283,11 @@ COMMANDS = {
         True,
     ),
     "hub": ("start the course's JupyterHub on this machine, with its grading service (make hub; as root)", False),
+    "mutants": (
+        "judge the lab's hidden tests by the mistakes they let through: every small change of the"
+        " master's graded functions, graded on the cases of 20 students",
+        False,
+    ),
     "new-lab": (
         "scaffold a new lab that releases and grades as it is: a master, its helpers and self-checks,"
         " its hidden tests and a starting corpus",
@@ -312,7 +317,7 @@ def parser() -> argparse.ArgumentParser:
         for name, (summary, runs_code) in COMMANDS.items()
     }
     made["release"].add_argument("labs", nargs="*", metavar="LAB", help="labs to build (default: every lab)")
-    for name in ("autograde", "feedback", "report"):
+    for name in ("autograde", "feedback", "report", "mutants"):
         made[name].add_argument("lab", nargs="?", metavar="LAB", help="the lab (a folder of solutions/)")
     made["autograde"].add_argument(
         "students", nargs="*", metavar="STUDENT", help="students to grade (default: every student who submitted)"
@@ -341,6 +346,7 @@ def parser() -> argparse.ArgumentParser:
     made["hub"].add_argument(
         "--account-prefix", default="", help="put this before the demo accounts' names (instructor, student1, ...)"
     )
+    made["mutants"].add_argument("--workers", type=_workers, help="mutants judged at once (default: every core)")
     made["new-lab"].add_argument("name", metavar="NAME", help="the lab's id: lower-case letters, digits and _")
     made["new-lab"].add_argument("--title", help="the lab's title (default: made from NAME)")
     return top
@@ -416,6 +422,10 @@ def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs:
         )
     elif args.command == "feedback":
         feedback(course, lab)
+    elif args.command == "mutants":
+        from grading.mutation.report import mutate_lab, table
+
+        print("\n".join(table(mutate_lab(course, lab, args.workers))), flush=True)
     else:
         print(printable_lines(format_table(lab, load_results(course, lab))))
         print(f"report: {write_class_report(course, lab)}", file=sys.stderr)

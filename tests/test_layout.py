@@ -12,7 +12,7 @@ from grading.course import KIT_ROOT
 PACKAGE = KIT_ROOT / "grading"
 FRONT_ENDS = {"grading.cli", "grading.__main__", "grading.student", "grading.sample_class", "grading.new_lab"}
 # The hub's package is a front end as a whole: its grading service runs the coordinator.
-FRONT_END_PACKAGES = ("grading.hub",)
+FRONT_END_PACKAGES = ("grading.hub", "grading.mutation")
 # Each stage may import the stages listed after it, never one before it (nor a front end).
 STAGES = [
     "grading.classwork",
