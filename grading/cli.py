@@ -283,6 +283,10 @@ COMMANDS = {
         True,
     ),
     "hub": ("start the course's JupyterHub on this machine, with its grading service (make hub; as root)", False),
+    "explain": (
+        "say what a student's last grade was made from and whether its verdicts reproduce, replaying them",
+        False,
+    ),
     "mutants": (
         "judge the lab's hidden tests by the mistakes they let through: every small change of the"
         " master's graded functions, graded on the cases of 20 students",
@@ -317,7 +321,7 @@ def parser() -> argparse.ArgumentParser:
         for name, (summary, runs_code) in COMMANDS.items()
     }
     made["release"].add_argument("labs", nargs="*", metavar="LAB", help="labs to build (default: every lab)")
-    for name in ("autograde", "feedback", "report", "mutants"):
+    for name in ("autograde", "feedback", "report", "mutants", "explain"):
         made[name].add_argument("lab", nargs="?", metavar="LAB", help="the lab (a folder of solutions/)")
     made["autograde"].add_argument(
         "students", nargs="*", metavar="STUDENT", help="students to grade (default: every student who submitted)"
@@ -329,6 +333,12 @@ def parser() -> argparse.ArgumentParser:
         help="write records/grades-PLATFORM.csv, for that platform's gradebook import, instead",
     )
     made["autograde"].add_argument("--force", action="store_true", help="grade again the students already graded")
+    made["autograde"].add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: print whose per-exercise scores the current hidden tests and master would change, and why",
+    )
+    made["explain"].add_argument("student", metavar="STUDENT", help="the student whose grade to explain")
     made["cluster-certs"].add_argument(
         "--dir", type=Path, help="where to write the certificates (default: records/cluster of the course)"
     )
@@ -393,12 +403,31 @@ def main(argv: list[str] | None = None) -> int:
                     raise CommandError(f"'{args.command}' needs a lab: one of {', '.join(course.labs())}")
                 lab = known_lab(course, args.lab)
             labs = [known_lab(course, name) for name in args.labs] if args.command == "release" else []
+            if args.command == "explain" or getattr(args, "dry_run", False):
+                replay(course, args, lab)  # reads and replays; writes nothing, not even the files' fingerprint
+                return 0
             with integrity.unchanged(course, args.command, rewrites_releases=args.command == "release"):
                 run_command(course, args, lab, labs)
     except GradingError as error:
         print(f"grading: {printable_lines(str(error))}", file=sys.stderr)
         return 1
     return 0
+
+
+def replay(course: Course, args: argparse.Namespace, lab: str) -> None:
+    """`explain` and `autograde --dry-run`: verdicts judged again, nothing written."""
+    from grading.classwork.replay import dry_run, explain
+
+    overrides = (
+        {key: value for key, value in _settings(args, course).items() if "." in key}
+        if args.command == "autograde"
+        else {}
+    )
+    api = course.nbgrader_api(register_students=False, **overrides)
+    if args.command == "explain":
+        print(printable_lines("\n".join(explain(api, course, lab, args.student))), flush=True)
+    else:
+        print(printable_lines("\n".join(dry_run(api, course, lab, args.students or None))), flush=True)
 
 
 def run_command(course: Course, args: argparse.Namespace, lab: str | None, labs: list[str]) -> None:

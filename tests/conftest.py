@@ -188,6 +188,26 @@ def lab_limits(lab: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
+def graded_provenance(course_template, tmp_path_factory):
+    """A copy of the course in which a right answer and one that keeps the last best epsilon were
+    graded: the course, and each student's provenance record."""
+    from grading.classwork.autograde_class import autograde_class
+    from grading.classwork.provenance import Provenance
+    from grading.cli import copy_course
+    from grading.sample_class import BASE_ENTRY, corpus, released_notebook, submission_of, write_submission
+
+    lab = "anomaly_detection"
+    course = copy_course(course_template, tmp_path_factory.mktemp("provenance") / "course")
+    entries = {entry.name: entry for entry in corpus(lab)}
+    for name in ("correct_vectorised", "last_best_epsilon"):
+        write_submission(
+            course, lab, name, submission_of(entries[name], entries[BASE_ENTRY], released_notebook(course, lab))
+        )
+    autograde_class(course, lab, progress=lambda line: None, **lab_limits(lab))
+    return course, Provenance(course, lab).latest()
+
+
+@pytest.fixture(scope="session")
 def course_template(kit_course) -> Course:
     """The kit's course with every lab's cache filled from its master, once a session: a test that
     grades a copy of it (`copy_course(course_template, ...)`) runs no master again."""

@@ -38,6 +38,7 @@ from grading.classwork import lab_cache
 from grading.classwork.autograde_student import autograde, forget_ahead, forget_all_ahead, submission_read_ahead
 from grading.classwork.intake import link_refusal, refusal
 from grading.classwork.journal import Journal
+from grading.classwork.provenance import Provenance, grading_context
 from grading.course import Course
 from grading.errors import NoSubmissions
 from grading.gradebook_url import one_engine_per_database
@@ -327,11 +328,12 @@ def choose_students(course: Course, lab: str, students: list[str] | None, force:
 def grade_on_pool(api, course: Course, lab: str, choice: Choice, pool, notes: list[Note], progress):
     """Each student of `choice.todo` graded: the pool runs the code, this process checks each answer
     and puts it through nbgrader (a student whose work failed or was refused on the worker, or was
-    never sent, is graded here). Each result is journaled as soon as it is made."""
+    never sent, is graded here). Each result is journaled, and its provenance recorded, as soon as it is made."""
     from grading.execution import prepared
     from grading.execution.work import WorkError, checked_result
 
     graded: dict[str, StudentResult] = {}
+    provenance, context = Provenance(course, lab), grading_context(api, course, lab)
     progress(
         f"{lab}: {len(choice.todo)} submission(s) to grade on {pool.describe()}"
         + (f"; {len(choice.kept)} already graded (--force grades them again)" if choice.kept else "")
@@ -346,6 +348,7 @@ def grade_on_pool(api, course: Course, lab: str, choice: Choice, pool, notes: li
         forget_ahead(lab, student)
         result.notes.extend(notes)
         choice.journal.record(result)
+        provenance.record(result, context)
         graded[student] = result
         bar.update()
         say(

@@ -15,7 +15,6 @@ master's, changed, and the kit's own corpus, never a student's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -27,6 +26,7 @@ import numpy as np
 
 from grading.mutation.operators import Mutant
 from grading.verdicts.checks import Case, Exercise, Outputs, Raised, problems_on, run_case
+from grading.verdicts.checks import results_digest as behaviour
 
 SEEDS = range(20)
 MORE_SEEDS = range(20, 50)
@@ -56,22 +56,6 @@ def defined(source: str, function: str) -> Callable:
     if not callable(namespace.get(function)):
         raise NameError(f"{function} is not defined")
     return namespace[function]
-
-
-def behaviour(results: Sequence[Outputs | str]) -> str:
-    """A digest of what a function gave on some cases: each output's container, type, dtype, shape
-    and bytes, or the class of the error it raised (two wordings of one error are one behaviour)."""
-    digest = hashlib.sha256()
-    for result in results:
-        if isinstance(result, Raised):
-            digest.update(f"raised {result.classes[:1]}".encode())
-        elif isinstance(result, str):
-            digest.update(b"failed")
-        else:
-            digest.update(f"{result.container} {result.kinds}".encode())
-            for array in result:
-                digest.update(f"{array.dtype.str} {array.shape}".encode() + np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
 
 
 def kills(exercise: Exercise, function: Callable) -> tuple[int, str]:

@@ -38,7 +38,7 @@ from grading.preprocessors.own_time import OwnTimeLimit
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable
-from grading.verdicts.checks import PREVIEW_SEED, Exercise, problems_with
+from grading.verdicts.checks import PREVIEW_SEED, Exercise, problems_with, results_digest
 from grading.verdicts.isolated_call import (
     VERDICT_WORK,
     IsolatedCallError,
@@ -86,11 +86,28 @@ def run_verdict(job: VerdictJob, sandbox: Sandbox) -> dict:
 
 def problems_of(exercise: Exercise, raw: dict, seed: int) -> list[str]:
     """What is wrong with the student's function, from its verdict run on the cases of `seed` (empty: nothing)."""
+    return verdict_of(exercise, raw, seed)["problems"]
+
+
+def verdict_of(exercise: Exercise, raw: dict, seed: int) -> dict:
+    """The verdict of a run on the cases of `seed`, as plain data: the problems (empty: none), and
+    a digest of the outputs on each fixed case, the same inputs for every student ("" for a run
+    that could not be read)."""
+    cases = exercise.cases_for(seed)
     try:
-        results = verdict_results(checked_verdict(raw), len(exercise.cases_for(seed)), exercise.n_outputs)
+        results = verdict_results(checked_verdict(raw), len(cases), exercise.n_outputs)
     except (IsolatedCallError, WorkError) as error:
-        return [f"{exercise.function} could not be tested: {error}"]
-    return problems_with(exercise, results, seed)
+        return {"problems": [f"{exercise.function} could not be tested: {error}"], "fixed": {}}
+    fixed = {case.name: results_digest([result]) for case, result in zip(cases, results) if case.fixed}
+    return {"problems": problems_with(exercise, results, seed), "fixed": fixed}
+
+
+_verdicts: dict[tuple[str, str], dict] = {}  # (lab, student) -> grade id -> verdict, until the coordinator reads it
+
+
+def verdicts_made(lab: str, student: str) -> dict[str, dict]:
+    """The verdicts VerifyAnswers made on `student`'s last grading of `lab` (read once)."""
+    return _verdicts.pop((lab, student), {})
 
 
 def _is_failure(output: NotebookNode) -> bool:
@@ -203,12 +220,15 @@ class VerifyAnswers(NbGraderPreprocessor, OwnTimeLimit):
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
         sandbox, seed = Sandbox(config=self.config), self.seed(lab, student)
+        _verdicts.pop((lab, student), None)
         for cell, exercise, answer in self.judged(nb, lab):
             job = self.job(exercise, answer, seed)
             raw = prepared.verdict_answer(lab, student, job)
             if raw is None:  # no worker ran it: judge it here
                 raw = run_verdict(job, sandbox)
-            problems = problems_of(exercise, raw, seed)
+            verdict = verdict_of(exercise, raw, seed)
+            _verdicts.setdefault((lab, student), {})[exercise.grade_id] = {"seed": seed, **verdict}
+            problems = verdict["problems"]
             record_verdict(cell, exercise.function, problems)
             if problems:
                 self.log.info("%s: %s failed %d check(s)", student, exercise.function, len(problems))

@@ -14,6 +14,7 @@ names ("a single feature"); its numbers are shown only where the kind is `showab
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +159,22 @@ def once_per_arguments(reference: Callable[..., Any], size: int = 256) -> Callab
         return results[key]
 
     return remembered
+
+
+def results_digest(results: list[Outputs | str]) -> str:
+    """A digest of what a function gave on some cases: each output's container, type, dtype, shape
+    and bytes, or the class of the error it raised (two wordings of one error are one behaviour)."""
+    digest = hashlib.sha256()
+    for result in results:
+        if isinstance(result, Raised):
+            digest.update(f"raised {result.classes[:1]}".encode())
+        elif isinstance(result, str):
+            digest.update(b"failed")
+        else:
+            digest.update(f"{result.container} {result.kinds}".encode())
+            for array in result:
+                digest.update(f"{array.dtype.str} {array.shape}".encode() + np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 class ExerciseFailed(AssertionError):
