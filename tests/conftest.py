@@ -189,8 +189,9 @@ def lab_limits(lab: str) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def graded_provenance(course_template, tmp_path_factory):
-    """A copy of the course in which a right answer and one that keeps the last best epsilon were
-    graded: the course, and each student's provenance record."""
+    """A copy of the course in which a right answer, one that keeps the last best epsilon, and two
+    that divide the variance by m - 1 (one also flags p <= epsilon) were graded: the course, and
+    each student's provenance record."""
     from grading.classwork.autograde_class import autograde_class
     from grading.classwork.provenance import Provenance
     from grading.cli import copy_course
@@ -199,7 +200,7 @@ def graded_provenance(course_template, tmp_path_factory):
     lab = "anomaly_detection"
     course = copy_course(course_template, tmp_path_factory.mktemp("provenance") / "course")
     entries = {entry.name: entry for entry in corpus(lab)}
-    for name in ("correct_vectorised", "last_best_epsilon"):
+    for name in ("correct_vectorised", "last_best_epsilon", "sample_variance", "both_wrong"):
         write_submission(
             course, lab, name, submission_of(entries[name], entries[BASE_ENTRY], released_notebook(course, lab))
         )

@@ -359,3 +359,26 @@ def test_a_class_of_200_renders(course):
     print(f"\nclass report of 200 students: {elapsed:.2f} s, {path.stat().st_size / 1e6:.1f} MB")
     page = path.read_text()
     assert all(f"<td>student_{number:03d}</td>" in page for number in range(200))
+
+
+def test_students_with_the_same_unusual_wrong_outputs_are_listed_escaped(course):
+    students = ["ada", "<b>bob</b>", "cem"]
+    write_results(course, [result(student, ("test_select_threshold",)) for student in students])
+    for student in students:
+        add_student(course, student)
+    provenance = course.records / "provenance" / f"{LAB}.jsonl"
+    provenance.parent.mkdir(parents=True)
+    digests = {"ada": "same", "<b>bob</b>": "same", "cem": "another"}
+    provenance.write_text(
+        "".join(
+            json.dumps(
+                {"student": s, "verdicts": {"test_select_threshold": {"problems": ["x"], "fixed": {"real_part1": d}}}}
+            )
+            + "\n"
+            for s, d in digests.items()
+        )
+    )
+    shown = section(write_class_report(course, LAB).read_text(), "Alike wrong outputs")
+    assert "Alike wrong outputs (1 group)" in shown
+    assert "<td>&lt;b&gt;bob&lt;/b&gt;, ada</td><td>test_select_threshold</td><td>real_part1</td>" in shown
+    assert "cem" not in shown

@@ -18,6 +18,7 @@ from grading.classwork.provenance import Provenance, file_digest
 from grading.classwork.replay import dry_run, explain
 from grading.course import KIT_ROOT
 from grading.preprocessors.verify_answers import hidden_tests
+from grading.reporting.class_report import write_class_report
 from grading.verdicts.checks import describe_mismatch
 from grading.verdicts.hidden_tests import anomaly_detection
 from grading.verdicts.student_cases import course_secret, seed_for
@@ -64,7 +65,8 @@ def test_each_record_holds_the_files_hashes_seed_and_verdicts_of_its_grading(gra
     verdicts = record["verdicts"]
     assert verdicts["test_estimate_gaussian"]["problems"] == []
     assert verdicts["test_select_threshold"]["problems"][0].startswith("the lab's cross-validation set: epsilon is")
-    assert set(verdicts["test_select_threshold"]["fixed"]) == {"real_part1", "real_part2"}
+    assert set(verdicts["test_select_threshold"]["fixed"]) == {"real_part1"}  # the shared case it gets wrong
+    assert records["correct_vectorised"]["verdicts"]["test_select_threshold"]["fixed"] == {}
 
 
 def test_explain_replays_a_grade_and_says_that_it_reproduces_writing_nothing(graded_provenance):
@@ -131,12 +133,13 @@ def test_a_dry_run_after_a_change_of_the_hidden_cases_names_whose_scores_change_
     course, _ = graded_provenance
     api = course.nbgrader_api(register_students=False)
     before = digests(course)
-    assert dry_run(api, course, LAB)[-1] == "0 of 2 students' scores would change; nothing was written"
+    assert dry_run(api, course, LAB)[-1] == "0 of 4 students' scores would change; nothing was written"
     weaker(monkeypatch)
     lines = dry_run(api, course, LAB)
-    assert lines[1:] == [
+    assert lines[1:] == [  # the two answers those cases failed: both_wrong also flags p <= epsilon
+        "  both_wrong: test_select_threshold passes (+10 points)",
         "  last_best_epsilon: test_select_threshold passes (+10 points)",
-        "1 of 2 students' scores would change; nothing was written",
+        "2 of 4 students' scores would change; nothing was written",
     ]
     assert digests(course) == before
 
@@ -165,6 +168,16 @@ def test_a_dry_run_after_a_mistaken_reference_names_the_students_who_would_lose_
         anomaly_detection.EXERCISES, "test_select_threshold", dataclasses.replace(exercise, compare=compare)
     )
     lines = dry_run(course.nbgrader_api(register_students=False), course, LAB)
-    assert lines[1].startswith("  correct_vectorised: test_select_threshold fails (-10 points): ")
-    assert ": epsilon is" in lines[1]
-    assert lines[-1] == "1 of 2 students' scores would change; nothing was written"
+    losing = [line for line in lines[1:-1] if "test_select_threshold fails (-10 points): " in line]
+    assert [line.split(":")[0].strip() for line in losing] == ["correct_vectorised", "sample_variance"]
+    assert all(": epsilon is" in line for line in losing)
+    assert "  both_wrong: test_select_threshold passes (+10 points)" in lines  # the answer that flags p <= epsilon
+    assert lines[-1] == "3 of 4 students' scores would change; nothing was written"
+
+
+def test_the_class_report_groups_the_two_answers_that_give_the_same_wrong_variance(graded_provenance):
+    course, _ = graded_provenance
+    page = write_class_report(course, LAB).read_text()
+    shown = page[page.index("<h2>Alike wrong outputs") : page.index("<h2>Every student")]
+    assert "Alike wrong outputs (1 group)" in shown
+    assert "<td>both_wrong, sample_variance</td><td>test_estimate_gaussian</td><td>real_11d, real_2d</td>" in shown

@@ -25,6 +25,7 @@ from grading.classwork.journal import submission_digest
 from grading.course import KIT_ROOT, Course
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
 from grading.preprocessors.verify_answers import VerifyAnswers, verdicts_made
+from grading.reporting.alike_outputs import latest_records, provenance_path
 from grading.reporting.results import StudentResult
 from grading.sandbox.launch import Sandbox
 
@@ -93,7 +94,7 @@ class Provenance:
 
     def __init__(self, course: Course, lab: str):
         self.course, self.lab = course, lab
-        self.path = course.records / "provenance" / f"{lab}.jsonl"
+        self.path = provenance_path(course, lab)
 
     def record(self, result: StudentResult, context: dict) -> None:
         """Append `result`'s record, with the verdicts its grading just made; on disk before this returns."""
@@ -120,12 +121,4 @@ class Provenance:
 
     def latest(self) -> dict[str, dict]:
         """student -> their last record (a line cut short by a crash is skipped)."""
-        found: dict[str, dict] = {}
-        if self.path.is_file():
-            for line in self.path.read_text(errors="replace").splitlines():
-                try:
-                    entry = json.loads(line)
-                    found[entry["student"]] = entry
-                except (ValueError, KeyError, TypeError):
-                    continue
-        return found
+        return latest_records(self.path)

@@ -38,7 +38,7 @@ from grading.preprocessors.own_time import OwnTimeLimit
 from grading.sandbox.launch import Mounts, Sandbox
 from grading.sandbox.warm import ColdRun
 from grading.text import printable
-from grading.verdicts.checks import PREVIEW_SEED, Exercise, problems_with, results_digest
+from grading.verdicts.checks import PREVIEW_SEED, Exercise, Outputs, problems_on, problems_with, results_digest
 from grading.verdicts.isolated_call import (
     VERDICT_WORK,
     IsolatedCallError,
@@ -91,14 +91,18 @@ def problems_of(exercise: Exercise, raw: dict, seed: int) -> list[str]:
 
 def verdict_of(exercise: Exercise, raw: dict, seed: int) -> dict:
     """The verdict of a run on the cases of `seed`, as plain data: the problems (empty: none), and
-    a digest of the outputs on each fixed case, the same inputs for every student ("" for a run
-    that could not be read)."""
+    a digest of the wrong outputs on each fixed case (the same inputs for every student) that the
+    function returned wrong outputs for (an error raised is not an output)."""
     cases = exercise.cases_for(seed)
     try:
         results = verdict_results(checked_verdict(raw), len(cases), exercise.n_outputs)
     except (IsolatedCallError, WorkError) as error:
         return {"problems": [f"{exercise.function} could not be tested: {error}"], "fixed": {}}
-    fixed = {case.name: results_digest([result]) for case, result in zip(cases, results) if case.fixed}
+    fixed = {
+        case.name: results_digest([result])
+        for case, result in zip(cases, results)
+        if case.fixed and isinstance(result, Outputs) and problems_on(exercise, case, result)
+    }
     return {"problems": problems_with(exercise, results, seed), "fixed": fixed}
 
 

@@ -3,8 +3,9 @@
 It shows the score distribution, each exercise's pass rate, the most common failure messages
 (from the grader's "WrongAnswer" outputs in the autograded notebooks, numbers normalised away),
 the submissions with a note (crashed, timed out, unreadable, over a limit, locked cells changed)
-and the pairs of submissions whose answer cells are suspiciously alike (copydetect's winnowed
-fingerprints, the release's stubs discounted as boilerplate), side by side.
+the pairs of submissions whose answer cells are suspiciously alike (copydetect's winnowed
+fingerprints, the release's stubs discounted as boilerplate), side by side, and the students
+whose answers give the same unusual wrong outputs on the cases everyone shares (`alike_outputs`).
 
 Everything that comes from a submission is untrusted text: notebooks are only parsed as JSON
 (nbformat, at most MAX_NOTEBOOK_BYTES each), never run or imported, and every string from them
@@ -36,6 +37,13 @@ from nbformat.notebooknode import NotebookNode
 
 from grading.course import KIT_ROOT, Course
 from grading.errors import CommandError
+from grading.reporting.alike_outputs import (
+    UNUSUAL_AT_MOST,
+    AlikeOutputs,
+    alike_wrong_outputs,
+    latest_records,
+    provenance_path,
+)
 from grading.reporting.report import load_results
 from grading.reporting.results import StudentResult
 from grading.sandbox.protocol import OutputLimits
@@ -394,6 +402,22 @@ def similarity_section(pairs: list[SimilarPair], unchecked: int) -> str:
     )
 
 
+def alike_outputs_section(groups: list[AlikeOutputs], shared_by: int) -> str:
+    """The students whose answers gave the same unusual wrong outputs on a case every student shares."""
+    rows = [
+        [_shown(", ".join(group.students)), _shown(group.exercise), _shown(", ".join(group.cases))]
+        for group in groups[:MAX_PAIRS_SHOWN]
+    ]
+    more = f"<p>The first {len(rows)} of {len(groups)} groups are shown.</p>" if len(groups) > len(rows) else ""
+    return (
+        f"<h2>Alike wrong outputs ({len(groups)} group{'' if len(groups) == 1 else 's'})</h2>"
+        f"<p>Answers that return the same wrong arrays, bit for bit, on the lab's own data (the hidden"
+        f" cases every student shares), when at most {shared_by} students of the class do: the same"
+        " unusual mistake made the same way. A stronger hint than alike code, and still a hint: look"
+        " at the answers side by side.</p>" + _table(["students", "exercise", "cases"], rows) + more
+    )
+
+
 def render_page(
     lab: str,
     results: list[StudentResult],
@@ -402,6 +426,7 @@ def render_page(
     pairs: list[SimilarPair],
     unchecked: int,
     skipped: list[str],
+    alike: list[AlikeOutputs] = (),
 ) -> str:
     """The whole page as one HTML string; every value from the class is made printable and escaped by the sections."""
     max_score = max((float(r.max_score) for r in results), default=sum(exercises.values()))
@@ -412,6 +437,7 @@ def render_page(
         + failures_section(failures)
         + notes_section(results, skipped)
         + similarity_section(pairs, unchecked)
+        + alike_outputs_section(list(alike), UNUSUAL_AT_MOST)
         + "<h2>Every student</h2><details><summary>show</summary>"
         + _table(["student", "score", "failed"], everyone)
         + "</details>"
@@ -447,7 +473,11 @@ def write_class_report(course: Course, lab: str) -> Path:
         else:
             answers[result.student], failures[result.student] = answer_code(notebook), failure_messages(notebook)
     pairs, unchecked = similar_pairs(answers, answer_code(release))
-    page = render_page(lab, results, grade_cells(release), common_failures(failures), pairs, unchecked, skipped)
+    records = latest_records(provenance_path(course, lab))
+    alike = alike_wrong_outputs(
+        {result.student: records[result.student] for result in results if result.student in records}
+    )
+    page = render_page(lab, results, grade_cells(release), common_failures(failures), pairs, unchecked, skipped, alike)
     path = course.reports / f"{lab}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
