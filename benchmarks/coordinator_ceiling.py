@@ -12,7 +12,12 @@ PostgreSQL server on loopback (Debian's `initdb` and `pg_ctl`, as the tests star
 Prints, per database: the class's seconds, the coordinator's CPU per student, the seconds before
 the first student and after the last (set-up, reports), the ceiling in students per second, and
 the rate over each tenth of the class (a gradebook that slows as it grows shows it there). The
-per-cell scores of the simulated class are checked against those of the recorded one. Run from
+per-cell scores of the simulated class are checked against those of the recorded one.
+
+Each simulated student is judged on the hidden cases of the recorded student whose answer they
+copy (their seed), since the recorded answer holds the outputs on those cases. Drawing a
+student's own cases, with their references and the verdict runs' inputs, is measured on its own
+(`drawing_cost`, on fresh seeds) and printed beside the ceiling: a real class pays both. Run from
 the kit's root:
 
     .venv/bin/python benchmarks/coordinator_ceiling.py [--students N] [--databases sqlite postgresql]
@@ -38,7 +43,11 @@ from grading.classwork import autograde_class as coordinator
 from grading.classwork import lab_cache
 from grading.course import Course
 from grading.gradebook_url import ENV_VAR
+from grading.preprocessors.verify_answers import VerifyAnswers, hidden_tests
 from grading.sandbox import cgroups
+from grading.verdicts.checks import problems_with, run_in_process
+from grading.verdicts.isolated_call import verdict_payload
+from grading.verdicts.student_cases import course_secret, seed_for
 
 KIT = Path(__file__).resolve().parents[1]
 STUDENT_LINE = re.compile(r"^\[(\d+)/(\d+)\] ")
@@ -180,6 +189,36 @@ class Recording:
     answers: dict[str, dict]  # student -> their worker's answer
     scores: dict  # student -> grade cell -> score
     runs_cpu: float | None  # CPU seconds of the sandboxed runs per student, from the kit's cgroups
+    seeds: dict[str, int]  # student -> the seed of their hidden cases
+
+
+@contextlib.contextmanager
+def seeds_of(seeds: dict[str, int], recorded_for: dict[str, str]) -> Iterator[None]:
+    """Each simulated student judged on the cases of the recorded student whose answer they copy."""
+    original = VerifyAnswers.seed
+    VerifyAnswers.seed = lambda self, lab, student: seeds[recorded_for[student]]
+    try:
+        yield
+    finally:
+        VerifyAnswers.seed = original
+
+
+def drawing_cost(lab: str, students: int = 200) -> float:
+    """CPU seconds the grader spends per student on their own hidden cases: drawing them (each
+    checked sound), the verdict runs' inputs, and the comparison with the references."""
+    module = hidden_tests()[lab]
+    spent = 0.0
+    for seed in range(10**6, 10**6 + students):
+        for exercise in module.EXERCISES.values():
+            started = time.process_time()
+            cases = exercise.cases_for(seed)
+            verdict_payload(("",), exercise.function, cases, exercise.n_outputs)
+            spent += time.process_time() - started
+            outputs = run_in_process(exercise, getattr(module, f"reference_{exercise.function}"), seed)
+            started = time.process_time()
+            problems_with(exercise, outputs, seed)
+            spent += time.process_time() - started
+    return spent / students
 
 
 def record(scratch: Path, lab: str, entries: list) -> Recording:
@@ -199,7 +238,8 @@ def record(scratch: Path, lab: str, entries: list) -> Recording:
     if missing:
         raise RuntimeError(f"no recorded answer for {', '.join(missing)}: their work failed on the worker")
     runs_cpu = None if charged is None or after is None else (after - charged) / len(students)
-    return Recording(recorded, kit_scores(course, lab), runs_cpu)
+    secret = course_secret(course.records)
+    return Recording(recorded, kit_scores(course, lab), runs_cpu, {s: seed_for(secret, lab, s) for s in students})
 
 
 @contextlib.contextmanager
@@ -231,7 +271,11 @@ def simulate(scratch: Path, lab: str, entries: list, students: int, database: st
     originals = student_ids(len(entries))  # the recorded student who submitted the same entry
     recorded_for = {name: originals[number % len(entries)] for number, name in enumerate(names)}
     log(f"{database}: grading {students} students on recorded answers")
-    with gradebook(database), pool_made_by(lambda _: RecordedPool(recording.answers, recorded_for.__getitem__)):
+    with (
+        gradebook(database),
+        pool_made_by(lambda _: RecordedPool(recording.answers, recorded_for.__getitem__)),
+        seeds_of(recording.seeds, recorded_for),
+    ):
         seconds, cpu, times = grade(course, lab, every=max(1, students // 20))
         scores = kit_scores(course, lab)
     wrong = [name for name in names if scores.get(name) != recording.scores[recorded_for[name]]]
@@ -240,7 +284,7 @@ def simulate(scratch: Path, lab: str, entries: list, students: int, database: st
     return Ceiling(database, students, seconds, cpu, times)
 
 
-def report(ceilings: Iterable[Ceiling], runs_cpu: float | None) -> None:
+def report(ceilings: Iterable[Ceiling], runs_cpu: float | None, drawing: float) -> None:
     ceilings = list(ceilings)
     section(
         "The coordinator's ceiling: answers recorded from real runs, the real command, gradebook and reports",
@@ -252,6 +296,10 @@ def report(ceilings: Iterable[Ceiling], runs_cpu: float | None) -> None:
     section(
         "Students per second over each tenth of the class",
         table(["gradebook", *[f"{n}/10" for n in range(1, 11)]], [[c.database, *c.tenths()] for c in ceilings]),
+    )
+    print(
+        f"drawing each student's own hidden cases, their inputs and their comparison: {drawing * 1000:.0f} ms"
+        " of the grader's CPU per student (on 200 fresh seeds), on top of the CPU per student above"
     )
     for ceiling in ceilings if runs_cpu else ():
         print(
@@ -279,7 +327,7 @@ def main() -> None:
         ceilings = [
             simulate(scratch, FIRST, entries, args.students, database, recording) for database in args.databases
         ]
-    report(ceilings, recording.runs_cpu)
+    report(ceilings, recording.runs_cpu, drawing_cost(FIRST))
     log(f"done in {time.monotonic() - started:.0f} s")
 
 
