@@ -225,7 +225,8 @@ class TestEachAttackOnTheAnomalyDetectionClass:
     @pytest.mark.parametrize("student", sorted(s for s, attack in ATTACKS.items() if attack.note))
     def test_attack_notes_name_what_it_hit(self, graded_class, student):
         notes = graded_class.results[student].notes
-        assert any(ATTACKS[student].note in note.text for note in notes), notes
+        said = ATTACKS[student].note.split("|")  # any one of the outcomes the attack's note names
+        assert any(outcome in note.text for outcome in said for note in notes), notes
 
     @pytest.mark.parametrize("student", sorted(ATTACKS))
     def test_attack_feedback_holds_no_secret(self, graded_class, secrets, student):
