@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from grading.classwork.journal import Journal
 from grading.course import Course
 from grading.reporting.results import StudentResult
-from grading.verdicts.student_cases import course_secret, seed_for
 
 LAB = "lab"
 
@@ -77,9 +74,3 @@ def test_clear_forgets_everyone(course):
     journal.clear()
     assert journal.finished() == {}
     journal.clear()  # nothing to clear: no error
-
-
-def test_a_students_line_records_the_seed_of_their_hidden_cases(course):
-    Journal(course, LAB).record(graded(course, "ada"))
-    [line] = Journal(course, LAB).path.read_text().splitlines()
-    assert json.loads(line)["seed"] == seed_for(course_secret(course.records), LAB, "ada")

@@ -2,8 +2,6 @@
 
 One JSON line per student, appended (and flushed to disk) only after the student's gradebook
 entry, autograded notebook and notes are all written: `records/reports/<lab>.journal.jsonl`.
-It holds the submission's SHA-256, the seed the student's hidden cases were drawn from, and
-the result.
 A restarted grading skips the students whose line is there, whose submission has not changed
 since (its SHA-256), and whose autograded notebook exists; `--force` starts the journal afresh.
 A line cut short by a crash is ignored, and its student graded again. A result is kept as
@@ -18,7 +16,6 @@ import os
 from typing import TYPE_CHECKING
 
 from grading.course import Course
-from grading.verdicts.student_cases import course_secret, seed_for
 
 if TYPE_CHECKING:
     from grading.reporting.results import StudentResult
@@ -71,7 +68,6 @@ class Journal:
         entry = {
             "student": student,
             "submission": submission_digest(self.course, self.lab, student),
-            "seed": seed_for(course_secret(self.course.records), self.lab, student),
             "result": result.stored(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

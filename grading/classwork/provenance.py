@@ -24,7 +24,7 @@ from pathlib import Path
 from grading.classwork.journal import submission_digest
 from grading.course import KIT_ROOT, Course
 from grading.preprocessors.execute_in_sandbox import ExecuteInSandbox
-from grading.preprocessors.verify_answers import VerifyAnswers, verdicts_made
+from grading.preprocessors.verify_answers import VerifyAnswers, hidden_tests, verdicts_made
 from grading.reporting.alike_outputs import latest_records, provenance_path
 from grading.reporting.results import StudentResult
 from grading.sandbox.launch import Sandbox
@@ -81,7 +81,7 @@ def grading_context(api, course: Course, lab: str) -> dict:
     """What every student of one grading is graded with."""
     folder = course.records / "provenance"
     return {
-        "hidden_tests": file_digest(KIT_ROOT / "grading" / "verdicts" / "hidden_tests" / f"{lab}.py"),
+        "hidden_tests": file_digest(Path(hidden_tests()[lab].__file__)),  # the module the verdicts come from
         "master": file_digest(course.solutions / lab / f"{lab}.ipynb"),
         "kit": {"version": metadata.version(PACKAGE), "code": code_digest(course)},
         "environment": keep_environment(folder),
@@ -99,18 +99,16 @@ class Provenance:
     def record(self, result: StudentResult, context: dict) -> None:
         """Append `result`'s record, with the verdicts its grading just made; on disk before this returns."""
         student = result.student
-        verdicts = verdicts_made(self.lab, student)
+        made = verdicts_made(self.lab, student)
         entry = {
             "student": student,
             "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "submission": submission_digest(self.course, self.lab, student),
-            "seed": next((verdict["seed"] for verdict in verdicts.values()), None),
+            "seed": made.get("seed") if made.get("verdicts") else None,
             "score": result.score,
             "max_score": result.max_score,
             "failed": result.failed,
-            "verdicts": {
-                grade_id: {k: v for k, v in verdict.items() if k != "seed"} for grade_id, verdict in verdicts.items()
-            },
+            "verdicts": made.get("verdicts", {}),
             **context,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

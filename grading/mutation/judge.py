@@ -15,6 +15,8 @@ master's, changed, and the kit's own corpus, never a student's.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -66,17 +68,17 @@ def kills(exercise: Exercise, function: Callable) -> tuple[int, str]:
     killed_on, first = 0, ""
     for seed in SEEDS:
         cases = exercise.cases_for(seed)
-        results = []
+        results, failed = [], False
         for case in cases:
             if case.fixed and case.name not in fixed:
                 fixed[case.name] = run_case(exercise, function, case)
-            result = fixed[case.name] if case.fixed else run_case(exercise, function, case)
-            results.append(result)
-            if problems_on(exercise, case, result) and seed != SEEDS[0]:
+            results.append(fixed[case.name] if case.fixed else run_case(exercise, function, case))
+            failed = failed or bool(problems_on(exercise, case, results[-1]))
+            if failed and seed != SEEDS[0]:  # the first student's cases all run: their behaviour is kept
                 break
         if seed == SEEDS[0]:
             first = behaviour(results)
-        killed_on += any(problems_on(exercise, case, result) for case, result in zip(cases, results))
+        killed_on += failed
     return killed_on, first
 
 
@@ -151,9 +153,6 @@ def behaviour_in_child(exercise: Exercise, source: str) -> dict:
 
 
 def _child(connection, task: Callable[[], dict]) -> None:
-    import contextlib
-    import io
-
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
             answer = task()

@@ -106,11 +106,12 @@ def verdict_of(exercise: Exercise, raw: dict, seed: int) -> dict:
     return {"problems": problems_with(exercise, results, seed), "fixed": fixed}
 
 
-_verdicts: dict[tuple[str, str], dict] = {}  # (lab, student) -> grade id -> verdict, until the coordinator reads it
+_verdicts: dict[tuple[str, str], dict] = {}  # (lab, student) -> {"seed", "verdicts"}, until the coordinator reads it
 
 
-def verdicts_made(lab: str, student: str) -> dict[str, dict]:
-    """The verdicts VerifyAnswers made on `student`'s last grading of `lab` (read once)."""
+def verdicts_made(lab: str, student: str) -> dict:
+    """What VerifyAnswers judged on `student`'s last grading of `lab` (read once): {"seed": the
+    seed of their cases, "verdicts": grade id -> verdict}, or {} when it judged nothing."""
     return _verdicts.pop((lab, student), {})
 
 
@@ -224,14 +225,13 @@ class VerifyAnswers(NbGraderPreprocessor, OwnTimeLimit):
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         lab, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
         sandbox, seed = Sandbox(config=self.config), self.seed(lab, student)
-        _verdicts.pop((lab, student), None)
+        made = _verdicts[(lab, student)] = {"seed": seed, "verdicts": {}}
         for cell, exercise, answer in self.judged(nb, lab):
             job = self.job(exercise, answer, seed)
             raw = prepared.verdict_answer(lab, student, job)
             if raw is None:  # no worker ran it: judge it here
                 raw = run_verdict(job, sandbox)
-            verdict = verdict_of(exercise, raw, seed)
-            _verdicts.setdefault((lab, student), {})[exercise.grade_id] = {"seed": seed, **verdict}
+            verdict = made["verdicts"][exercise.grade_id] = verdict_of(exercise, raw, seed)
             problems = verdict["problems"]
             record_verdict(cell, exercise.function, problems)
             if problems:
